@@ -1,0 +1,35 @@
+//! Why the driver gave up on a listing.
+
+use crate::{Cursor, ErrorKind, Provider, SourceError};
+
+/// Pagination went wrong in a way that retrying the same request cannot fix.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PaginationError {
+    /// The provider pointed back at a page already fetched in this pass.
+    #[error("the provider pointed again at a page already fetched ({0:?})")]
+    RepeatedCursor(Cursor),
+    /// The provider's next page does not start after the current one.
+    #[error("the next page ({next:?}) does not advance past the current one ({current:?})")]
+    NotAdvancing {
+        /// The page just fetched.
+        current: Cursor,
+        /// What the provider said comes next.
+        next: Cursor,
+    },
+    /// More pages than the configured ceiling.
+    #[error("more than {0} pages in one listing (max_pages)")]
+    PageCeiling(u64),
+    /// The list kept shifting under the listing.
+    #[error("the list shifted {0} times during one listing; giving up (max_backtracks)")]
+    KeepsShifting(u32),
+    /// The source handed the driver a cursor its strategy cannot walk.
+    #[error("cursor {0:?} does not fit the source's pagination strategy")]
+    WrongCursorKind(Cursor),
+}
+
+impl PaginationError {
+    pub(crate) fn into_source_error(self, provider: &Provider) -> SourceError {
+        SourceError::new(provider.clone(), ErrorKind::Pagination, self)
+    }
+}

@@ -1,0 +1,277 @@
+//! The page driver: turns any [`InviteeSource`] into a stream of de-duplicated pages or
+//! invitees, with bounded memory and bounded concurrency.
+//!
+//! * **Counted** sources (the first page reports a total) have their remaining pages fetched
+//!   concurrently, output in order. When a later page reports a different total the list
+//!   drifted, and the slice is re-read once more (only unseen rows are emitted).
+//!   Oldest-first lists end by re-reading their last page and following `next`.
+//! * **Newest-first offset** sources (no total) are prefetched speculatively; pages overlap
+//!   by one row, so a page whose first row was never seen reveals a shift caused by deletions
+//!   and is re-read one step back; the listing ends by re-reading the head until it meets a
+//!   record it has already emitted.
+//!
+//! Every record is emitted at most once per listing ([`SeenSet`]); a loop guard (a cursor
+//! fetched twice, a `next` that does not advance, a page ceiling) ends the listing with an
+//! error instead of looping.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use async_trait::async_trait;
+//! use futures::TryStreamExt;
+//! use affiliate_core::driver::{invitees, DriverOptions};
+//! use affiliate_core::*;
+//!
+//! /// Ten rows served three at a time, with a total.
+//! #[derive(Debug)]
+//! struct Ten(SourceId);
+//!
+//! #[async_trait]
+//! impl InviteeSource for Ten {
+//!     fn id(&self) -> &SourceId { &self.0 }
+//!     fn strategy(&self) -> Strategy { Strategy::Counted { growing_tail: false } }
+//!     fn plan(&self, _: &Scope) -> Result<Vec<Cursor>, SourceError> {
+//!         Ok(vec![Cursor::at(Position::Offset { offset: 0, limit: 3 })])
+//!     }
+//!     async fn fetch(&self, cursor: &Cursor) -> Result<Page, SourceError> {
+//!         let start = cursor.position.first_row();
+//!         let invitees = (start..(start + 3).min(10))
+//!             .map(|i| Invitee::new(self.0.clone(), i.to_string(), InviteeStatus::Joined))
+//!             .collect();
+//!         Ok(Page { invitees, next: None, total: Some(Total::Items(10)) })
+//!     }
+//! }
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let source = Arc::new(Ten(SourceId::new(Provider::Other("demo".into()), "a")));
+//! let all: Vec<Invitee> = invitees(source, Scope::full(), DriverOptions::default())
+//!     .try_collect()
+//!     .await?;
+//! assert_eq!(all.len(), 10);
+//! # Ok::<(), SourceError>(())
+//! # }).unwrap();
+//! ```
+
+mod counted;
+mod error;
+mod newest_first;
+mod seen;
+
+use std::future::{ready, Future};
+use std::sync::Arc;
+
+use futures::channel::mpsc;
+use futures::future::BoxFuture;
+use futures::stream::{self, BoxStream};
+use futures::{FutureExt, SinkExt, StreamExt};
+
+pub use error::PaginationError;
+pub use seen::SeenSet;
+
+use crate::{Cursor, Invitee, InviteeSource, Page, Scope, SourceError, Strategy};
+
+/// Knobs of the driver. Plain data with documented defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DriverOptions {
+    /// Pages of one slice in flight at once (default 4). The transport's rate limit still
+    /// applies on top.
+    pub concurrency: usize,
+    /// Ceiling on pages per listing; past it the listing fails (default 1,000,000).
+    pub max_pages: u64,
+    /// How often a newest-first listing may step back after a shift (default 1,000).
+    pub max_backtracks: u32,
+    /// How often a counted slice whose total changed is re-read (default 2).
+    pub drift_rescans: u32,
+}
+
+impl Default for DriverOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: 4,
+            max_pages: 1_000_000,
+            max_backtracks: 1_000,
+            drift_rescans: 2,
+        }
+    }
+}
+
+impl DriverOptions {
+    /// Sets [`DriverOptions::concurrency`] (at least 1).
+    pub fn with_concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency.max(1);
+        self
+    }
+
+    /// Sets [`DriverOptions::max_pages`].
+    pub fn with_max_pages(mut self, max_pages: u64) -> Self {
+        self.max_pages = max_pages;
+        self
+    }
+}
+
+/// One page as the driver emits it: only records not emitted before in this listing.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct DrivenPage {
+    /// The first cursor of the slice this page belongs to (identifies the slice).
+    pub slice: Cursor,
+    /// The cursor that was fetched.
+    pub fetched: Cursor,
+    /// Records new to this listing, in provider order.
+    pub invitees: Vec<Invitee>,
+    /// Rows of the page that were dropped as already emitted.
+    pub duplicates: usize,
+    /// Where to restart this slice after this page is committed; `None` once the slice
+    /// needs no more requests.
+    pub resume: Option<Cursor>,
+}
+
+/// A stream of driven pages.
+pub type PageStream = BoxStream<'static, Result<DrivenPage, SourceError>>;
+
+/// Every slice the scope needs, one after the other, sharing one [`SeenSet`].
+pub fn pages(source: Arc<dyn InviteeSource>, scope: Scope, options: DriverOptions) -> PageStream {
+    let slices = match source.plan(&scope) {
+        Ok(slices) => slices,
+        Err(err) => return stream::once(ready(Err(err))).boxed(),
+    };
+    let seen = SeenSet::new();
+    stream::iter(slices)
+        .map(move |start| {
+            slice_pages(
+                source.clone(),
+                start,
+                scope.clone(),
+                seen.clone(),
+                options.clone(),
+            )
+        })
+        .flatten()
+        .boxed()
+}
+
+/// Every invitee the scope covers, each once.
+pub fn invitees(
+    source: Arc<dyn InviteeSource>,
+    scope: Scope,
+    options: DriverOptions,
+) -> BoxStream<'static, Result<Invitee, SourceError>> {
+    pages(source, scope, options)
+        .flat_map(|page| match page {
+            Ok(page) => stream::iter(page.invitees.into_iter().map(Ok)).left_stream(),
+            Err(err) => stream::once(ready(Err(err))).right_stream(),
+        })
+        .boxed()
+}
+
+/// One slice, starting at `start` (the slice's first cursor or a resume cursor).
+pub fn slice_pages(
+    source: Arc<dyn InviteeSource>,
+    start: Cursor,
+    scope: Scope,
+    seen: SeenSet,
+    options: DriverOptions,
+) -> PageStream {
+    generate(move |out| async move {
+        let mut walk = Walk {
+            source,
+            slice: start.clone(),
+            scope,
+            seen,
+            options,
+            out,
+            fetched: 0,
+        };
+        let result = match walk.source.strategy() {
+            Strategy::NewestFirstOffset => walk.newest_first(start).await,
+            Strategy::Counted { growing_tail } => walk.counted(start, growing_tail).await,
+        };
+        if let Err(Halt::Failed(err)) = result {
+            walk.out.send(Err(err)).await.ok();
+        }
+    })
+}
+
+/// Why a walk stopped early.
+enum Halt {
+    /// The consumer dropped the stream: stop issuing requests.
+    Dropped,
+    /// The listing failed; the error is sent before the stream ends.
+    Failed(SourceError),
+}
+
+impl From<SourceError> for Halt {
+    fn from(err: SourceError) -> Self {
+        Halt::Failed(err)
+    }
+}
+
+type Fetched = (Cursor, Result<Page, SourceError>);
+
+/// The state one slice walk shares between the strategies.
+struct Walk {
+    source: Arc<dyn InviteeSource>,
+    slice: Cursor,
+    scope: Scope,
+    seen: SeenSet,
+    options: DriverOptions,
+    out: mpsc::Sender<Result<DrivenPage, SourceError>>,
+    fetched: u64,
+}
+
+impl Walk {
+    /// A fetch that owns what it needs, to sit in a `FuturesOrdered`.
+    fn request(&self, cursor: Cursor) -> BoxFuture<'static, Fetched> {
+        let source = self.source.clone();
+        async move {
+            let result = source.fetch(&cursor).await;
+            (cursor, result)
+        }
+        .boxed()
+    }
+
+    /// Counts a fetched page against the ceiling and unwraps it.
+    fn accept(&mut self, result: Result<Page, SourceError>) -> Result<Page, Halt> {
+        self.fetched += 1;
+        if self.fetched > self.options.max_pages {
+            return Err(self.pagination(PaginationError::PageCeiling(self.options.max_pages)));
+        }
+        Ok(result?)
+    }
+
+    fn pagination(&self, err: PaginationError) -> Halt {
+        Halt::Failed(err.into_source_error(&self.source.id().provider))
+    }
+
+    /// Emits the page's rows not seen before, keeping provider order.
+    async fn emit(
+        &mut self,
+        fetched: Cursor,
+        rows: Vec<Invitee>,
+        resume: Option<Cursor>,
+    ) -> Result<(), Halt> {
+        let before = rows.len();
+        let invitees: Vec<Invitee> = rows.into_iter().filter(|r| self.seen.insert(&r.id)).collect();
+        let page = DrivenPage {
+            slice: self.slice.clone(),
+            fetched,
+            duplicates: before - invitees.len(),
+            invitees,
+            resume,
+        };
+        self.out.send(Ok(page)).await.map_err(|_| Halt::Dropped)
+    }
+}
+
+/// Runs `producer` as the body of a stream: every item it sends comes out of the stream,
+/// and dropping the stream drops the producer (and its in-flight requests).
+fn generate<T, F, Fut>(producer: F) -> BoxStream<'static, T>
+where
+    T: Send + 'static,
+    F: FnOnce(mpsc::Sender<T>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(0);
+    let body = producer(tx).into_stream().filter_map(|()| ready(None));
+    stream::select(body, rx).boxed()
+}

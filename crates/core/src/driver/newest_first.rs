@@ -1,0 +1,100 @@
+//! Walking a newest-first offset list that reports no total (Triport).
+//!
+//! Pages are requested `limit - 1` rows apart, so each page should start with the last row
+//! of the page before it. Inserts at the head push rows down: the page then starts with rows
+//! already emitted, which the [`SeenSet`](super::SeenSet) drops. Deletions pull rows up: the
+//! page then starts with a row never seen, meaning rows may have slid before its offset, so
+//! the driver steps back one page and reads again. Pages past the current one are fetched
+//! speculatively and discarded when a shift invalidates them.
+
+use futures::stream::FuturesOrdered;
+use futures::StreamExt;
+use tracing::debug;
+
+use super::{Halt, PaginationError, Walk};
+use crate::{Cursor, Invitee, Position};
+
+impl Walk {
+    /// Walks the list from `start`, then re-reads the head.
+    pub(super) async fn newest_first(&mut self, start: Cursor) -> Result<(), Halt> {
+        let Position::Offset { offset: start_offset, limit } = start.position else {
+            return Err(self.pagination(PaginationError::WrongCursorKind(start)));
+        };
+        let overlap = limit >= 2;
+        let step = if overlap { u64::from(limit) - 1 } else { 1 };
+        let at = |offset: u64| start.with_position(Position::Offset { offset, limit });
+
+        let mut next_offset = start_offset;
+        let mut first = true;
+        let mut backtracks = 0u32;
+        'passes: loop {
+            let mut predicted = next_offset;
+            let mut in_flight = FuturesOrdered::new();
+            for _ in 0..self.options.concurrency {
+                in_flight.push_back(self.request(at(predicted)));
+                predicted += step;
+            }
+            while let Some((cursor, result)) = in_flight.next().await {
+                let page = self.accept(result)?;
+                let offset = cursor.position.first_row();
+                let anchored = page
+                    .invitees
+                    .first()
+                    .is_some_and(|row| self.seen.contains(&row.id));
+                if overlap && !first && offset > 0 && !anchored {
+                    backtracks += 1;
+                    if backtracks > self.options.max_backtracks {
+                        return Err(self.pagination(PaginationError::KeepsShifting(backtracks)));
+                    }
+                    next_offset = offset.saturating_sub(step);
+                    debug!(source = %self.source.id(), offset, "list shifted; re-reading from {next_offset}");
+                    continue 'passes;
+                }
+                first = false;
+                let short = page.invitees.len() < limit as usize;
+                let older = self.older_than_scope(&page.invitees);
+                let resume = Some(at(offset + step));
+                self.emit(cursor, page.invitees, resume).await?;
+                if short || older {
+                    break 'passes;
+                }
+                in_flight.push_back(self.request(at(predicted)));
+                predicted += step;
+            }
+            break;
+        }
+        self.reread_head(&start, limit).await
+    }
+
+    /// True when an incremental listing has reached records older than its watermark.
+    fn older_than_scope(&self, rows: &[Invitee]) -> bool {
+        match (self.scope.since, rows.last().and_then(Invitee::activity_at)) {
+            (Some(since), Some(last)) => last < since,
+            _ => false,
+        }
+    }
+
+    /// Reads from the head until a row emitted earlier shows up: sign-ups that arrived
+    /// during the listing.
+    async fn reread_head(&mut self, start: &Cursor, limit: u32) -> Result<(), Halt> {
+        let mut offset = 0;
+        loop {
+            let cursor = start.with_position(Position::Offset { offset, limit });
+            let (_, result) = self.request(cursor.clone()).await;
+            let page = self.accept(result)?;
+            let rows = page.invitees.len();
+            let short = rows < limit as usize;
+            let fresh: Vec<Invitee> = page
+                .invitees
+                .into_iter()
+                .take_while(|row| !self.seen.contains(&row.id))
+                .collect();
+            let met_seen = fresh.len() < rows;
+            self.emit(cursor, fresh, None).await?;
+            if met_seen || short {
+                return Ok(());
+            }
+            offset += u64::from(limit);
+        }
+    }
+}

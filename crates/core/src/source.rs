@@ -1,0 +1,136 @@
+//! The contract one adapter implements: describe the slices of a listing, fetch one page.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::{Cursor, Invitee, SourceError, SourceId};
+
+/// What a listing should cover.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Scope {
+    /// Only records whose activity is at or after this instant (incremental runs). Sources
+    /// that can filter (windowed ones) plan fewer slices; newest-first lists stop early.
+    pub since: Option<DateTime<Utc>>,
+    /// Upper bound for windowed sources, frozen when the run starts. `None` means "now".
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl Scope {
+    /// Everything the source has.
+    pub fn full() -> Self {
+        Self::default()
+    }
+
+    /// Only what changed at or after `since`.
+    pub fn since(since: DateTime<Utc>) -> Self {
+        Self {
+            since: Some(since),
+            until: None,
+        }
+    }
+
+    /// Sets the frozen upper bound.
+    pub fn until(mut self, until: DateTime<Utc>) -> Self {
+        self.until = Some(until);
+        self
+    }
+}
+
+/// How many rows or pages a slice holds, when the provider says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Total {
+    /// Number of rows in the slice.
+    Items(u64),
+    /// Number of pages in the slice at the page size asked for.
+    Pages(u64),
+}
+
+/// One page as the provider returned it, already normalised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// The records, in the provider's order.
+    pub invitees: Vec<Invitee>,
+    /// The provider's own pointer to the next page; `None` when it says this is the last.
+    pub next: Option<Cursor>,
+    /// The size of the slice, when the provider reports one.
+    pub total: Option<Total>,
+}
+
+/// How the page driver should walk a source's slices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Strategy {
+    /// Offset pages over a newest-first list that reports no total (Triport): pages overlap
+    /// by one row to detect shifts, later pages are prefetched speculatively, and the
+    /// listing ends by re-reading the head for sign-ups that arrived meanwhile.
+    NewestFirstOffset,
+    /// The first page reports the slice's total; the remaining pages are fetched
+    /// concurrently. With `growing_tail` (oldest-first lists) the driver re-reads the last
+    /// page at the end and follows `next` until the list ends again.
+    Counted {
+        /// New records appear at the end of the list.
+        growing_tail: bool,
+    },
+}
+
+/// A paginated source of invitees: one implementation per provider.
+///
+/// Implementors only describe slices and fetch single pages; the [`driver`](crate::driver)
+/// does concurrency, de-duplication, drift detection and stop rules.
+#[async_trait]
+pub trait InviteeSource: Debug + Send + Sync {
+    /// Provider plus account label; stable across runs.
+    fn id(&self) -> &SourceId;
+
+    /// How the driver should walk this source.
+    fn strategy(&self) -> Strategy;
+
+    /// The first cursor of each independent slice the scope needs, in output order.
+    ///
+    /// Fails (before any request) when the scope cannot be served, e.g. `since` after
+    /// `until`.
+    fn plan(&self, scope: &Scope) -> Result<Vec<Cursor>, SourceError>;
+
+    /// Fetches and normalises one page.
+    async fn fetch(&self, cursor: &Cursor) -> Result<Page, SourceError>;
+}
+
+#[async_trait]
+impl<T: InviteeSource + ?Sized> InviteeSource for Arc<T> {
+    fn id(&self) -> &SourceId {
+        (**self).id()
+    }
+    fn strategy(&self) -> Strategy {
+        (**self).strategy()
+    }
+    fn plan(&self, scope: &Scope) -> Result<Vec<Cursor>, SourceError> {
+        (**self).plan(scope)
+    }
+    async fn fetch(&self, cursor: &Cursor) -> Result<Page, SourceError> {
+        (**self).fetch(cursor).await
+    }
+}
+
+#[async_trait]
+impl<T: InviteeSource + ?Sized> InviteeSource for Box<T> {
+    fn id(&self) -> &SourceId {
+        (**self).id()
+    }
+    fn strategy(&self) -> Strategy {
+        (**self).strategy()
+    }
+    fn plan(&self, scope: &Scope) -> Result<Vec<Cursor>, SourceError> {
+        (**self).plan(scope)
+    }
+    async fn fetch(&self, cursor: &Cursor) -> Result<Page, SourceError> {
+        (**self).fetch(cursor).await
+    }
+}
+
+/// Compile-time check that the trait stays object safe.
+#[allow(dead_code)]
+fn _object_safe(_: &dyn InviteeSource, _: Box<dyn InviteeSource>, _: Arc<dyn InviteeSource>) {}

@@ -1,0 +1,49 @@
+//! What an adapter can plug into every attempt.
+
+use reqwest::StatusCode;
+
+use crate::retry::Verdict;
+
+/// A hook could not prepare the request (e.g. a signature could not be computed).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HookError(pub String);
+
+/// What the adapter reads in a response body the status alone does not tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyVerdict {
+    /// Nothing special: let the status decide.
+    FollowStatus,
+    /// The body says "throttled" or "try again" (e.g. CoinW's `29001` inside a 200).
+    Retry,
+}
+
+/// Per-adapter hooks around every attempt of one request.
+pub trait RequestHooks: Send + Sync {
+    /// Called before **every** attempt on a fresh copy of the request, so signatures with a
+    /// timestamp are computed anew per attempt. Add credentials here, marking header values
+    /// sensitive.
+    fn before_attempt(&self, request: &mut reqwest::Request) -> Result<(), HookError> {
+        let _ = request;
+        Ok(())
+    }
+
+    /// Looks for an error hidden in a successful status.
+    fn classify_body(&self, status: StatusCode, body: &[u8]) -> BodyVerdict {
+        let _ = (status, body);
+        BodyVerdict::FollowStatus
+    }
+}
+
+/// Hooks that do nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoHooks;
+
+impl RequestHooks for NoHooks {}
+
+pub(crate) fn combine(status: Verdict, body: BodyVerdict) -> Verdict {
+    match (status, body) {
+        (Verdict::Done, BodyVerdict::Retry) => Verdict::Retry { after: None },
+        (verdict, _) => verdict,
+    }
+}
