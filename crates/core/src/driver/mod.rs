@@ -275,3 +275,6 @@ where
     let body = producer(tx).into_stream().filter_map(|()| ready(None));
     stream::select(body, rx).boxed()
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,274 @@
+//! Driver behaviour against in-memory lists that change while they are read.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use futures::{StreamExt, TryStreamExt};
+
+use super::*;
+use crate::{InviteeStatus, Page, Position, Provider, SourceId, Strategy, Total};
+
+/// A list of ids (newest first for `NewestFirstOffset`), with a hook that mutates it after
+/// each fetch.
+struct FakeList {
+    id: SourceId,
+    strategy: Strategy,
+    limit: u32,
+    rows: Mutex<Vec<String>>,
+    fetches: AtomicU64,
+    on_fetch: Box<dyn Fn(u64, &mut Vec<String>) + Send + Sync>,
+    report_total: bool,
+}
+
+impl std::fmt::Debug for FakeList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FakeList")
+    }
+}
+
+impl FakeList {
+    fn new(strategy: Strategy, limit: u32, n: usize) -> Self {
+        Self {
+            id: SourceId::new(Provider::Other("fake".into()), "t"),
+            strategy,
+            limit,
+            rows: Mutex::new((0..n).rev().map(|i| format!("r{i}")).collect()),
+            fetches: AtomicU64::new(0),
+            on_fetch: Box::new(|_, _| {}),
+            report_total: true,
+        }
+    }
+
+    fn mutate(mut self, f: impl Fn(u64, &mut Vec<String>) + Send + Sync + 'static) -> Self {
+        self.on_fetch = Box::new(f);
+        self
+    }
+}
+
+#[async_trait]
+impl InviteeSource for FakeList {
+    fn id(&self) -> &SourceId {
+        &self.id
+    }
+    fn strategy(&self) -> Strategy {
+        self.strategy
+    }
+    fn plan(&self, _: &Scope) -> Result<Vec<Cursor>, SourceError> {
+        let position = match self.strategy {
+            Strategy::NewestFirstOffset => Position::Offset {
+                offset: 0,
+                limit: self.limit,
+            },
+            _ => Position::Page {
+                number: 1,
+                size: self.limit,
+            },
+        };
+        Ok(vec![Cursor::at(position)])
+    }
+    async fn fetch(&self, cursor: &Cursor) -> Result<Page, SourceError> {
+        let n = self.fetches.fetch_add(1, Ordering::SeqCst);
+        let mut rows = self.rows.lock().unwrap();
+        let start = cursor.position.first_row() as usize;
+        let end = (start + cursor.position.size() as usize).min(rows.len());
+        let invitees = rows
+            .get(start..end)
+            .unwrap_or_default()
+            .iter()
+            .map(|id| Invitee::new(self.id.clone(), id.clone(), InviteeStatus::Joined))
+            .collect();
+        let total = self.report_total.then(|| Total::Items(rows.len() as u64));
+        (self.on_fetch)(n, &mut rows);
+        Ok(Page {
+            invitees,
+            next: None,
+            total,
+        })
+    }
+}
+
+async fn ids(source: Arc<FakeList>, concurrency: usize) -> Vec<String> {
+    let options = DriverOptions::default().with_concurrency(concurrency);
+    invitees(source, Scope::full(), options)
+        .map_ok(|i| i.id)
+        .try_collect()
+        .await
+        .unwrap()
+}
+
+fn assert_exactly_once(got: &[String], expected: impl IntoIterator<Item = String>) {
+    let mut got_sorted = got.to_vec();
+    got_sorted.sort();
+    let before = got_sorted.len();
+    got_sorted.dedup();
+    assert_eq!(before, got_sorted.len(), "duplicates emitted: {got:?}");
+    let mut expected: Vec<String> = expected.into_iter().collect();
+    expected.sort();
+    let missing: Vec<_> = expected.iter().filter(|e| !got_sorted.contains(e)).collect();
+    assert!(missing.is_empty(), "missing {missing:?}");
+}
+
+#[tokio::test]
+async fn newest_first_sizes_and_exact_multiples() {
+    for (n, limit) in [(0, 5), (1, 5), (4, 5), (5, 5), (9, 5), (10, 5), (23, 5), (7, 1), (7, 2)] {
+        for concurrency in [1, 3] {
+            let list = Arc::new(FakeList::new(Strategy::NewestFirstOffset, limit, n));
+            let got = ids(list, concurrency).await;
+            assert_eq!(got.len(), n, "n={n} limit={limit} c={concurrency}");
+            assert_exactly_once(&got, (0..n).map(|i| format!("r{i}")));
+        }
+    }
+}
+
+#[tokio::test]
+async fn newest_first_output_order_is_the_list_order() {
+    let list = Arc::new(FakeList::new(Strategy::NewestFirstOffset, 4, 17));
+    let got = ids(list, 4).await;
+    let expected: Vec<String> = (0..17).rev().map(|i| format!("r{i}")).collect();
+    assert_eq!(got, expected);
+}
+
+#[tokio::test]
+async fn newest_first_inserts_at_head_are_neither_doubled_nor_lost() {
+    // Two sign-ups arrive after every fetch.
+    let counter = Arc::new(AtomicU64::new(0));
+    let c = counter.clone();
+    let list = Arc::new(FakeList::new(Strategy::NewestFirstOffset, 10, 95).mutate(move |_, rows| {
+        for _ in 0..2 {
+            let k = c.fetch_add(1, Ordering::SeqCst);
+            rows.insert(0, format!("new{k}"));
+        }
+    }));
+    let got = ids(list.clone(), 1).await;
+    assert_exactly_once(&got, (0..95).map(|i| format!("r{i}")));
+    // Every new row that was at the head when the head was re-read is included too.
+    let news = got.iter().filter(|id| id.starts_with("new")).count();
+    assert!(news > 0, "head re-read picked up no sign-ups");
+}
+
+#[tokio::test]
+async fn newest_first_deletions_are_detected_and_reread() {
+    // After fetches 2, 4 and 6 delete the three rows at positions 3, 5, 7 (already read),
+    // which slides unread rows up past the next offset.
+    let list = Arc::new(FakeList::new(Strategy::NewestFirstOffset, 10, 60).mutate(|n, rows| {
+        if matches!(n, 2 | 4 | 6) && rows.len() > 8 {
+            rows.remove(7);
+            rows.remove(5);
+            rows.remove(3);
+        }
+    }));
+    let got = ids(list.clone(), 1).await;
+    let survivors: Vec<String> = list.rows.lock().unwrap().clone();
+    assert_exactly_once(&got, survivors);
+}
+
+#[tokio::test]
+async fn newest_first_speculative_prefetch_survives_deletions() {
+    let list = Arc::new(FakeList::new(Strategy::NewestFirstOffset, 10, 80).mutate(|n, rows| {
+        if n % 3 == 1 && rows.len() > 30 {
+            rows.drain(2..5);
+        }
+    }));
+    let got = ids(list.clone(), 4).await;
+    let survivors: Vec<String> = list.rows.lock().unwrap().clone();
+    assert_exactly_once(&got, survivors);
+}
+
+#[tokio::test]
+async fn counted_fetches_all_pages_concurrently_in_order() {
+    for (n, size) in [(0, 10), (1, 10), (10, 10), (30, 10), (31, 10)] {
+        let list = Arc::new(FakeList::new(Strategy::Counted { growing_tail: false }, size, n));
+        let got = ids(list.clone(), 4).await;
+        let expected: Vec<String> = (0..n).rev().map(|i| format!("r{i}")).collect();
+        assert_eq!(got, expected, "n={n}");
+        let pages = (n as u64).div_ceil(u64::from(size)).max(1);
+        assert_eq!(list.fetches.load(Ordering::SeqCst), pages, "n={n}: one request per page");
+    }
+}
+
+#[tokio::test]
+async fn counted_rescans_when_the_total_changes() {
+    // A deletion at the front after the first fetch shifts every later page by one.
+    let list = Arc::new(FakeList::new(Strategy::Counted { growing_tail: false }, 10, 50).mutate(|n, rows| {
+        if n == 0 {
+            rows.remove(0);
+        }
+    }));
+    let got = ids(list.clone(), 2).await;
+    let survivors: Vec<String> = list.rows.lock().unwrap().clone();
+    assert_exactly_once(&got, survivors);
+}
+
+#[tokio::test]
+async fn growing_tail_rereads_the_end() {
+    // Oldest-first list: rows appended at the end while the listing runs.
+    let list = FakeList::new(Strategy::Counted { growing_tail: true }, 10, 25).mutate(|n, rows| {
+        if n < 3 {
+            rows.push(format!("late{n}"));
+        }
+    });
+    list.rows.lock().unwrap().reverse();
+    let list = Arc::new(list);
+    let got = ids(list.clone(), 1).await;
+    let all: Vec<String> = list.rows.lock().unwrap().clone();
+    assert_exactly_once(&got, all);
+}
+
+#[tokio::test]
+async fn page_ceiling_ends_with_an_error_not_a_loop() {
+    let list = Arc::new(FakeList::new(Strategy::NewestFirstOffset, 2, 100));
+    let options = DriverOptions::default().with_max_pages(5);
+    let results: Vec<_> = invitees(list, Scope::full(), options).collect().await;
+    let err = results.into_iter().find_map(Result::err).expect("an error");
+    assert_eq!(err.kind(), crate::ErrorKind::Pagination);
+    assert!(err.to_string().contains("max_pages"), "{err}");
+}
+
+#[tokio::test]
+async fn dropping_the_stream_stops_requests() {
+    let list = Arc::new(FakeList::new(Strategy::NewestFirstOffset, 5, 1000));
+    let mut stream = invitees(list.clone(), Scope::full(), DriverOptions::default().with_concurrency(2));
+    for _ in 0..7 {
+        stream.next().await.unwrap().unwrap();
+    }
+    drop(stream);
+    let after_drop = list.fetches.load(Ordering::SeqCst);
+    tokio::task::yield_now().await;
+    assert_eq!(list.fetches.load(Ordering::SeqCst), after_drop);
+    assert!(after_drop <= 5, "fetched {after_drop} pages for 7 rows");
+}
+
+/// A source whose `next` pointer never advances.
+#[derive(Debug)]
+struct Stuck(SourceId);
+
+#[async_trait]
+impl InviteeSource for Stuck {
+    fn id(&self) -> &SourceId {
+        &self.0
+    }
+    fn strategy(&self) -> Strategy {
+        Strategy::Counted { growing_tail: false }
+    }
+    fn plan(&self, _: &Scope) -> Result<Vec<Cursor>, SourceError> {
+        Ok(vec![Cursor::at(Position::Offset { offset: 0, limit: 2 })])
+    }
+    async fn fetch(&self, cursor: &Cursor) -> Result<Page, SourceError> {
+        let row = Invitee::new(self.0.clone(), format!("x{}", cursor.position.first_row()), InviteeStatus::Invited);
+        Ok(Page {
+            invitees: vec![row.clone(), row],
+            next: Some(cursor.clone()),
+            total: None,
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_next_pointer_that_does_not_advance_is_an_error() {
+    let source = Arc::new(Stuck(SourceId::new(Provider::Other("stuck".into()), "a")));
+    let results: Vec<_> = invitees(source, Scope::full(), DriverOptions::default()).collect().await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "the duplicate row is dropped");
+    let err = results.into_iter().find_map(Result::err).expect("an error");
+    assert!(err.to_string().contains("does not advance"), "{err}");
+}
