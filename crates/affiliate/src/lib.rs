@@ -1,1 +1,34 @@
-//! placeholder
+//! # affiliate
+//!
+//! Pull referral and invitee records from many affiliate/invite APIs and get them back as
+//! one clean, typed, de-duplicated stream of [`Invitee`]s.
+//!
+//! This facade re-exports the core model and driver ([`core`]), the shared transport
+//! ([`http`]) and each provider adapter behind its own cargo feature.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use futures::TryStreamExt;
+//! use affiliate::{driver, Scope};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let triport = Arc::new(affiliate::triport::TriportBuilder::from_env().build()?);
+//! let mut stream = driver::invitees(triport, Scope::full(), Default::default());
+//! while let Some(invitee) = stream.try_next().await? {
+//!     println!("{} {}", invitee.id, invitee.status);
+//! }
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![deny(rustdoc::broken_intra_doc_links)]
+
+pub use affiliate_core as core;
+pub use affiliate_core::{
+    driver, AdapterError, Cursor, ErrorKind, Invitee, InviteeSource, InviteeStatus, Page,
+    Position, Provider, Scope, SourceError, SourceId, Strategy, Total, Window,
+};
+pub use affiliate_http as http;
+
+/// Triport console referrals and operator view.
+#[cfg(feature = "triport")]
+pub use affiliate_triport as triport;

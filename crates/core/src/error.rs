@@ -38,6 +38,13 @@ pub enum ErrorKind {
     Other,
 }
 
+/// Implemented by every adapter's error enum: says which [`ErrorKind`] each variant is, so
+/// [`SourceError::from_adapter`] can wrap it without a per-adapter conversion table.
+pub trait AdapterError: StdError + Send + Sync + 'static {
+    /// The broad class of this failure.
+    fn kind(&self) -> ErrorKind;
+}
+
 /// A failure of one source, naming the provider, the request and the cause.
 ///
 /// The adapter's own error enum (one variant per documented provider error) is the
@@ -66,6 +73,12 @@ impl SourceError {
             attempts: 0,
             cause: cause.into(),
         }
+    }
+
+    /// Wraps an adapter's typed error, classified by the adapter itself.
+    pub fn from_adapter<E: AdapterError>(provider: Provider, err: E) -> Self {
+        let kind = err.kind();
+        Self::new(provider, kind, err)
     }
 
     /// Names the request that failed (method and path, never a credential).

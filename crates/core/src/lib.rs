@@ -25,7 +25,7 @@ mod provider;
 mod source;
 
 pub use cursor::{Cursor, Position, Window};
-pub use error::{ErrorKind, SourceError};
+pub use error::{AdapterError, ErrorKind, SourceError};
 pub use invitee::{Invitee, InviteeStatus};
 pub use provider::{Provider, SourceId};
 pub use source::{InviteeSource, Page, Scope, Strategy, Total};

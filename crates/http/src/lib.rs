@@ -30,6 +30,8 @@
 
 mod backoff;
 mod client;
+mod decode;
+mod endpoint;
 mod error;
 mod guard;
 mod hooks;
@@ -41,6 +43,8 @@ mod secret;
 
 pub use backoff::BackoffConfig;
 pub use client::{ClientConfig, Exchange, HttpClient};
+pub use decode::{decode_json, snippet, DecodeError};
+pub use endpoint::{endpoint, Query};
 pub use error::{TransportError, TransportErrorKind};
 pub use guard::{ensure_secure, is_loopback, InsecureUrl};
 pub use hooks::{BodyVerdict, HookError, NoHooks, RequestHooks};

@@ -1,0 +1,85 @@
+//! The configured Triport client and its one request path.
+
+use affiliate_core::{SourceError, SourceId};
+use affiliate_http::{
+    decode_json, endpoint, Exchange, HeaderName, HttpClient, NoHooks, Query, RequestSpec, Secret,
+    Url,
+};
+use serde::de::DeserializeOwned;
+
+use crate::TriportError;
+
+/// A Triport account: invitees through [`InviteeSource`](affiliate_core::InviteeSource),
+/// one user's operator view through [`TriportClient::get_user`].
+/// Built with [`TriportBuilder`](crate::TriportBuilder). `Debug` never shows a credential.
+#[derive(Debug, Clone)]
+pub struct TriportClient {
+    pub(crate) id: SourceId,
+    pub(crate) base_url: Url,
+    pub(crate) session: Option<Secret>,
+    pub(crate) admin_token: Option<Secret>,
+    pub(crate) limit: u32,
+    pub(crate) http: HttpClient,
+}
+
+/// Which credential a request carries.
+pub(crate) enum Credential<'a> {
+    /// `Cookie: nl_session=…`
+    Session(&'a Secret),
+    /// `X-Admin-Token: …`
+    AdminToken(&'a Secret),
+}
+
+impl TriportClient {
+    /// The configured rows per page.
+    pub fn limit(&self) -> u32 {
+        self.limit
+    }
+
+    /// Sends a GET with `credential` and decodes a success body as `T`.
+    pub(crate) async fn get_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &Query,
+        credential: Credential<'_>,
+    ) -> Result<T, SourceError> {
+        let url = endpoint(&self.base_url, path, query);
+        let spec = RequestSpec::get(url);
+        let label = spec.label();
+        let spec = match credential {
+            Credential::Session(s) => spec.secret_header(
+                HeaderName::from_static("cookie"),
+                &Secret::new(format!("nl_session={}", s.expose())),
+            ),
+            Credential::AdminToken(t) => {
+                spec.secret_header(HeaderName::from_static("x-admin-token"), t)
+            }
+        }
+        .map_err(|_| {
+            self.fail(
+                TriportError::Config("a credential contains characters not allowed in a header".into()),
+                &label,
+                0,
+            )
+        })?;
+        let exchange: Exchange = self
+            .http
+            .execute(&spec, &NoHooks)
+            .await
+            .map_err(|e| {
+                let attempts = e.attempts;
+                self.fail(TriportError::Transport(e), &label, attempts)
+            })?;
+        if !exchange.status.is_success() {
+            return Err(self.fail(TriportError::from_response(&exchange), &label, exchange.attempts));
+        }
+        decode_json(&exchange).map_err(|e| self.fail(e.into(), &label, exchange.attempts))
+    }
+
+    /// Wraps an error with provider, request and attempts.
+    pub(crate) fn fail(&self, err: TriportError, request: &str, attempts: u32) -> SourceError {
+        SourceError::from_adapter(self.id.provider.clone(), err)
+            .with_request(request)
+            .with_attempts(attempts)
+    }
+}

@@ -1,0 +1,78 @@
+//! `GET /v1/referrals/invitees` and its normalisation into [`Invitee`]s.
+
+use async_trait::async_trait;
+use affiliate_core::{
+    Cursor, Invitee, InviteeSource, InviteeStatus, Page, Position, Scope, SourceError, SourceId,
+    Strategy,
+};
+use affiliate_http::Query;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::client::Credential;
+use crate::{TriportClient, TriportError};
+
+const PATH: &str = "/v1/referrals/invitees";
+
+/// One row as Triport sends it.
+#[derive(Debug, Deserialize)]
+struct Row {
+    user_id: uuid::Uuid,
+    display_name: String,
+    signed_at: DateTime<Utc>,
+    total_paid_micro: i64,
+}
+
+/// The documented body: `items` is never null.
+#[derive(Debug, Deserialize)]
+struct Body {
+    items: Vec<Row>,
+}
+
+impl Row {
+    fn into_invitee(self, source: &SourceId) -> Invitee {
+        let mut invitee = Invitee::new(source.clone(), self.user_id.to_string(), InviteeStatus::Joined);
+        invitee.joined_at = Some(self.signed_at);
+        invitee.display_name = Some(self.display_name);
+        invitee.total_paid_micro = Some(self.total_paid_micro);
+        invitee
+    }
+}
+
+#[async_trait]
+impl InviteeSource for TriportClient {
+    fn id(&self) -> &SourceId {
+        &self.id
+    }
+
+    fn strategy(&self) -> Strategy {
+        Strategy::NewestFirstOffset
+    }
+
+    fn plan(&self, _scope: &Scope) -> Result<Vec<Cursor>, SourceError> {
+        Ok(vec![Cursor::at(Position::Offset {
+            offset: 0,
+            limit: self.limit,
+        })])
+    }
+
+    async fn fetch(&self, cursor: &Cursor) -> Result<Page, SourceError> {
+        let Position::Offset { offset, limit } = cursor.position else {
+            return Err(self.fail(
+                TriportError::Config(format!("Triport pages by offset, got {:?}", cursor.position)),
+                PATH,
+                0,
+            ));
+        };
+        let Some(session) = &self.session else {
+            return Err(self.fail(TriportError::MissingCredential("Triport session cookie (TRIPORT_SESSION)"), PATH, 0));
+        };
+        let query = Query::new().push("limit", limit).push("offset", offset);
+        let body: Body = self.get_json(PATH, &query, Credential::Session(session)).await?;
+        Ok(Page {
+            invitees: body.items.into_iter().map(|r| r.into_invitee(&self.id)).collect(),
+            next: None,
+            total: None,
+        })
+    }
+}

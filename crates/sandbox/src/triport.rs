@@ -1,0 +1,421 @@
+//! Triport emulator: `GET /v1/referrals/invitees` (console session cookie `nl_session`)
+//! and the operator view `GET /v1/admin/referrals/users/{user_id}` (`X-Admin-Token`),
+//! as documented in seeds 000 and 001.
+//!
+//! Behaviour reproduced: `limit` 1–200, anything else (missing, 0, 201, garbage) silently
+//! becomes 50; `offset` ≥ 0 (default 0); newest first; no total; `items` never null; the
+//! error envelope `{"error": "<tag>", "message"?, "request_id"?}` with `unauthenticated`
+//! (401), `rate_limited` (429 + `Retry-After`), `internal` (500), `admin_token_unset` /
+//! `admin_token_invalid` (401), `invalid_user_id` (400), `method_not_allowed` (405), and
+//! 410 for the retired `POST /v1/admin/referrals/simulate-paid`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::{Json, Router};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{json, Value};
+
+use crate::faults::{malformed, reset};
+use crate::generate::{hash, mix, name, uuid};
+use crate::{Dataset, Drift, Fault, FaultPlan, Running};
+
+/// Documented default and bounds of `limit`.
+const DEFAULT_LIMIT: u64 = 50;
+const MAX_LIMIT: u64 = 200;
+
+/// How to start a [`TriportEmulator`].
+#[derive(Debug, Clone)]
+pub struct TriportConfig {
+    /// Invitees in the account at start.
+    pub invitees: u64,
+    /// Seed of the generated data.
+    pub seed: u64,
+    /// The `nl_session` cookie value the server accepts.
+    pub session: String,
+    /// The operator token; `None` means the server has none configured.
+    pub admin_token: Option<String>,
+    /// Added before every answer.
+    pub latency: Duration,
+    /// Injected failures.
+    pub faults: FaultPlan,
+    /// Changes applied after every invitees request.
+    pub drift: Drift,
+    /// Sign-up time of the newest invitee.
+    pub newest_at: DateTime<Utc>,
+    /// Time between consecutive sign-ups.
+    pub spacing: chrono::Duration,
+}
+
+impl TriportConfig {
+    /// `invitees` rows, no faults, no drift, one sign-up every 10 minutes up to an hour ago.
+    pub fn new(invitees: u64) -> Self {
+        Self {
+            invitees,
+            seed: 1,
+            session: "sandbox-session-3c1f".into(),
+            admin_token: Some("sandbox-admin-9d2e".into()),
+            latency: Duration::ZERO,
+            faults: FaultPlan::none(),
+            drift: Drift::default(),
+            newest_at: Utc::now() - chrono::Duration::hours(1),
+            spacing: chrono::Duration::minutes(10),
+        }
+    }
+
+    /// Sets the injected failures.
+    pub fn faults(mut self, faults: FaultPlan) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// Sets the drift.
+    pub fn drift(mut self, drift: Drift) -> Self {
+        self.drift = drift;
+        self
+    }
+
+    /// Sets the per-answer latency.
+    pub fn latency(mut self, latency: Duration) -> Self {
+        self.latency = latency;
+        self
+    }
+
+    /// Sets or removes the operator token.
+    pub fn admin_token(mut self, token: Option<&str>) -> Self {
+        self.admin_token = token.map(str::to_owned);
+        self
+    }
+
+    /// Sets the data seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    data: Dataset,
+    faults: FaultPlan,
+    latency: Duration,
+    requests: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Shared {
+    inner: Arc<Mutex<Inner>>,
+    session: String,
+    admin_token: Option<String>,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A running Triport emulator. Stops when dropped.
+#[derive(Debug)]
+pub struct TriportEmulator {
+    running: Running,
+    shared: Shared,
+}
+
+impl TriportEmulator {
+    /// Starts the emulator on `127.0.0.1` at an ephemeral port.
+    pub async fn start(config: TriportConfig) -> std::io::Result<Self> {
+        let mut data = Dataset::new(config.seed, config.invitees, config.newest_at, config.spacing);
+        data.set_drift(config.drift);
+        let shared = Shared {
+            inner: Arc::new(Mutex::new(Inner {
+                data,
+                faults: config.faults,
+                latency: config.latency,
+                requests: Vec::new(),
+            })),
+            session: config.session,
+            admin_token: config.admin_token,
+        };
+        let router = Router::new()
+            .route("/v1/referrals/invitees", any(invitees))
+            .route("/v1/admin/referrals/users/{user_id}", any(admin_user))
+            .route("/v1/admin/referrals/simulate-paid", any(simulate_paid))
+            .fallback(|| async { envelope(StatusCode::NOT_FOUND, "not_found", None) })
+            .with_state(shared.clone());
+        let running = Running::serve(router).await?;
+        Ok(Self { running, shared })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        self.running.base_url()
+    }
+
+    /// The accepted `nl_session` cookie value.
+    pub fn session(&self) -> &str {
+        &self.shared.session
+    }
+
+    /// The accepted operator token, if one is configured.
+    pub fn admin_token(&self) -> Option<&str> {
+        self.shared.admin_token.as_deref()
+    }
+
+    /// Ground truth: every live invitee's `user_id`, newest first.
+    pub fn ids_newest_first(&self) -> Vec<String> {
+        let inner = self.shared.lock();
+        let seed = inner.data.seed();
+        inner
+            .data
+            .all_desc()
+            .into_iter()
+            .map(|seq| uuid(seed, seq).to_string())
+            .collect()
+    }
+
+    /// Ground truth: every live invitee as the API renders it, newest first.
+    pub fn rows_newest_first(&self) -> Vec<Value> {
+        let inner = self.shared.lock();
+        inner.data.all_desc().into_iter().map(|seq| row(&inner.data, seq)).collect()
+    }
+
+    /// Adds `count` sign-ups at the head now.
+    pub fn insert_head(&self, count: u64) {
+        self.shared.lock().data.insert_head(count);
+    }
+
+    /// Deletes the invitee at 0-based position `n` of the newest-first list.
+    pub fn delete_at(&self, n: u64) -> bool {
+        let mut inner = self.shared.lock();
+        let end = inner.data.end();
+        match inner.data.nth_desc(0, end, n) {
+            Some(seq) => inner.data.delete(seq),
+            None => false,
+        }
+    }
+
+    /// Replaces the fault plan.
+    pub fn set_faults(&self, faults: FaultPlan) {
+        self.shared.lock().faults = faults;
+    }
+
+    /// Replaces the drift.
+    pub fn set_drift(&self, drift: Drift) {
+        self.shared.lock().data.set_drift(drift);
+    }
+
+    /// Every request served so far, as `METHOD /path?query`.
+    pub fn requests(&self) -> Vec<String> {
+        self.shared.lock().requests.clone()
+    }
+}
+
+fn envelope(status: StatusCode, tag: &str, message: Option<&str>) -> Response {
+    let mut body = json!({ "error": tag });
+    if let Some(message) = message {
+        body["message"] = json!(message);
+        body["request_id"] = json!(format!("req_{:016x}", mix(status.as_u16().into())));
+    }
+    (status, Json(body)).into_response()
+}
+
+fn render_fault(fault: Fault) -> Option<Response> {
+    match fault {
+        Fault::RateLimited { retry_after } => {
+            let mut response = envelope(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                Some("back off one second and retry"),
+            );
+            if let Some(secs) = retry_after {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+            Some(response)
+        }
+        Fault::ServerError(code) => Some(envelope(
+            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            "internal",
+            None,
+        )),
+        Fault::Malformed => Some(malformed()),
+        Fault::Reset => Some(reset()),
+        Fault::Slow(_) => None,
+    }
+}
+
+/// Records the request, waits the latency and returns the injected fault's answer, if any.
+async fn prelude(shared: &Shared, method: &Method, path: &str, query: Option<&str>) -> Option<Response> {
+    let (latency, fault) = {
+        let mut inner = shared.lock();
+        let line = match query {
+            Some(q) => format!("{method} {path}?{q}"),
+            None => format!("{method} {path}"),
+        };
+        inner.requests.push(line);
+        (inner.latency, inner.faults.next_fault())
+    };
+    let extra = match &fault {
+        Some(Fault::Slow(delay)) => *delay,
+        _ => Duration::ZERO,
+    };
+    if !(latency + extra).is_zero() {
+        tokio::time::sleep(latency + extra).await;
+    }
+    fault.and_then(render_fault)
+}
+
+fn query_map(query: Option<&str>) -> HashMap<String, String> {
+    query
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+        .filter(|(k, _)| !k.is_empty())
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+fn has_session(headers: &HeaderMap, session: &str) -> bool {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .any(|(k, v)| k == "nl_session" && v == session)
+}
+
+fn row(data: &Dataset, seq: u64) -> Value {
+    let seed = data.seed();
+    let paid = match hash(seed, seq, 5) % 4 {
+        0 | 1 => 0,
+        _ => (hash(seed, seq, 6) % 500_000_000) as i64,
+    };
+    json!({
+        "user_id": uuid(seed, seq).to_string(),
+        "display_name": name(seed, seq),
+        "signed_at": data.created_at(seq).to_rfc3339_opts(SecondsFormat::Secs, true),
+        "total_paid_micro": paid,
+    })
+}
+
+async fn invitees(
+    State(shared): State<Shared>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    if let Some(response) = prelude(&shared, &method, "/v1/referrals/invitees", query.as_deref()).await {
+        return response;
+    }
+    if method != Method::GET {
+        return envelope(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None);
+    }
+    if !has_session(&headers, &shared.session) {
+        return envelope(StatusCode::UNAUTHORIZED, "unauthenticated", None);
+    }
+    let params = query_map(query.as_deref());
+    let limit = params
+        .get("limit")
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|l| (1..=MAX_LIMIT).contains(l))
+        .unwrap_or(DEFAULT_LIMIT);
+    let offset = params
+        .get("offset")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    let mut inner = shared.lock();
+    let end = inner.data.end();
+    let items: Vec<Value> = inner
+        .data
+        .page_desc(0, end, offset, limit)
+        .into_iter()
+        .map(|seq| row(&inner.data, seq))
+        .collect();
+    inner.data.after_request();
+    Json(json!({ "items": items })).into_response()
+}
+
+async fn admin_user(
+    State(shared): State<Shared>,
+    method: Method,
+    headers: HeaderMap,
+    Path(user_id): Path<String>,
+) -> Response {
+    let path = format!("/v1/admin/referrals/users/{user_id}");
+    if let Some(response) = prelude(&shared, &method, &path, None).await {
+        return response;
+    }
+    if method != Method::GET {
+        return envelope(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None);
+    }
+    let Some(expected) = &shared.admin_token else {
+        return envelope(StatusCode::UNAUTHORIZED, "admin_token_unset", None);
+    };
+    let presented = headers.get("x-admin-token").and_then(|v| v.to_str().ok());
+    if presented != Some(expected.as_str()) {
+        return envelope(StatusCode::UNAUTHORIZED, "admin_token_invalid", None);
+    }
+    let Ok(id) = uuid::Uuid::parse_str(&user_id) else {
+        return envelope(StatusCode::BAD_REQUEST, "invalid_user_id", None);
+    };
+    Json(operator_view(id)).into_response()
+}
+
+async fn simulate_paid(State(shared): State<Shared>, method: Method) -> Response {
+    if let Some(response) = prelude(&shared, &method, "/v1/admin/referrals/simulate-paid", None).await {
+        return response;
+    }
+    envelope(
+        StatusCode::GONE,
+        "gone",
+        Some("simulate-paid was retired"),
+    )
+}
+
+/// A deterministic operator view for any UUID.
+fn operator_view(id: uuid::Uuid) -> Value {
+    let seed = (id.as_u128() as u64) ^ ((id.as_u128() >> 64) as u64);
+    let tier = hash(seed, 0, 10) % 4 + 1;
+    let labels = ["Bronze", "Silver", "Gold", "Platinum"];
+    let pending = (hash(seed, 0, 11) % 50_000_000) as i64;
+    let available = (hash(seed, 0, 12) % 80_000_000) as i64;
+    let attributions = hash(seed, 0, 13) % 51;
+    let base = Utc::now() - chrono::Duration::days(1);
+    let events = ["signup", "first-paid", "rejected", "tier-changed"];
+    let recent: Vec<Value> = (0..attributions)
+        .map(|i| {
+            json!({
+                "ID": 1_000 + i,
+                "UserID": id.to_string(),
+                "InviteeID": uuid(seed, i).to_string(),
+                "Event": events[(hash(seed, i, 14) % 4) as usize],
+                "Code": format!("TRI-{:04X}", seed & 0xFFFF),
+                "CreatedAt": (base - chrono::Duration::minutes(i as i64 * 7)).to_rfc3339_opts(SecondsFormat::Secs, true),
+                "Meta": { "source": "sandbox", "n": i },
+            })
+        })
+        .collect();
+    json!({
+        "user_id": id.to_string(),
+        "tier": tier,
+        "tier_label": labels[(tier - 1) as usize],
+        "rate_bps": 500 * tier,
+        "primary_code": format!("TRI-{:04X}", seed & 0xFFFF),
+        "custom_slug": if hash(seed, 0, 15) % 2 == 0 { Value::Null } else { json!(format!("slug-{}", seed % 1000)) },
+        "paid_invitees_info": hash(seed, 0, 16) % 40,
+        "balance": {
+            "pending_micro": pending,
+            "available_micro": available,
+            "lifetime_micro": pending + available + (hash(seed, 0, 17) % 10_000_000) as i64,
+        },
+        "recent_attributions": recent,
+    })
+}
