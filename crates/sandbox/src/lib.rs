@@ -21,11 +21,13 @@
 #![deny(rustdoc::broken_intra_doc_links)]
 
 mod dataset;
+mod emulator;
 mod faults;
 mod generate;
 mod server;
 pub mod triport;
 
 pub use dataset::{Dataset, Drift};
+pub use emulator::Emulator;
 pub use faults::{Fault, FaultPlan};
 pub use server::Running;

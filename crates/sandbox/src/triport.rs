@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 
 use crate::faults::{malformed, reset};
 use crate::generate::{hash, mix, name, uuid};
-use crate::{Dataset, Drift, Fault, FaultPlan, Running};
+use crate::{Dataset, Drift, Emulator, Fault, FaultPlan, Running};
 
 /// Documented default and bounds of `limit`.
 const DEFAULT_LIMIT: u64 = 50;
@@ -213,6 +213,30 @@ impl TriportEmulator {
     /// Every request served so far, as `METHOD /path?query`.
     pub fn requests(&self) -> Vec<String> {
         self.shared.lock().requests.clone()
+    }
+}
+
+impl Emulator for TriportEmulator {
+    fn base_url(&self) -> String {
+        TriportEmulator::base_url(self)
+    }
+    fn ids(&self) -> Vec<String> {
+        self.ids_newest_first()
+    }
+    fn insert_newest(&self, count: u64) {
+        self.insert_head(count);
+    }
+    fn delete_at(&self, n: u64) -> bool {
+        TriportEmulator::delete_at(self, n)
+    }
+    fn set_faults(&self, faults: FaultPlan) {
+        TriportEmulator::set_faults(self, faults);
+    }
+    fn set_drift(&self, drift: Drift) {
+        TriportEmulator::set_drift(self, drift);
+    }
+    fn requests(&self) -> Vec<String> {
+        TriportEmulator::requests(self)
     }
 }
 

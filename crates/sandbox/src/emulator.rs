@@ -1,0 +1,21 @@
+//! What every emulator exposes to tests, so one conformance suite can drive them all.
+
+use crate::{Drift, FaultPlan};
+
+/// The test-facing surface shared by every provider emulator.
+pub trait Emulator: Send + Sync {
+    /// `http://127.0.0.1:PORT` (the adapter's base-URL override).
+    fn base_url(&self) -> String;
+    /// Ground truth: the provider ids of every live record, in the provider's default order.
+    fn ids(&self) -> Vec<String>;
+    /// Adds `count` records now, where the provider puts new ones (the newest).
+    fn insert_newest(&self, count: u64);
+    /// Deletes the record at 0-based position `n` of [`Emulator::ids`]; false if none.
+    fn delete_at(&self, n: u64) -> bool;
+    /// Replaces the fault plan.
+    fn set_faults(&self, faults: FaultPlan);
+    /// Replaces the drift applied after each list request.
+    fn set_drift(&self, drift: Drift);
+    /// Every request served so far, as `METHOD /path?query`.
+    fn requests(&self) -> Vec<String>;
+}
