@@ -117,7 +117,9 @@ fn id_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     match Value::deserialize(d)? {
         Value::String(s) => Ok(s),
         Value::Number(n) => Ok(n.to_string()),
-        other => Err(serde::de::Error::custom(format!("ID must be a number or string, got {other}"))),
+        other => Err(serde::de::Error::custom(format!(
+            "ID must be a number or string, got {other}"
+        ))),
     }
 }
 
@@ -136,7 +138,8 @@ impl TriportClient {
             ));
         };
         let path = format!("/v1/admin/referrals/users/{}", id.hyphenated());
-        self.get_json(&path, &Query::new(), Credential::AdminToken(token)).await
+        self.get_json(&path, &Query::new(), Credential::AdminToken(token))
+            .await
     }
 }
 

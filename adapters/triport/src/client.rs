@@ -2,8 +2,7 @@
 
 use affiliate_core::{SourceError, SourceId};
 use affiliate_http::{
-    decode_json, endpoint, Exchange, HeaderName, HttpClient, NoHooks, Query, RequestSpec, Secret,
-    Url,
+    endpoint, HeaderName, HttpClient, NoHooks, Query, RequestSpec, Secret, Settled, Url,
 };
 use serde::de::DeserializeOwned;
 
@@ -57,23 +56,26 @@ impl TriportClient {
         }
         .map_err(|_| {
             self.fail(
-                TriportError::Config("a credential contains characters not allowed in a header".into()),
+                TriportError::Config(
+                    "a credential contains characters not allowed in a header".into(),
+                ),
                 &label,
                 0,
             )
         })?;
-        let exchange: Exchange = self
-            .http
-            .execute(&spec, &NoHooks)
-            .await
-            .map_err(|e| {
-                let attempts = e.attempts;
-                self.fail(TriportError::Transport(e), &label, attempts)
-            })?;
-        if !exchange.status.is_success() {
-            return Err(self.fail(TriportError::from_response(&exchange), &label, exchange.attempts));
+        let settled = self.http.fetch_json(&spec, &NoHooks).await.map_err(|e| {
+            let attempts = e.attempts;
+            self.fail(TriportError::Transport(e), &label, attempts)
+        })?;
+        match settled {
+            Settled::Decoded { value, .. } => Ok(value),
+            Settled::Status(ex) => {
+                Err(self.fail(TriportError::from_response(&ex), &label, ex.attempts))
+            }
+            Settled::Undecodable { error, exchange } => {
+                Err(self.fail(error.into(), &label, exchange.attempts))
+            }
         }
-        decode_json(&exchange).map_err(|e| self.fail(e.into(), &label, exchange.attempts))
     }
 
     /// Wraps an error with provider, request and attempts.

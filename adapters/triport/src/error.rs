@@ -3,7 +3,9 @@
 use std::time::{Duration, SystemTime};
 
 use affiliate_core::{AdapterError, ErrorKind};
-use affiliate_http::{decode_json, parse_retry_after, snippet, DecodeError, Exchange, TransportError};
+use affiliate_http::{
+    decode_json, parse_retry_after, snippet, DecodeError, Exchange, TransportError,
+};
 use serde::Deserialize;
 
 /// The optional parts of Triport's error envelope.

@@ -1,11 +1,11 @@
 //! `GET /v1/referrals/invitees` and its normalisation into [`Invitee`]s.
 
-use async_trait::async_trait;
 use affiliate_core::{
     Cursor, Invitee, InviteeSource, InviteeStatus, Page, Position, Scope, SourceError, SourceId,
     Strategy,
 };
 use affiliate_http::Query;
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
@@ -31,7 +31,11 @@ struct Body {
 
 impl Row {
     fn into_invitee(self, source: &SourceId) -> Invitee {
-        let mut invitee = Invitee::new(source.clone(), self.user_id.to_string(), InviteeStatus::Joined);
+        let mut invitee = Invitee::new(
+            source.clone(),
+            self.user_id.to_string(),
+            InviteeStatus::Joined,
+        );
         invitee.joined_at = Some(self.signed_at);
         invitee.display_name = Some(self.display_name);
         invitee.total_paid_micro = Some(self.total_paid_micro);
@@ -59,18 +63,31 @@ impl InviteeSource for TriportClient {
     async fn fetch(&self, cursor: &Cursor) -> Result<Page, SourceError> {
         let Position::Offset { offset, limit } = cursor.position else {
             return Err(self.fail(
-                TriportError::Config(format!("Triport pages by offset, got {:?}", cursor.position)),
+                TriportError::Config(format!(
+                    "Triport pages by offset, got {:?}",
+                    cursor.position
+                )),
                 PATH,
                 0,
             ));
         };
         let Some(session) = &self.session else {
-            return Err(self.fail(TriportError::MissingCredential("Triport session cookie (TRIPORT_SESSION)"), PATH, 0));
+            return Err(self.fail(
+                TriportError::MissingCredential("Triport session cookie (TRIPORT_SESSION)"),
+                PATH,
+                0,
+            ));
         };
         let query = Query::new().push("limit", limit).push("offset", offset);
-        let body: Body = self.get_json(PATH, &query, Credential::Session(session)).await?;
+        let body: Body = self
+            .get_json(PATH, &query, Credential::Session(session))
+            .await?;
         Ok(Page {
-            invitees: body.items.into_iter().map(|r| r.into_invitee(&self.id)).collect(),
+            invitees: body
+                .items
+                .into_iter()
+                .map(|r| r.into_invitee(&self.id))
+                .collect(),
             next: None,
             total: None,
         })

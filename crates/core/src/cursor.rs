@@ -120,8 +120,15 @@ mod tests {
 
     #[test]
     fn remaining_offsets_cover_the_total_exactly() {
-        let first = Position::Offset { offset: 0, limit: 10 };
-        let offsets: Vec<u64> = first.remaining(30).iter().map(Position::first_row).collect();
+        let first = Position::Offset {
+            offset: 0,
+            limit: 10,
+        };
+        let offsets: Vec<u64> = first
+            .remaining(30)
+            .iter()
+            .map(Position::first_row)
+            .collect();
         assert_eq!(offsets, vec![10, 20]);
         assert!(first.remaining(10).is_empty());
         assert_eq!(first.remaining(11).len(), 1);
@@ -130,13 +137,22 @@ mod tests {
 
     #[test]
     fn remaining_pages_are_one_based() {
-        let first = Position::Page { number: 1, size: 100 };
+        let first = Position::Page {
+            number: 1,
+            size: 100,
+        };
         let pages: Vec<Position> = first.remaining(250);
         assert_eq!(
             pages,
             vec![
-                Position::Page { number: 2, size: 100 },
-                Position::Page { number: 3, size: 100 }
+                Position::Page {
+                    number: 2,
+                    size: 100
+                },
+                Position::Page {
+                    number: 3,
+                    size: 100
+                }
             ]
         );
         assert_eq!(first.remaining(200).len(), 1);
@@ -148,7 +164,13 @@ mod tests {
             start: DateTime::from_timestamp(0, 0).unwrap(),
             end: DateTime::from_timestamp(59, 0).unwrap(),
         };
-        let c = Cursor::in_window(window, Position::Page { number: 3, size: 1000 });
+        let c = Cursor::in_window(
+            window,
+            Position::Page {
+                number: 3,
+                size: 1000,
+            },
+        );
         let text = serde_json::to_string(&c).unwrap();
         assert_eq!(serde_json::from_str::<Cursor>(&text).unwrap(), c);
         assert!(text.contains("\"kind\":\"page\""));

@@ -152,7 +152,11 @@ mod tests {
 
     #[test]
     fn activity_is_the_newest_known_instant() {
-        let mut inv = Invitee::new(SourceId::new(Provider::Triport, "a"), "1", InviteeStatus::Joined);
+        let mut inv = Invitee::new(
+            SourceId::new(Provider::Triport, "a"),
+            "1",
+            InviteeStatus::Joined,
+        );
         assert_eq!(inv.activity_at(), None);
         let early = DateTime::from_timestamp(100, 0).unwrap();
         let late = DateTime::from_timestamp(200, 0).unwrap();

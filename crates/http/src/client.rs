@@ -1,18 +1,20 @@
 //! The retrying, rate-limited, size-capped HTTP client.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 use reqwest::header::{HeaderMap, CONTENT_LENGTH};
 use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 use tracing::{field, info_span, warn, Instrument};
 
 use crate::error::{TransportError, TransportErrorKind};
 use crate::hooks::{combine, RequestHooks};
 use crate::retry::{classify_status, RetryConfig, Verdict};
-use crate::{ensure_secure, RateLimit, RateLimiter, RequestSpec};
+use crate::{decode_json, ensure_secure, DecodeError, RateLimit, RateLimiter, RequestSpec};
 
 /// Settings of one [`HttpClient`]. Plain data with documented defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,6 +86,29 @@ pub struct Exchange {
     pub attempts: u32,
 }
 
+/// How [`HttpClient::fetch_json`] settled.
+#[derive(Debug)]
+pub enum Settled<T> {
+    /// A success status whose body decoded as `T`.
+    Decoded {
+        /// The decoded body.
+        value: T,
+        /// `GET /path?query` of the request.
+        request: String,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// A final non-success status (or a body the hooks flagged) for the adapter to map.
+    Status(Exchange),
+    /// A success status whose body never decoded, even after retries.
+    Undecodable {
+        /// Why the last body did not decode.
+        error: DecodeError,
+        /// The last response.
+        exchange: Exchange,
+    },
+}
+
 /// The HTTP client every adapter uses. Cheap to clone; clones share the connection pool
 /// and the rate limiter (one budget per credential).
 #[derive(Debug, Clone)]
@@ -145,10 +170,44 @@ impl HttpClient {
         spec: &RequestSpec,
         hooks: &dyn RequestHooks,
     ) -> Result<Exchange, TransportError> {
+        let settled = self
+            .run(spec, hooks, |_: &Exchange| Ok(None::<Infallible>))
+            .await?;
+        Ok(match settled {
+            Settled::Decoded { value, .. } => match value {},
+            Settled::Status(ex) => ex,
+            Settled::Undecodable { exchange, .. } => exchange,
+        })
+    }
+
+    /// Like [`HttpClient::execute`], and also decodes a success body as JSON `T` inside the
+    /// retry loop: a truncated or malformed 2xx body is retried like a 5xx, and only a body
+    /// that never decodes is reported ([`Settled::Undecodable`]).
+    pub async fn fetch_json<T: DeserializeOwned>(
+        &self,
+        spec: &RequestSpec,
+        hooks: &dyn RequestHooks,
+    ) -> Result<Settled<T>, TransportError> {
+        self.run(spec, hooks, |ex: &Exchange| decode_json::<T>(ex).map(Some))
+            .await
+    }
+
+    /// The retry loop. `decode` turns a success body into `Some(value)` (settle), `None`
+    /// (hand the exchange back as is) or a decode error (retry, then report).
+    async fn run<T>(
+        &self,
+        spec: &RequestSpec,
+        hooks: &dyn RequestHooks,
+        decode: impl Fn(&Exchange) -> Result<Option<T>, DecodeError>,
+    ) -> Result<Settled<T>, TransportError> {
         let label = spec.label();
         if spec.carries_credentials {
             ensure_secure(&spec.url).map_err(|e| {
-                TransportError::new(TransportErrorKind::Insecure, label.clone(), Some(Box::new(e)))
+                TransportError::new(
+                    TransportErrorKind::Insecure,
+                    label.clone(),
+                    Some(Box::new(e)),
+                )
             })?;
         }
         let retry = &self.config.retry;
@@ -168,12 +227,23 @@ impl HttpClient {
                 status = field::Empty,
                 latency_ms = field::Empty,
             );
-            let outcome = self.attempt(spec, hooks, &label).instrument(span.clone()).await;
+            let outcome = self
+                .attempt(spec, hooks, &label)
+                .instrument(span.clone())
+                .await;
+            let mut decoded = None;
             let verdict = match &outcome {
                 Attempt::Response(ex) => {
                     span.record("status", ex.status.as_u16());
                     let by_status = classify_status(ex.status, &ex.headers, SystemTime::now());
-                    combine(by_status, hooks.classify_body(ex.status, &ex.body))
+                    let verdict = combine(by_status, hooks.classify_body(ex.status, &ex.body));
+                    if verdict == Verdict::Done && ex.status.is_success() {
+                        decoded = Some(decode(ex));
+                    }
+                    match &decoded {
+                        Some(Err(_)) => Verdict::Retry { after: None },
+                        _ => verdict,
+                    }
                 }
                 Attempt::Failed(err) if retryable_failure(err.kind, &spec.method) => {
                     Verdict::Retry { after: None }
@@ -186,9 +256,10 @@ impl HttpClient {
             match (verdict, outcome) {
                 (Verdict::Retry { after }, outcome) if !give_up(retry.delay(attempt, after)) => {
                     let delay = retry.delay(attempt, after);
-                    let reason = match &outcome {
-                        Attempt::Response(ex) => format!("status {}", ex.status.as_u16()),
-                        Attempt::Failed(err) => err.to_string(),
+                    let reason = match (&outcome, &decoded) {
+                        (Attempt::Response(_), Some(Err(e))) => e.to_string(),
+                        (Attempt::Response(ex), _) => format!("status {}", ex.status.as_u16()),
+                        (Attempt::Failed(err), _) => err.to_string(),
                     };
                     warn!(
                         provider = self.provider,
@@ -202,7 +273,18 @@ impl HttpClient {
                 }
                 (_, Attempt::Response(mut ex)) => {
                     ex.attempts = attempt;
-                    return Ok(ex);
+                    return Ok(match decoded {
+                        Some(Ok(Some(value))) => Settled::Decoded {
+                            value,
+                            request: label,
+                            attempts: attempt,
+                        },
+                        Some(Err(error)) => Settled::Undecodable {
+                            error,
+                            exchange: ex,
+                        },
+                        Some(Ok(None)) | None => Settled::Status(ex),
+                    });
                 }
                 (_, Attempt::Failed(mut err)) => {
                     err.attempts = attempt;
@@ -234,7 +316,11 @@ impl HttpClient {
         }
     }
 
-    async fn read(&self, mut response: reqwest::Response, label: &str) -> Result<Exchange, TransportError> {
+    async fn read(
+        &self,
+        mut response: reqwest::Response,
+        label: &str,
+    ) -> Result<Exchange, TransportError> {
         let cap = self.config.max_body_bytes;
         let too_large = || {
             TransportError::new(

@@ -6,7 +6,9 @@ use crate::Exchange;
 
 /// A body that is not the documented JSON.
 #[derive(Debug, thiserror::Error)]
-#[error("response body (HTTP {status}) is not the documented JSON: {cause}; it starts with {snippet:?}")]
+#[error(
+    "response body (HTTP {status}) is not the documented JSON: {cause}; it starts with {snippet:?}"
+)]
 pub struct DecodeError {
     /// HTTP status of the response.
     pub status: u16,

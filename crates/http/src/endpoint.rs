@@ -96,7 +96,10 @@ mod tests {
             .push("startTime", "2021-09-09 13:43:18")
             .push("pagination[offset]", 0)
             .push_opt("uid", None::<u64>);
-        assert_eq!(q.decoded(), "pageNo=1&startTime=2021-09-09 13:43:18&pagination[offset]=0");
+        assert_eq!(
+            q.decoded(),
+            "pageNo=1&startTime=2021-09-09 13:43:18&pagination[offset]=0"
+        );
         assert_eq!(
             q.encoded(),
             "pageNo=1&startTime=2021-09-09%2013:43:18&pagination%5Boffset%5D=0"

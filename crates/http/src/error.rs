@@ -75,6 +75,8 @@ impl fmt::Display for TransportError {
 
 impl StdError for TransportError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.cause.as_deref().map(|e| e as &(dyn StdError + 'static))
+        self.cause
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
     }
 }

@@ -6,7 +6,9 @@ use url::{Host, Url};
 
 /// A URL that credentials must not be sent to.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("refusing to send credentials to {scheme}://{host}: plain HTTP is only allowed to loopback")]
+#[error(
+    "refusing to send credentials to {scheme}://{host}: plain HTTP is only allowed to loopback"
+)]
 pub struct InsecureUrl {
     /// The URL's scheme.
     pub scheme: String,
@@ -60,7 +62,11 @@ mod tests {
             ("ftp://127.0.0.1", false),
         ];
         for (url, ok) in cases {
-            assert_eq!(ensure_secure(&Url::parse(url).unwrap()).is_ok(), ok, "{url}");
+            assert_eq!(
+                ensure_secure(&Url::parse(url).unwrap()).is_ok(),
+                ok,
+                "{url}"
+            );
         }
     }
 }

@@ -39,7 +39,11 @@ impl RateLimiter {
     /// A full bucket. A non-positive rate is treated as "one request per second".
     pub fn new(limit: RateLimit) -> Self {
         let limit = RateLimit {
-            per_second: if limit.per_second > 0.0 { limit.per_second } else { 1.0 },
+            per_second: if limit.per_second > 0.0 {
+                limit.per_second
+            } else {
+                1.0
+            },
             burst: limit.burst.max(1),
         };
         Self {
@@ -96,6 +100,9 @@ mod tests {
             limiter.acquire().await;
         }
         let waited = start.elapsed().as_secs_f64();
-        assert!((0.99..1.01).contains(&waited), "10 more at 10/s take 1 s, took {waited}");
+        assert!(
+            (0.99..1.01).contains(&waited),
+            "10 more at 10/s take 1 s, took {waited}"
+        );
     }
 }

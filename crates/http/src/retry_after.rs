@@ -38,8 +38,14 @@ mod tests {
     #[test]
     fn seconds_dates_and_garbage() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_470); // 07:27:50 GMT
-        assert_eq!(parse_retry_after(&with("1"), now), Some(Duration::from_secs(1)));
-        assert_eq!(parse_retry_after(&with(" 30 "), now), Some(Duration::from_secs(30)));
+        assert_eq!(
+            parse_retry_after(&with("1"), now),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(
+            parse_retry_after(&with(" 30 "), now),
+            Some(Duration::from_secs(30))
+        );
         assert_eq!(
             parse_retry_after(&with("Wed, 21 Oct 2015 07:28:00 GMT"), now),
             Some(Duration::from_secs(10))

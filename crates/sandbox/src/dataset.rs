@@ -224,7 +224,12 @@ mod tests {
     use super::*;
 
     fn ds(n: u64) -> Dataset {
-        Dataset::new(7, n, DateTime::from_timestamp(1_000_000, 0).unwrap(), Duration::seconds(10))
+        Dataset::new(
+            7,
+            n,
+            DateTime::from_timestamp(1_000_000, 0).unwrap(),
+            Duration::seconds(10),
+        )
     }
 
     #[test]
@@ -259,14 +264,23 @@ mod tests {
         let t = |seq| d.created_at(seq);
         assert_eq!(d.range_between(t(2), t(4)), (2, 5));
         assert_eq!(d.range_between(t(2) + Duration::seconds(1), t(4)), (3, 5));
-        assert_eq!(d.range_between(t(0) - Duration::days(1), t(9) + Duration::days(1)), (0, 10));
-        assert_eq!(d.range_between(t(0) - Duration::days(2), t(0) - Duration::days(1)), (0, 0));
+        assert_eq!(
+            d.range_between(t(0) - Duration::days(1), t(9) + Duration::days(1)),
+            (0, 10)
+        );
+        assert_eq!(
+            d.range_between(t(0) - Duration::days(2), t(0) - Duration::days(1)),
+            (0, 0)
+        );
     }
 
     #[test]
     fn drift_changes_the_list() {
         let mut d = ds(100);
-        d.set_drift(Drift { inserts_per_request: 2, deletes_per_request: 1 });
+        d.set_drift(Drift {
+            inserts_per_request: 2,
+            deletes_per_request: 1,
+        });
         d.after_request();
         assert_eq!(d.len(), 101);
         assert_eq!(d.end(), 102);

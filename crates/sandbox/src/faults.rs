@@ -130,7 +130,9 @@ mod tests {
     fn random_is_seeded() {
         let draw = || {
             let mut plan = FaultPlan::none().random(30, 42, vec![Fault::Reset]);
-            (0..100).map(|_| plan.next_fault().is_some()).collect::<Vec<_>>()
+            (0..100)
+                .map(|_| plan.next_fault().is_some())
+                .collect::<Vec<_>>()
         };
         let a = draw();
         assert_eq!(a, draw());

@@ -22,8 +22,8 @@ pub(crate) fn uuid(seed: u64, row: u64) -> uuid::Uuid {
 }
 
 const FIRST: [&str; 16] = [
-    "Ada", "Bo", "Cyd", "Dee", "Eli", "Fay", "Gus", "Hal", "Ida", "Jo", "Kai", "Lu", "Mo",
-    "Ned", "Oz", "Pia",
+    "Ada", "Bo", "Cyd", "Dee", "Eli", "Fay", "Gus", "Hal", "Ida", "Jo", "Kai", "Lu", "Mo", "Ned",
+    "Oz", "Pia",
 ];
 const LAST: [&str; 16] = [
     "Stone", "Marsh", "Vale", "Frost", "Reyes", "Okafor", "Novak", "Lind", "Sato", "Moreau",

@@ -130,7 +130,12 @@ pub struct TriportEmulator {
 impl TriportEmulator {
     /// Starts the emulator on `127.0.0.1` at an ephemeral port.
     pub async fn start(config: TriportConfig) -> std::io::Result<Self> {
-        let mut data = Dataset::new(config.seed, config.invitees, config.newest_at, config.spacing);
+        let mut data = Dataset::new(
+            config.seed,
+            config.invitees,
+            config.newest_at,
+            config.spacing,
+        );
         data.set_drift(config.drift);
         let shared = Shared {
             inner: Arc::new(Mutex::new(Inner {
@@ -182,7 +187,12 @@ impl TriportEmulator {
     /// Ground truth: every live invitee as the API renders it, newest first.
     pub fn rows_newest_first(&self) -> Vec<Value> {
         let inner = self.shared.lock();
-        inner.data.all_desc().into_iter().map(|seq| row(&inner.data, seq)).collect()
+        inner
+            .data
+            .all_desc()
+            .into_iter()
+            .map(|seq| row(&inner.data, seq))
+            .collect()
     }
 
     /// Adds `count` sign-ups at the head now.
@@ -276,7 +286,12 @@ fn render_fault(fault: Fault) -> Option<Response> {
 }
 
 /// Records the request, waits the latency and returns the injected fault's answer, if any.
-async fn prelude(shared: &Shared, method: &Method, path: &str, query: Option<&str>) -> Option<Response> {
+async fn prelude(
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+) -> Option<Response> {
     let (latency, fault) = {
         let mut inner = shared.lock();
         let line = match query {
@@ -336,7 +351,9 @@ async fn invitees(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    if let Some(response) = prelude(&shared, &method, "/v1/referrals/invitees", query.as_deref()).await {
+    if let Some(response) =
+        prelude(&shared, &method, "/v1/referrals/invitees", query.as_deref()).await
+    {
         return response;
     }
     if method != Method::GET {
@@ -394,14 +411,12 @@ async fn admin_user(
 }
 
 async fn simulate_paid(State(shared): State<Shared>, method: Method) -> Response {
-    if let Some(response) = prelude(&shared, &method, "/v1/admin/referrals/simulate-paid", None).await {
+    if let Some(response) =
+        prelude(&shared, &method, "/v1/admin/referrals/simulate-paid", None).await
+    {
         return response;
     }
-    envelope(
-        StatusCode::GONE,
-        "gone",
-        Some("simulate-paid was retired"),
-    )
+    envelope(StatusCode::GONE, "gone", Some("simulate-paid was retired"))
 }
 
 /// A deterministic operator view for any UUID.

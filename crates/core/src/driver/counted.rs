@@ -97,13 +97,20 @@ impl Walk {
     }
 
     /// Follows the provider's `next` pointers one page at a time.
-    async fn follow_next(&mut self, mut current: Cursor, mut next: Option<Cursor>) -> Result<(), Halt> {
+    async fn follow_next(
+        &mut self,
+        mut current: Cursor,
+        mut next: Option<Cursor>,
+    ) -> Result<(), Halt> {
         let mut visited: HashSet<Cursor> = HashSet::from([current.clone()]);
         while let Some(cursor) = next {
             if cursor.position.first_row() <= current.position.first_row()
                 || cursor.window != current.window
             {
-                return Err(self.pagination(PaginationError::NotAdvancing { current, next: cursor }));
+                return Err(self.pagination(PaginationError::NotAdvancing {
+                    current,
+                    next: cursor,
+                }));
             }
             if !visited.insert(cursor.clone()) {
                 return Err(self.pagination(PaginationError::RepeatedCursor(cursor)));
@@ -112,10 +119,10 @@ impl Walk {
             let page = self.accept(page)?;
             let empty = page.invitees.is_empty();
             next = if empty { None } else { page.next.clone() };
-            self.emit(cursor.clone(), page.invitees, next.clone()).await?;
+            self.emit(cursor.clone(), page.invitees, next.clone())
+                .await?;
             current = cursor;
         }
         Ok(())
     }
 }
-

@@ -251,7 +251,10 @@ impl Walk {
         resume: Option<Cursor>,
     ) -> Result<(), Halt> {
         let before = rows.len();
-        let invitees: Vec<Invitee> = rows.into_iter().filter(|r| self.seen.insert(&r.id)).collect();
+        let invitees: Vec<Invitee> = rows
+            .into_iter()
+            .filter(|r| self.seen.insert(&r.id))
+            .collect();
         let page = DrivenPage {
             slice: self.slice.clone(),
             fetched,

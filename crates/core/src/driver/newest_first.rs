@@ -17,7 +17,11 @@ use crate::{Cursor, Invitee, Position};
 impl Walk {
     /// Walks the list from `start`, then re-reads the head.
     pub(super) async fn newest_first(&mut self, start: Cursor) -> Result<(), Halt> {
-        let Position::Offset { offset: start_offset, limit } = start.position else {
+        let Position::Offset {
+            offset: start_offset,
+            limit,
+        } = start.position
+        else {
             return Err(self.pagination(PaginationError::WrongCursorKind(start)));
         };
         let overlap = limit >= 2;

@@ -105,13 +105,26 @@ fn assert_exactly_once(got: &[String], expected: impl IntoIterator<Item = String
     assert_eq!(before, got_sorted.len(), "duplicates emitted: {got:?}");
     let mut expected: Vec<String> = expected.into_iter().collect();
     expected.sort();
-    let missing: Vec<_> = expected.iter().filter(|e| !got_sorted.contains(e)).collect();
+    let missing: Vec<_> = expected
+        .iter()
+        .filter(|e| !got_sorted.contains(e))
+        .collect();
     assert!(missing.is_empty(), "missing {missing:?}");
 }
 
 #[tokio::test]
 async fn newest_first_sizes_and_exact_multiples() {
-    for (n, limit) in [(0, 5), (1, 5), (4, 5), (5, 5), (9, 5), (10, 5), (23, 5), (7, 1), (7, 2)] {
+    for (n, limit) in [
+        (0, 5),
+        (1, 5),
+        (4, 5),
+        (5, 5),
+        (9, 5),
+        (10, 5),
+        (23, 5),
+        (7, 1),
+        (7, 2),
+    ] {
         for concurrency in [1, 3] {
             let list = Arc::new(FakeList::new(Strategy::NewestFirstOffset, limit, n));
             let got = ids(list, concurrency).await;
@@ -134,12 +147,14 @@ async fn newest_first_inserts_at_head_are_neither_doubled_nor_lost() {
     // Two sign-ups arrive after every fetch.
     let counter = Arc::new(AtomicU64::new(0));
     let c = counter.clone();
-    let list = Arc::new(FakeList::new(Strategy::NewestFirstOffset, 10, 95).mutate(move |_, rows| {
-        for _ in 0..2 {
-            let k = c.fetch_add(1, Ordering::SeqCst);
-            rows.insert(0, format!("new{k}"));
-        }
-    }));
+    let list = Arc::new(FakeList::new(Strategy::NewestFirstOffset, 10, 95).mutate(
+        move |_, rows| {
+            for _ in 0..2 {
+                let k = c.fetch_add(1, Ordering::SeqCst);
+                rows.insert(0, format!("new{k}"));
+            }
+        },
+    ));
     let got = ids(list.clone(), 1).await;
     assert_exactly_once(&got, (0..95).map(|i| format!("r{i}")));
     // Every new row that was at the head when the head was re-read is included too.
@@ -151,13 +166,15 @@ async fn newest_first_inserts_at_head_are_neither_doubled_nor_lost() {
 async fn newest_first_deletions_are_detected_and_reread() {
     // After fetches 2, 4 and 6 delete the three rows at positions 3, 5, 7 (already read),
     // which slides unread rows up past the next offset.
-    let list = Arc::new(FakeList::new(Strategy::NewestFirstOffset, 10, 60).mutate(|n, rows| {
-        if matches!(n, 2 | 4 | 6) && rows.len() > 8 {
-            rows.remove(7);
-            rows.remove(5);
-            rows.remove(3);
-        }
-    }));
+    let list = Arc::new(
+        FakeList::new(Strategy::NewestFirstOffset, 10, 60).mutate(|n, rows| {
+            if matches!(n, 2 | 4 | 6) && rows.len() > 8 {
+                rows.remove(7);
+                rows.remove(5);
+                rows.remove(3);
+            }
+        }),
+    );
     let got = ids(list.clone(), 1).await;
     let survivors: Vec<String> = list.rows.lock().unwrap().clone();
     assert_exactly_once(&got, survivors);
@@ -165,11 +182,13 @@ async fn newest_first_deletions_are_detected_and_reread() {
 
 #[tokio::test]
 async fn newest_first_speculative_prefetch_survives_deletions() {
-    let list = Arc::new(FakeList::new(Strategy::NewestFirstOffset, 10, 80).mutate(|n, rows| {
-        if n % 3 == 1 && rows.len() > 30 {
-            rows.drain(2..5);
-        }
-    }));
+    let list = Arc::new(
+        FakeList::new(Strategy::NewestFirstOffset, 10, 80).mutate(|n, rows| {
+            if n % 3 == 1 && rows.len() > 30 {
+                rows.drain(2..5);
+            }
+        }),
+    );
     let got = ids(list.clone(), 4).await;
     let survivors: Vec<String> = list.rows.lock().unwrap().clone();
     assert_exactly_once(&got, survivors);
@@ -178,23 +197,42 @@ async fn newest_first_speculative_prefetch_survives_deletions() {
 #[tokio::test]
 async fn counted_fetches_all_pages_concurrently_in_order() {
     for (n, size) in [(0, 10), (1, 10), (10, 10), (30, 10), (31, 10)] {
-        let list = Arc::new(FakeList::new(Strategy::Counted { growing_tail: false }, size, n));
+        let list = Arc::new(FakeList::new(
+            Strategy::Counted {
+                growing_tail: false,
+            },
+            size,
+            n,
+        ));
         let got = ids(list.clone(), 4).await;
         let expected: Vec<String> = (0..n).rev().map(|i| format!("r{i}")).collect();
         assert_eq!(got, expected, "n={n}");
         let pages = (n as u64).div_ceil(u64::from(size)).max(1);
-        assert_eq!(list.fetches.load(Ordering::SeqCst), pages, "n={n}: one request per page");
+        assert_eq!(
+            list.fetches.load(Ordering::SeqCst),
+            pages,
+            "n={n}: one request per page"
+        );
     }
 }
 
 #[tokio::test]
 async fn counted_rescans_when_the_total_changes() {
     // A deletion at the front after the first fetch shifts every later page by one.
-    let list = Arc::new(FakeList::new(Strategy::Counted { growing_tail: false }, 10, 50).mutate(|n, rows| {
-        if n == 0 {
-            rows.remove(0);
-        }
-    }));
+    let list = Arc::new(
+        FakeList::new(
+            Strategy::Counted {
+                growing_tail: false,
+            },
+            10,
+            50,
+        )
+        .mutate(|n, rows| {
+            if n == 0 {
+                rows.remove(0);
+            }
+        }),
+    );
     let got = ids(list.clone(), 2).await;
     let survivors: Vec<String> = list.rows.lock().unwrap().clone();
     assert_exactly_once(&got, survivors);
@@ -228,7 +266,11 @@ async fn page_ceiling_ends_with_an_error_not_a_loop() {
 #[tokio::test]
 async fn dropping_the_stream_stops_requests() {
     let list = Arc::new(FakeList::new(Strategy::NewestFirstOffset, 5, 1000));
-    let mut stream = invitees(list.clone(), Scope::full(), DriverOptions::default().with_concurrency(2));
+    let mut stream = invitees(
+        list.clone(),
+        Scope::full(),
+        DriverOptions::default().with_concurrency(2),
+    );
     for _ in 0..7 {
         stream.next().await.unwrap().unwrap();
     }
@@ -249,13 +291,22 @@ impl InviteeSource for Stuck {
         &self.0
     }
     fn strategy(&self) -> Strategy {
-        Strategy::Counted { growing_tail: false }
+        Strategy::Counted {
+            growing_tail: false,
+        }
     }
     fn plan(&self, _: &Scope) -> Result<Vec<Cursor>, SourceError> {
-        Ok(vec![Cursor::at(Position::Offset { offset: 0, limit: 2 })])
+        Ok(vec![Cursor::at(Position::Offset {
+            offset: 0,
+            limit: 2,
+        })])
     }
     async fn fetch(&self, cursor: &Cursor) -> Result<Page, SourceError> {
-        let row = Invitee::new(self.0.clone(), format!("x{}", cursor.position.first_row()), InviteeStatus::Invited);
+        let row = Invitee::new(
+            self.0.clone(),
+            format!("x{}", cursor.position.first_row()),
+            InviteeStatus::Invited,
+        );
         Ok(Page {
             invitees: vec![row.clone(), row],
             next: Some(cursor.clone()),
@@ -267,8 +318,14 @@ impl InviteeSource for Stuck {
 #[tokio::test]
 async fn a_next_pointer_that_does_not_advance_is_an_error() {
     let source = Arc::new(Stuck(SourceId::new(Provider::Other("stuck".into()), "a")));
-    let results: Vec<_> = invitees(source, Scope::full(), DriverOptions::default()).collect().await;
-    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "the duplicate row is dropped");
+    let results: Vec<_> = invitees(source, Scope::full(), DriverOptions::default())
+        .collect()
+        .await;
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "the duplicate row is dropped"
+    );
     let err = results.into_iter().find_map(Result::err).expect("an error");
     assert!(err.to_string().contains("does not advance"), "{err}");
 }
