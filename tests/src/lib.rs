@@ -1,1 +1,26 @@
-//! wip
+//! Shared end-to-end test machinery: the [`conformance`] suite every adapter runs against
+//! its emulator, and log capture for redaction checks.
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+pub mod conformance;
+pub mod logs;
+
+use std::time::Duration;
+
+use affiliate_http::{BackoffConfig, ClientConfig, RetryConfig};
+
+/// Transport settings for tests: the real retry loop with millisecond backoff.
+pub fn fast_client_config() -> ClientConfig {
+    ClientConfig::default()
+        .with_timeout(Duration::from_secs(5))
+        .with_retry(RetryConfig {
+            backoff: BackoffConfig {
+                init_backoff: Duration::from_millis(1),
+                max_backoff: Duration::from_millis(5),
+                base: 2.0,
+            },
+            max_retries: 6,
+            retry_timeout: Duration::from_secs(20),
+            max_retry_after: Duration::from_secs(2),
+        })
+}

@@ -137,8 +137,9 @@ struct Envelope {
 }
 
 impl TriportError {
-    /// Maps a non-success response to its variant.
-    pub(crate) fn from_response(exchange: &Exchange) -> Self {
+    /// Maps a non-success response to its variant (unknown tags are kept verbatim in
+    /// [`TriportError::Api`]).
+    pub fn from_response(exchange: &Exchange) -> Self {
         let status = exchange.status.as_u16();
         let Ok(env) = decode_json::<Envelope>(exchange) else {
             return if status == 410 {

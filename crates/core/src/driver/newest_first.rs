@@ -34,7 +34,10 @@ impl Walk {
         'passes: loop {
             let mut predicted = next_offset;
             let mut in_flight = FuturesOrdered::new();
-            for _ in 0..self.options.concurrency {
+            // The very first page goes alone (a refused credential or a tiny list costs one
+            // request); after it, up to `concurrency` pages are in flight.
+            let initial = if first { 1 } else { self.options.concurrency };
+            for _ in 0..initial {
                 in_flight.push_back(self.request(at(predicted)));
                 predicted += step;
             }
@@ -62,8 +65,10 @@ impl Walk {
                 if short || older {
                     break 'passes;
                 }
-                in_flight.push_back(self.request(at(predicted)));
-                predicted += step;
+                while in_flight.len() < self.options.concurrency {
+                    in_flight.push_back(self.request(at(predicted)));
+                    predicted += step;
+                }
             }
             break;
         }
