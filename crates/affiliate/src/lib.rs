@@ -32,3 +32,8 @@ pub use affiliate_http as http;
 /// Triport console referrals and operator view.
 #[cfg(feature = "triport")]
 pub use affiliate_triport as triport;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
