@@ -1,0 +1,317 @@
+//! The transport against a scripted local server: retries, Retry-After, size cap, timeouts,
+//! per-attempt hooks, the plain-HTTP guard and redaction.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use affiliate_http::{
+    BackoffConfig, BodyVerdict, ClientConfig, HeaderName, HttpClient, NoHooks, RequestHooks,
+    RequestSpec, RetryConfig, Secret, Settled, StatusCode, TransportErrorKind, Url,
+};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+/// Serves the scripted responses in order (the last one repeats) and counts requests.
+struct Script {
+    responses: Mutex<Vec<(u16, Vec<(&'static str, String)>, String)>>,
+    hits: AtomicU32,
+    seen_headers: Mutex<Vec<HeaderMap>>,
+}
+
+async fn serve(script: Vec<(u16, Vec<(&'static str, String)>, String)>) -> (String, Arc<Script>) {
+    let state = Arc::new(Script {
+        responses: Mutex::new(script),
+        hits: AtomicU32::new(0),
+        seen_headers: Mutex::new(Vec::new()),
+    });
+    let shared = state.clone();
+    let app = Router::new()
+        .route(
+            "/r",
+            get(move |headers: HeaderMap| {
+                let s = shared.clone();
+                async move {
+                    let n = s.hits.fetch_add(1, Ordering::SeqCst) as usize;
+                    s.seen_headers.lock().unwrap().push(headers);
+                    let responses = s.responses.lock().unwrap();
+                    let (status, hdrs, body) = responses[n.min(responses.len() - 1)].clone();
+                    let mut response: Response = body.into_response();
+                    *response.status_mut() = StatusCode::from_u16(status).unwrap();
+                    for (k, v) in hdrs {
+                        response.headers_mut().insert(k, v.parse().unwrap());
+                    }
+                    response
+                }
+            }),
+        )
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                "late"
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), state)
+}
+
+fn fast() -> ClientConfig {
+    ClientConfig::default().with_retry(RetryConfig {
+        backoff: BackoffConfig {
+            init_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(2),
+            base: 2.0,
+        },
+        max_retries: 3,
+        retry_timeout: Duration::from_secs(10),
+        max_retry_after: Duration::from_secs(5),
+    })
+}
+
+fn spec(base: &str, path: &str) -> RequestSpec {
+    RequestSpec::get(Url::parse(&format!("{base}{path}")).unwrap())
+}
+
+#[tokio::test]
+async fn retries_5xx_then_succeeds() {
+    let (base, script) = serve(vec![
+        (503, vec![], "busy".into()),
+        (502, vec![], "busy".into()),
+        (200, vec![], "{\"ok\":true}".into()),
+    ])
+    .await;
+    let client = HttpClient::new("test", fast()).unwrap();
+    let settled: Settled<serde_json::Value> = client
+        .fetch_json(&spec(&base, "/r"), &NoHooks)
+        .await
+        .unwrap();
+    match settled {
+        Settled::Decoded {
+            value, attempts, ..
+        } => {
+            assert_eq!(value["ok"], true);
+            assert_eq!(attempts, 3);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(script.hits.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn gives_up_after_max_retries_with_the_last_response() {
+    let (base, script) = serve(vec![(500, vec![], "{\"error\":\"internal\"}".into())]).await;
+    let client = HttpClient::new("test", fast()).unwrap();
+    let ex = client.execute(&spec(&base, "/r"), &NoHooks).await.unwrap();
+    assert_eq!(ex.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(ex.attempts, 4);
+    assert_eq!(script.hits.load(Ordering::SeqCst), 4);
+}
+
+#[tokio::test]
+async fn does_not_retry_client_errors() {
+    let (base, script) = serve(vec![(401, vec![], "{}".into())]).await;
+    let client = HttpClient::new("test", fast()).unwrap();
+    let ex = client.execute(&spec(&base, "/r"), &NoHooks).await.unwrap();
+    assert_eq!(ex.status.as_u16(), 401);
+    assert_eq!(script.hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn honours_retry_after_seconds_and_dates() {
+    let date = httpdate_in(Duration::from_secs(2));
+    let (base, _) = serve(vec![
+        (429, vec![("retry-after", "1".into())], String::new()),
+        (503, vec![("retry-after", date)], String::new()),
+        (200, vec![], "{}".into()),
+    ])
+    .await;
+    let client = HttpClient::new("test", fast()).unwrap();
+    let started = Instant::now();
+    let ex = client.execute(&spec(&base, "/r"), &NoHooks).await.unwrap();
+    assert_eq!(ex.status.as_u16(), 200);
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(1900), "waited {waited:?}");
+}
+
+fn httpdate_in(d: Duration) -> String {
+    // HTTP-dates have second resolution: round up so the wait is at least `d - 1 s`.
+    httpdate::fmt_http_date(std::time::SystemTime::now() + d + Duration::from_millis(999))
+}
+
+#[tokio::test]
+async fn retry_after_is_capped_by_max_retry_after_and_counted_against_the_budget() {
+    let (base, script) = serve(vec![(
+        429,
+        vec![("retry-after", "3600".into())],
+        String::new(),
+    )])
+    .await;
+    let mut config = fast();
+    config.retry.max_retry_after = Duration::from_millis(50);
+    config.retry.retry_timeout = Duration::from_millis(120);
+    let client = HttpClient::new("test", config).unwrap();
+    let started = Instant::now();
+    let ex = client.execute(&spec(&base, "/r"), &NoHooks).await.unwrap();
+    assert_eq!(ex.status.as_u16(), 429);
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let hits = script.hits.load(Ordering::SeqCst);
+    assert!(
+        (2..=3).contains(&hits),
+        "the 120 ms budget allows two 50 ms waits, got {hits} hits"
+    );
+}
+
+#[tokio::test]
+async fn malformed_success_bodies_are_retried_then_reported() {
+    let (base, script) = serve(vec![
+        (200, vec![], "{\"items\": [".into()),
+        (200, vec![], "{\"ok\": 1}".into()),
+    ])
+    .await;
+    let client = HttpClient::new("test", fast()).unwrap();
+    let settled: Settled<serde_json::Value> = client
+        .fetch_json(&spec(&base, "/r"), &NoHooks)
+        .await
+        .unwrap();
+    assert!(
+        matches!(settled, Settled::Decoded { attempts: 2, .. }),
+        "{settled:?}"
+    );
+    assert_eq!(script.hits.load(Ordering::SeqCst), 2);
+
+    let (base, _) = serve(vec![(200, vec![], "not json".into())]).await;
+    let settled: Settled<serde_json::Value> = client
+        .fetch_json(&spec(&base, "/r"), &NoHooks)
+        .await
+        .unwrap();
+    match settled {
+        Settled::Undecodable { error, exchange } => {
+            assert_eq!(exchange.attempts, 4);
+            assert!(error.to_string().contains("not json"), "{error}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn body_size_cap_is_enforced() {
+    let (base, _) = serve(vec![(200, vec![], "x".repeat(10_000))]).await;
+    let client = HttpClient::new("test", fast().with_max_body_bytes(1_000)).unwrap();
+    let err = client
+        .execute(&spec(&base, "/r"), &NoHooks)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, TransportErrorKind::BodyTooLarge);
+    assert_eq!(err.attempts, 1, "an oversized body is not retried");
+}
+
+#[tokio::test]
+async fn timeouts_are_retried_then_reported() {
+    let (base, _) = serve(vec![]).await;
+    let mut config = fast().with_timeout(Duration::from_millis(100));
+    config.retry.max_retries = 1;
+    let client = HttpClient::new("test", config).unwrap();
+    let err = client
+        .execute(&spec(&base, "/slow"), &NoHooks)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, TransportErrorKind::Timeout);
+    assert_eq!(err.attempts, 2);
+    assert!(err.to_string().contains("GET /slow timed out"), "{err}");
+}
+
+#[tokio::test]
+async fn connection_refused_is_a_connect_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let client = HttpClient::new("test", fast()).unwrap();
+    let err = client
+        .execute(&spec(&format!("http://{addr}"), "/r"), &NoHooks)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, TransportErrorKind::Connect);
+    assert_eq!(err.attempts, 4);
+}
+
+/// Counts attempts and stamps each one, like a timestamped signature.
+struct Stamp(AtomicU32);
+
+impl RequestHooks for Stamp {
+    fn before_attempt(
+        &self,
+        request: &mut reqwest::Request,
+    ) -> Result<(), affiliate_http::HookError> {
+        let n = self.0.fetch_add(1, Ordering::SeqCst);
+        request
+            .headers_mut()
+            .insert("x-attempt", n.to_string().parse().unwrap());
+        Ok(())
+    }
+    fn classify_body(&self, _: StatusCode, body: &[u8]) -> BodyVerdict {
+        if body.starts_with(b"{\"code\":29001") {
+            BodyVerdict::Retry
+        } else {
+            BodyVerdict::FollowStatus
+        }
+    }
+}
+
+#[tokio::test]
+async fn hooks_run_per_attempt_and_classify_bodies() {
+    let (base, script) = serve(vec![
+        (200, vec![], "{\"code\":29001}".into()),
+        (200, vec![], "{\"code\":200}".into()),
+    ])
+    .await;
+    let client = HttpClient::new("test", fast()).unwrap();
+    let hooks = Stamp(AtomicU32::new(0));
+    let ex = client.execute(&spec(&base, "/r"), &hooks).await.unwrap();
+    assert_eq!(&ex.body[..], b"{\"code\":200}");
+    let seen = script.seen_headers.lock().unwrap();
+    let stamps: Vec<_> = seen
+        .iter()
+        .map(|h| h["x-attempt"].to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(stamps, vec!["0", "1"], "each attempt was prepared anew");
+}
+
+#[tokio::test]
+async fn credentials_are_refused_over_plain_http_off_loopback() {
+    let client = HttpClient::new("test", fast()).unwrap();
+    let spec = RequestSpec::get(Url::parse("http://example.com/r").unwrap())
+        .secret_header(
+            HeaderName::from_static("x-admin-token"),
+            &Secret::new("s3cr3t"),
+        )
+        .unwrap();
+    let err = client.execute(&spec, &NoHooks).await.unwrap_err();
+    assert_eq!(err.kind, TransportErrorKind::Insecure);
+    assert_eq!(err.attempts, 0, "nothing was sent");
+    assert!(!format!("{err} {err:?} {spec:?}").contains("s3cr3t"));
+}
+
+#[tokio::test]
+async fn rate_limit_spaces_requests() {
+    let (base, script) = serve(vec![(200, vec![], "{}".into())]).await;
+    let client = HttpClient::new(
+        "test",
+        fast().with_rate_limit(affiliate_http::RateLimit::new(20.0, 1)),
+    )
+    .unwrap();
+    let started = Instant::now();
+    for _ in 0..5 {
+        client.execute(&spec(&base, "/r"), &NoHooks).await.unwrap();
+    }
+    assert_eq!(script.hits.load(Ordering::SeqCst), 5);
+    assert!(
+        started.elapsed() >= Duration::from_millis(190),
+        "{:?}",
+        started.elapsed()
+    );
+}
