@@ -1,0 +1,156 @@
+//! Driving one slice: page, apply the email policy, commit with the resume cursor, repeat;
+//! stop between pages when cancelled.
+
+use std::sync::Arc;
+
+use affiliate_core::driver::{slice_pages, DriverOptions, SeenSet};
+use affiliate_core::{InviteeSource, Scope};
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use super::source_run::Watermark;
+use crate::observer::{Observer, PageEvent};
+use crate::report::{Failure, FailureStage};
+use crate::state::{SliceProgress, SliceState};
+use crate::{EmailPolicy, PageCommit, Sink};
+
+/// Ids remembered from a newest-first slice's first page (see [`SliceState::head_ids`]).
+const HEAD_IDS: usize = 32;
+
+/// Everything needed to drive the slices of one source run.
+pub(super) struct SliceDriver {
+    pub(super) source: Arc<dyn InviteeSource>,
+    pub(super) sink: Arc<dyn Sink>,
+    pub(super) observer: Arc<dyn Observer>,
+    pub(super) email: EmailPolicy,
+    pub(super) run_id: String,
+    pub(super) scope: Scope,
+    pub(super) seen: SeenSet,
+    pub(super) driver: DriverOptions,
+    pub(super) token: CancellationToken,
+    pub(super) watermark: Watermark,
+    /// Remember the first page's ids (newest-first sources).
+    pub(super) head_ids: bool,
+}
+
+/// How a slice ended.
+#[derive(Debug)]
+pub(super) enum SliceEnd {
+    /// Every page committed and the slice marked complete.
+    Complete,
+    /// Stopped between pages.
+    Cancelled,
+    /// A fetch or a commit failed; committed pages stay.
+    Failed(Failure),
+}
+
+/// Counts and the end of one slice.
+#[derive(Debug)]
+pub(super) struct SliceOutcome {
+    pub(super) pages: u64,
+    pub(super) inserted: u64,
+    pub(super) existing: u64,
+    pub(super) duplicates: u64,
+    pub(super) end: SliceEnd,
+}
+
+impl SliceDriver {
+    /// Pages `slice` from where it stopped until it completes, fails or is cancelled.
+    pub(super) async fn drive(&self, slice: SliceState) -> SliceOutcome {
+        let mut outcome = SliceOutcome {
+            pages: 0,
+            inserted: 0,
+            existing: 0,
+            duplicates: 0,
+            end: SliceEnd::Complete,
+        };
+        let Some(from) = slice.next_cursor() else {
+            return outcome;
+        };
+        if self.token.is_cancelled() {
+            outcome.end = SliceEnd::Cancelled;
+            return outcome;
+        }
+        let id = self.source.id().clone();
+        let mut want_head = self.head_ids && slice.progress == SliceProgress::Pending;
+        let mut complete = false;
+        let mut pages = slice_pages(
+            self.source.clone(),
+            from,
+            self.scope.clone(),
+            self.seen.clone(),
+            self.driver.clone(),
+        );
+        loop {
+            let next = tokio::select! {
+                biased;
+                () = self.token.cancelled() => {
+                    outcome.end = SliceEnd::Cancelled;
+                    return outcome;
+                }
+                next = pages.next() => next,
+            };
+            let page = match next {
+                None => break,
+                Some(Ok(page)) => page,
+                Some(Err(err)) => {
+                    outcome.end = SliceEnd::Failed(Failure::source(
+                        FailureStage::Fetch,
+                        &err,
+                        Some(&slice.start),
+                    ));
+                    return outcome;
+                }
+            };
+            let mut rows = page.invitees;
+            for row in &mut rows {
+                self.email.apply(row);
+            }
+            let watermark = self.watermark.observe(&rows);
+            let head: Vec<String> = if want_head {
+                rows.iter().take(HEAD_IDS).map(|r| r.id.clone()).collect()
+            } else {
+                Vec::new()
+            };
+            let mut commit =
+                PageCommit::new(&self.run_id, &slice.start, &rows, page.resume.as_ref())
+                    .with_watermark(watermark);
+            if !head.is_empty() {
+                commit = commit.with_head_ids(&head);
+            }
+            let result = match self.sink.commit_page(&id, &commit).await {
+                Ok(result) => result,
+                Err(err) => {
+                    outcome.end = SliceEnd::Failed(Failure::sink(&err, Some(&slice.start)));
+                    return outcome;
+                }
+            };
+            want_head &= head.is_empty();
+            complete |= page.resume.is_none();
+            outcome.pages += 1;
+            outcome.inserted += result.inserted;
+            outcome.existing += result.existing;
+            outcome.duplicates += page.duplicates as u64;
+            self.observer.page_committed(
+                &id,
+                &PageEvent {
+                    slice: slice.start.clone(),
+                    fetched: page.fetched,
+                    rows: rows.len(),
+                    inserted: result.inserted,
+                    existing: result.existing,
+                    duplicates: page.duplicates,
+                    slice_complete: page.resume.is_none(),
+                },
+            );
+        }
+        if !complete {
+            // The listing ended without a page that said so: record completion on its own.
+            let done = PageCommit::new(&self.run_id, &slice.start, &[], None);
+            if let Err(err) = self.sink.commit_page(&id, &done).await {
+                outcome.end = SliceEnd::Failed(Failure::sink(&err, Some(&slice.start)));
+            }
+        }
+        outcome
+    }
+}

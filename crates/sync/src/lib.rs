@@ -1,0 +1,42 @@
+//! # affiliate-sync
+//!
+//! Runs many [`InviteeSource`](affiliate_core::InviteeSource)s into one [`Sink`], exactly
+//! once and resumably:
+//!
+//! * [`Sync`]: the engine. Sources run concurrently (bounded), the slices of one source too;
+//!   per-source [`SourceReport`]s say what was done and exactly what failed; fail-fast is
+//!   optional; cancellation stops between pages.
+//! * Checkpoints: every page's rows and the slice's resume cursor are committed together
+//!   ([`PageCommit`]). Kill the process at any point and the next run continues from the
+//!   last committed page; replays never store a row twice.
+//! * Incremental runs: a per-source watermark (newest activity seen) with a configurable
+//!   overlap ([`SyncOptions::overlap`]).
+//! * Sinks: [`FileSink`] (NDJSON or CSV, file or stdout), [`SqliteSink`] (embedded, WAL),
+//!   [`PostgresSink`] (batched upserts). The table layout is described in [`sink`].
+//! * PII: an [`EmailPolicy`] (keep, salted hash, drop) applied before rows reach a sink.
+//!
+//! See [`Sync`] for a complete example.
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![deny(rustdoc::broken_intra_doc_links)]
+
+mod engine;
+mod error;
+mod observer;
+mod options;
+mod pii;
+mod report;
+pub mod sink;
+pub mod state;
+
+pub use engine::Sync;
+pub use error::{BoxError, SinkError};
+pub use observer::{NoopObserver, Observer, PageEvent, SourceStart};
+pub use options::{SourceLimits, SyncOptions};
+pub use pii::EmailPolicy;
+pub use report::{Failure, FailureStage, SourceReport, SourceStatus, SyncReport};
+pub use sink::{
+    CommitOutcome, FileFormat, FileSink, PageCommit, PostgresSink, Sink, SqliteSink, COLUMNS,
+};
+pub use state::{RunState, SliceProgress, SliceState, SourceState, StateConflict, SyncMode};
+/// Re-exported so callers can cancel a run without depending on `tokio-util` themselves.
+pub use tokio_util::sync::CancellationToken;

@@ -1,0 +1,213 @@
+//! Where synced invitees go: the [`Sink`] trait and its implementations.
+//!
+//! Every sink stores the same columns ([`COLUMNS`]), keyed by (provider, account, id):
+//!
+//! | column | meaning | SQLite | PostgreSQL |
+//! |---|---|---|---|
+//! | `provider`, `account`, `id` | the key | `TEXT` | `text` |
+//! | `status` | `invited`, `joined`, `revoked` or the provider's own word | `TEXT` | `text` |
+//! | `invited_at`, `joined_at`, `updated_at` | instants in UTC | RFC 3339 `TEXT` (`2024-05-01T12:00:00.000000Z`) | `timestamptz` |
+//! | `display_name`, `email`, `role`, `invited_by` | text, `email` after the [`EmailPolicy`](crate::EmailPolicy) | `TEXT` | `text` |
+//! | `total_paid_micro` | lifetime paid, micro-units | `INTEGER` | `bigint` |
+//! | `extra` | provider-specific fields as a JSON object, `NULL` when there are none | JSON `TEXT` | `jsonb` |
+//! | `synced_at` | when the row was last written | RFC 3339 `TEXT` | `timestamptz` |
+//!
+//! The sync state sits beside the rows and is changed in the same commit: in databases
+//! the tables `sync_state` (one row per source: watermark and the run in progress) and
+//! `sync_slices` (one row per slice of that run: resume cursor, completion); in files a
+//! JSON state file next to the data file.
+
+mod file;
+mod postgres;
+mod row;
+mod sql;
+mod sqlite;
+
+use std::fmt::Debug;
+
+use affiliate_core::{Cursor, Invitee, SourceId};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+pub use file::{FileFormat, FileSink};
+pub use postgres::PostgresSink;
+pub use row::COLUMNS;
+pub use sqlite::SqliteSink;
+
+use crate::state::{RunState, SourceState};
+use crate::SinkError;
+
+/// One driven page to commit, together with the slice's progress after it.
+///
+/// The rows and the progress are committed atomically: after a crash either both are
+/// stored or neither is, so the page is replayed, and replays never store a row twice.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct PageCommit<'a> {
+    /// The run the page belongs to; a commit for any other run is refused.
+    pub run_id: &'a str,
+    /// The slice's first cursor (identifies the slice within the run).
+    pub slice: &'a Cursor,
+    /// The page's records (unique ids within the page, email policy already applied).
+    pub rows: &'a [Invitee],
+    /// Where the slice continues after this page; `None` marks the slice complete.
+    pub resume: Option<&'a Cursor>,
+    /// Newest activity instant seen in the run so far; sinks keep the newest they were given.
+    pub watermark: Option<DateTime<Utc>>,
+    /// Ids to remember for the slice if it has none yet (its first committed page).
+    pub head_ids: Option<&'a [String]>,
+}
+
+impl<'a> PageCommit<'a> {
+    /// A commit of `rows` for `slice` of run `run_id`, continuing at `resume`.
+    pub fn new(
+        run_id: &'a str,
+        slice: &'a Cursor,
+        rows: &'a [Invitee],
+        resume: Option<&'a Cursor>,
+    ) -> Self {
+        Self {
+            run_id,
+            slice,
+            rows,
+            resume,
+            watermark: None,
+            head_ids: None,
+        }
+    }
+
+    /// Sets [`PageCommit::watermark`].
+    pub fn with_watermark(mut self, watermark: Option<DateTime<Utc>>) -> Self {
+        self.watermark = watermark;
+        self
+    }
+
+    /// Sets [`PageCommit::head_ids`].
+    pub fn with_head_ids(mut self, head_ids: &'a [String]) -> Self {
+        self.head_ids = Some(head_ids);
+        self
+    }
+}
+
+/// A [`PageCommit`] that owns its data, to cross into a blocking worker.
+#[derive(Debug, Clone)]
+pub(crate) struct OwnedCommit {
+    run_id: String,
+    slice: Cursor,
+    rows: Vec<Invitee>,
+    resume: Option<Cursor>,
+    watermark: Option<DateTime<Utc>>,
+    head_ids: Option<Vec<String>>,
+}
+
+impl OwnedCommit {
+    pub(crate) fn new(commit: &PageCommit<'_>) -> Self {
+        Self {
+            run_id: commit.run_id.to_owned(),
+            slice: commit.slice.clone(),
+            rows: commit.rows.to_vec(),
+            resume: commit.resume.cloned(),
+            watermark: commit.watermark,
+            head_ids: commit.head_ids.map(<[String]>::to_vec),
+        }
+    }
+
+    pub(crate) fn borrow(&self) -> PageCommit<'_> {
+        PageCommit {
+            run_id: &self.run_id,
+            slice: &self.slice,
+            rows: &self.rows,
+            resume: self.resume.as_ref(),
+            watermark: self.watermark,
+            head_ids: self.head_ids.as_deref(),
+        }
+    }
+}
+
+/// What a commit did with the page's rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CommitOutcome {
+    /// Rows whose key the sink did not hold before.
+    pub inserted: u64,
+    /// Rows whose key the sink already held: updated in place by databases, skipped by
+    /// files (which keep the first version of each record).
+    pub existing: u64,
+}
+
+impl CommitOutcome {
+    /// An outcome with these counts.
+    pub fn new(inserted: u64, existing: u64) -> Self {
+        Self { inserted, existing }
+    }
+}
+
+/// A destination for invitees that commits rows and sync progress together.
+///
+/// The engine calls, per source: [`load_state`](Sink::load_state); then, for a new run,
+/// [`begin_run`](Sink::begin_run); then [`commit_page`](Sink::commit_page) for every driven
+/// page (concurrently for different sources and slices); and
+/// [`finish_run`](Sink::finish_run) when every slice completed. A source that failed or was
+/// cancelled keeps its run in progress, so the next run resumes it.
+///
+/// Implementations must make each `commit_page` atomic and idempotent per row key.
+#[async_trait]
+pub trait Sink: Debug + Send + Sync {
+    /// Short name used in errors and logs (`"sqlite"`, `"ndjson"`, ...).
+    fn name(&self) -> &'static str;
+
+    /// The stored state of `source` (default state when the sink never saw it).
+    async fn load_state(&self, source: &SourceId) -> Result<SourceState, SinkError>;
+
+    /// Records `run` as the run in progress of `source`, replacing any unfinished run
+    /// (whose resume cursors become invalid). The watermark is kept.
+    async fn begin_run(&self, source: &SourceId, run: &RunState) -> Result<(), SinkError>;
+
+    /// Stores the page's rows (upsert by key) and the slice's progress in one atomic step.
+    async fn commit_page(
+        &self,
+        source: &SourceId,
+        commit: &PageCommit<'_>,
+    ) -> Result<CommitOutcome, SinkError>;
+
+    /// Ends run `run_id` of `source`: the watermark becomes the newer of the stored one and
+    /// `watermark`, and the run in progress is cleared.
+    async fn finish_run(
+        &self,
+        source: &SourceId,
+        run_id: &str,
+        watermark: Option<DateTime<Utc>>,
+    ) -> Result<(), SinkError>;
+}
+
+#[async_trait]
+impl<T: Sink + ?Sized> Sink for std::sync::Arc<T> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    async fn load_state(&self, source: &SourceId) -> Result<SourceState, SinkError> {
+        (**self).load_state(source).await
+    }
+    async fn begin_run(&self, source: &SourceId, run: &RunState) -> Result<(), SinkError> {
+        (**self).begin_run(source, run).await
+    }
+    async fn commit_page(
+        &self,
+        source: &SourceId,
+        commit: &PageCommit<'_>,
+    ) -> Result<CommitOutcome, SinkError> {
+        (**self).commit_page(source, commit).await
+    }
+    async fn finish_run(
+        &self,
+        source: &SourceId,
+        run_id: &str,
+        watermark: Option<DateTime<Utc>>,
+    ) -> Result<(), SinkError> {
+        (**self).finish_run(source, run_id, watermark).await
+    }
+}
+
+/// Compile-time check that the trait stays object safe.
+#[allow(dead_code)]
+fn _object_safe(_: &dyn Sink, _: Box<dyn Sink>, _: std::sync::Arc<dyn Sink>) {}

@@ -1,0 +1,454 @@
+//! PostgreSQL: batched multi-row upserts and the sync state in the same transaction.
+
+mod schema;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+
+use affiliate_core::{Invitee, SourceId};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tokio::sync::Mutex;
+use tokio_postgres::config::Host;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Config, NoTls, Transaction};
+use tracing::warn;
+
+use self::schema::{Statements, BATCH_ROWS};
+use super::row::{extra_json, row_key};
+use super::sql::SliceRow;
+use super::{CommitOutcome, PageCommit, Sink};
+use crate::state::{RunState, SourceState, StateConflict, SyncMode};
+use crate::SinkError;
+
+const SINK: &str = "postgres";
+
+/// A PostgreSQL database holding the `invitees`, `sync_state` and `sync_slices` tables
+/// (optionally inside a schema of their own).
+///
+/// Each page is one transaction: the run is checked (`SELECT ... FOR UPDATE` on the
+/// source's state row), rows are upserted with multi-row `INSERT ... ON CONFLICT` of up to
+/// 1,000 rows, then the slice's progress is stored. `extra` is `jsonb`, instants are
+/// `timestamptz`.
+///
+/// TLS is not supported yet: the connection is plain, so only loopback addresses and Unix
+/// sockets are accepted; any other host is refused before connecting.
+///
+/// ```no_run
+/// # async fn open() -> Result<(), affiliate_sync::SinkError> {
+/// use affiliate_sync::PostgresSink;
+///
+/// let sink = PostgresSink::connect("postgres://postgres@127.0.0.1:5432/affiliate", None).await?;
+/// # Ok(()) }
+/// ```
+pub struct PostgresSink {
+    target: String,
+    schema: Option<String>,
+    statements: Statements,
+    client: Mutex<Client>,
+}
+
+impl fmt::Debug for PostgresSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresSink")
+            .field("target", &self.target)
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+fn db(action: &'static str) -> impl Fn(tokio_postgres::Error) -> SinkError {
+    move |e| SinkError::database(SINK, action, e)
+}
+
+impl PostgresSink {
+    /// Connects to `url` (`postgres://user@127.0.0.1:5432/db` or key=value form), creates
+    /// `schema` if given and the tables in it (or in the connection's default schema).
+    ///
+    /// Must run inside a Tokio runtime: the connection is driven by a spawned task.
+    pub async fn connect(url: &str, schema: Option<&str>) -> Result<Self, SinkError> {
+        let config: Config = url.parse().map_err(|e| SinkError::Config {
+            sink: SINK,
+            detail: format!("the connection string is not valid: {e}"),
+        })?;
+        let target = describe(&config);
+        ensure_local(&config)?;
+        let (client, connection) =
+            config
+                .connect(NoTls)
+                .await
+                .map_err(|e| SinkError::Database {
+                    sink: SINK,
+                    action: "connecting",
+                    source: format!("{target}: {e}").into(),
+                })?;
+        let label = target.clone();
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                warn!(server = %label, "postgres connection ended: {err}");
+            }
+        });
+        let statements = Statements::new(schema);
+        client
+            .batch_execute(&statements.create)
+            .await
+            .map_err(db("creating the schema and tables"))?;
+        Ok(Self {
+            target,
+            schema: schema.map(str::to_owned),
+            statements,
+            client: Mutex::new(client),
+        })
+    }
+
+    /// The schema the tables live in, when one was given.
+    pub fn schema(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+}
+
+/// `host:port/db` for messages (never the password).
+fn describe(config: &Config) -> String {
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(name)) => name.clone(),
+        #[cfg(unix)]
+        Some(Host::Unix(path)) => path.display().to_string(),
+        None => "localhost".to_owned(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!("{host}:{port}/{}", config.get_dbname().unwrap_or(""))
+}
+
+/// Refuses hosts reached over the network: the connection is not encrypted.
+fn ensure_local(config: &Config) -> Result<(), SinkError> {
+    let remote = |what: String| SinkError::Config {
+        sink: SINK,
+        detail: format!(
+            "{what} is not a loopback address; TLS is not supported yet, so only 127.0.0.1, \
+             ::1, localhost or a Unix socket may be used"
+        ),
+    };
+    for host in config.get_hosts() {
+        if let Host::Tcp(name) = host {
+            let local = name.eq_ignore_ascii_case("localhost")
+                || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+            if !local {
+                return Err(remote(format!("host {name:?}")));
+            }
+        }
+    }
+    for addr in config.get_hostaddrs() {
+        if !addr.is_loopback() {
+            return Err(remote(format!("hostaddr {addr}")));
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Sink for PostgresSink {
+    fn name(&self) -> &'static str {
+        SINK
+    }
+
+    async fn load_state(&self, source: &SourceId) -> Result<SourceState, SinkError> {
+        let client = self.client.lock().await;
+        load_state(&client, &self.statements, source).await
+    }
+
+    async fn begin_run(&self, source: &SourceId, run: &RunState) -> Result<(), SinkError> {
+        let mut client = self.client.lock().await;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(db("starting a transaction"))?;
+        let (provider, account) = (source.provider.as_str(), source.account.as_str());
+        let s = &self.statements;
+        tx.execute(
+            &s.begin_run,
+            &[
+                &provider,
+                &account,
+                &run.id,
+                &run.mode.as_str(),
+                &run.since,
+                &run.until,
+                &run.started_at,
+                &run.watermark,
+            ],
+        )
+        .await
+        .map_err(db("starting a run"))?;
+        tx.execute(&s.delete_slices, &[&provider, &account])
+            .await
+            .map_err(db("clearing old slices"))?;
+        let insert = tx
+            .prepare(&s.insert_slice)
+            .await
+            .map_err(db("storing slices"))?;
+        for (ordinal, slice) in run.slices.iter().enumerate() {
+            let row = SliceRow::of_state(slice);
+            let ordinal = i32::try_from(ordinal).unwrap_or(i32::MAX);
+            tx.execute(
+                &insert,
+                &[
+                    &provider,
+                    &account,
+                    &ordinal,
+                    &row.slice,
+                    &row.resume,
+                    &row.complete,
+                    &row.head_ids,
+                ],
+            )
+            .await
+            .map_err(db("storing slices"))?;
+        }
+        tx.commit()
+            .await
+            .map_err(db("committing the start of a run"))
+    }
+
+    async fn commit_page(
+        &self,
+        source: &SourceId,
+        commit: &PageCommit<'_>,
+    ) -> Result<CommitOutcome, SinkError> {
+        let mut client = self.client.lock().await;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(db("starting a transaction"))?;
+        check_run(&tx, &self.statements, source, commit.run_id).await?;
+        let outcome = upsert(&tx, &self.statements, commit.rows).await?;
+        let (provider, account) = (source.provider.as_str(), source.account.as_str());
+        let slice = SliceRow::of_commit(commit);
+        let changed = tx
+            .execute(
+                &self.statements.advance_slice,
+                &[
+                    &provider,
+                    &account,
+                    &slice.slice,
+                    &slice.resume,
+                    &slice.complete,
+                    &slice.head_ids,
+                ],
+            )
+            .await
+            .map_err(db("storing slice progress"))?;
+        if changed == 0 {
+            return Err(SinkError::Conflict {
+                sink: SINK,
+                source: StateConflict::UnknownSlice(slice.slice),
+            });
+        }
+        tx.execute(
+            &self.statements.advance_run,
+            &[&provider, &account, &commit.watermark],
+        )
+        .await
+        .map_err(db("storing the run watermark"))?;
+        tx.commit().await.map_err(db("committing a page"))?;
+        Ok(outcome)
+    }
+
+    async fn finish_run(
+        &self,
+        source: &SourceId,
+        run_id: &str,
+        watermark: Option<DateTime<Utc>>,
+    ) -> Result<(), SinkError> {
+        let mut client = self.client.lock().await;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(db("starting a transaction"))?;
+        check_run(&tx, &self.statements, source, run_id).await?;
+        let (provider, account) = (source.provider.as_str(), source.account.as_str());
+        tx.execute(
+            &self.statements.finish_run,
+            &[&provider, &account, &watermark],
+        )
+        .await
+        .map_err(db("finishing a run"))?;
+        tx.execute(&self.statements.delete_slices, &[&provider, &account])
+            .await
+            .map_err(db("clearing finished slices"))?;
+        tx.commit().await.map_err(db("committing the end of a run"))
+    }
+}
+
+/// Locks the source's state row and refuses unless `run_id` is its run in progress.
+async fn check_run(
+    tx: &Transaction<'_>,
+    statements: &Statements,
+    source: &SourceId,
+    run_id: &str,
+) -> Result<(), SinkError> {
+    let row = tx
+        .query_opt(
+            &statements.run_id_for_update,
+            &[&source.provider.as_str(), &source.account],
+        )
+        .await
+        .map_err(db("reading the run in progress"))?;
+    let current: Option<String> = match row {
+        Some(row) => row.try_get(0).map_err(db("reading the run in progress"))?,
+        None => None,
+    };
+    if current.as_deref() == Some(run_id) {
+        return Ok(());
+    }
+    Err(SinkError::Conflict {
+        sink: SINK,
+        source: StateConflict::WrongRun {
+            expected: current.unwrap_or_else(|| "none".to_owned()),
+            got: run_id.to_owned(),
+        },
+    })
+}
+
+/// One record as typed parameters.
+struct Params<'a> {
+    row: &'a Invitee,
+    status: &'a str,
+    provider: &'a str,
+    extra: Option<String>,
+}
+
+/// Upserts `rows` in batches; the last occurrence of a repeated key wins.
+async fn upsert(
+    tx: &Transaction<'_>,
+    statements: &Statements,
+    rows: &[Invitee],
+) -> Result<CommitOutcome, SinkError> {
+    // One statement may not touch a key twice, so keep the last version of each key.
+    let mut last: HashMap<String, usize> = HashMap::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        last.insert(row_key(row), i);
+    }
+    let mut unique: Vec<usize> = last.into_values().collect();
+    unique.sort_unstable();
+    let params: Vec<Params<'_>> = unique
+        .iter()
+        .map(|&i| Params {
+            row: &rows[i],
+            status: rows[i].status.as_str(),
+            provider: rows[i].source.provider.as_str(),
+            extra: extra_json(&rows[i]),
+        })
+        .collect();
+    let synced_at = Utc::now();
+    let mut outcome = CommitOutcome::new(0, (rows.len() - params.len()) as u64);
+    for batch in params.chunks(BATCH_ROWS) {
+        let mut values: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(batch.len() * 14);
+        for p in batch {
+            values.extend_from_slice(&[
+                &p.provider,
+                &p.row.source.account,
+                &p.row.id,
+                &p.status,
+                &p.row.invited_at,
+                &p.row.joined_at,
+                &p.row.updated_at,
+                &p.row.display_name,
+                &p.row.email,
+                &p.row.total_paid_micro,
+                &p.row.role,
+                &p.row.invited_by,
+                &p.extra,
+                &synced_at,
+            ]);
+        }
+        let inserted = tx
+            .query(&statements.upsert(batch.len()), &values)
+            .await
+            .map_err(db("upserting rows"))?;
+        for row in inserted {
+            let new: bool = row.try_get(0).map_err(db("upserting rows"))?;
+            if new {
+                outcome.inserted += 1;
+            } else {
+                outcome.existing += 1;
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+async fn load_state(
+    client: &Client,
+    statements: &Statements,
+    source: &SourceId,
+) -> Result<SourceState, SinkError> {
+    let read = db("reading sync state");
+    let key: [&(dyn ToSql + Sync); 2] = [&source.provider.as_str(), &source.account];
+    let Some(row) = client
+        .query_opt(&statements.load_state, &key)
+        .await
+        .map_err(&read)?
+    else {
+        return Ok(SourceState::default());
+    };
+    let bad =
+        |detail: String| SinkError::corrupt(SINK, format!("table sync_state ({source})"), detail);
+    let mut state = SourceState {
+        watermark: row.try_get(0).map_err(&read)?,
+        run: None,
+    };
+    let Some(run_id) = row.try_get::<_, Option<String>>(1).map_err(&read)? else {
+        return Ok(state);
+    };
+    let mode: Option<String> = row.try_get(2).map_err(&read)?;
+    let mode = mode
+        .as_deref()
+        .and_then(SyncMode::parse)
+        .ok_or_else(|| bad(format!("run_mode {mode:?} is not full or incremental")))?;
+    let started_at: Option<DateTime<Utc>> = row.try_get(5).map_err(&read)?;
+    let started_at = started_at.ok_or_else(|| bad("run_started_at is missing".into()))?;
+    let mut slices = Vec::new();
+    for r in client
+        .query(&statements.load_slices, &key)
+        .await
+        .map_err(&read)?
+    {
+        let slice = SliceRow {
+            slice: r.try_get(0).map_err(&read)?,
+            resume: r.try_get(1).map_err(&read)?,
+            complete: r.try_get(2).map_err(&read)?,
+            head_ids: r.try_get(3).map_err(&read)?,
+        };
+        slices.push(
+            slice.into_state().map_err(|d| {
+                SinkError::corrupt(SINK, format!("table sync_slices ({source})"), d)
+            })?,
+        );
+    }
+    state.run = Some(RunState {
+        id: run_id,
+        mode,
+        since: row.try_get(3).map_err(&read)?,
+        until: row.try_get(4).map_err(&read)?,
+        started_at,
+        watermark: row.try_get(6).map_err(&read)?,
+        slices,
+    });
+    Ok(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_hosts_are_accepted() {
+        let ok = |url: &str| ensure_local(&url.parse().unwrap()).is_ok();
+        assert!(ok("postgres://postgres@127.0.0.1:5432/test"));
+        assert!(ok("postgres://postgres@localhost/test"));
+        assert!(ok("host=::1 user=postgres"));
+        assert!(!ok("postgres://postgres@db.example.com/test"));
+        assert!(!ok("postgres://postgres@10.0.0.5/test"));
+    }
+}

@@ -1,0 +1,90 @@
+//! The one flat row layout every sink stores, and the text encodings they share.
+
+use affiliate_core::Invitee;
+use chrono::{DateTime, SecondsFormat, Utc};
+
+/// The columns every sink stores, in order (the CSV header, the table's columns).
+pub const COLUMNS: [&str; 14] = [
+    "provider",
+    "account",
+    "id",
+    "status",
+    "invited_at",
+    "joined_at",
+    "updated_at",
+    "display_name",
+    "email",
+    "total_paid_micro",
+    "role",
+    "invited_by",
+    "extra",
+    "synced_at",
+];
+
+/// RFC 3339 in UTC with a fixed six-digit fraction, so text order is time order.
+pub(crate) fn format_time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Parses what [`format_time`] wrote (any RFC 3339 instant is accepted).
+pub(crate) fn parse_time(text: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
+    DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc))
+}
+
+/// The `extra` column: a JSON object, or `None` when the record has no extras.
+pub(crate) fn extra_json(invitee: &Invitee) -> Option<String> {
+    if invitee.extra.is_empty() {
+        None
+    } else {
+        // A map of JSON values always serialises.
+        serde_json::to_string(&invitee.extra).ok()
+    }
+}
+
+/// The sink key of a record as one string (provider, account, id joined by U+001F).
+pub(crate) fn row_key(invitee: &Invitee) -> String {
+    key_of(
+        invitee.source.provider.as_str(),
+        &invitee.source.account,
+        &invitee.id,
+    )
+}
+
+/// [`row_key`] from its parts.
+pub(crate) fn key_of(provider: &str, account: &str, id: &str) -> String {
+    format!("{provider}\u{1f}{account}\u{1f}{id}")
+}
+
+/// A record as the 14 text cells of [`COLUMNS`] (`None` is an empty/NULL cell).
+pub(crate) fn text_cells(invitee: &Invitee, synced_at: DateTime<Utc>) -> [Option<String>; 14] {
+    [
+        Some(invitee.source.provider.as_str().to_owned()),
+        Some(invitee.source.account.clone()),
+        Some(invitee.id.clone()),
+        Some(invitee.status.as_str().to_owned()),
+        invitee.invited_at.map(format_time),
+        invitee.joined_at.map(format_time),
+        invitee.updated_at.map(format_time),
+        invitee.display_name.clone(),
+        invitee.email.clone(),
+        invitee.total_paid_micro.map(|v| v.to_string()),
+        invitee.role.clone(),
+        invitee.invited_by.clone(),
+        extra_json(invitee),
+        Some(format_time(synced_at)),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_sort_as_text() {
+        let a = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let b = DateTime::from_timestamp(1_700_000_000, 500_000_000).unwrap();
+        assert_eq!(format_time(a), "2023-11-14T22:13:20.000000Z");
+        assert!(format_time(a) < format_time(b));
+        assert_eq!(parse_time(&format_time(b)).unwrap(), b);
+    }
+}
