@@ -1,0 +1,238 @@
+//! Configuring a [`CensusClient`].
+
+use std::fmt;
+use std::str::FromStr;
+
+use affiliate_core::{Provider, SourceId};
+use affiliate_http::{ensure_secure, ClientConfig, HttpClient, RateLimit, Secret, Url};
+
+use crate::{CensusClient, CensusError};
+
+/// Rows per page by default: the documented maximum.
+pub const DEFAULT_PER_PAGE: u32 = 100;
+/// Largest `per_page` Census accepts ("It can't exceed 100").
+pub const MAX_PER_PAGE: u32 = 100;
+
+/// Where the Census organization lives; selects the base URL.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Region {
+    /// `https://app.getcensus.com`.
+    #[default]
+    Us,
+    /// `https://app-eu.getcensus.com`.
+    Eu,
+}
+
+impl Region {
+    /// The region's base URL (paths are appended under `/api/v1`).
+    pub fn base_url(&self) -> &'static str {
+        match self {
+            Region::Us => "https://app.getcensus.com",
+            Region::Eu => "https://app-eu.getcensus.com",
+        }
+    }
+}
+
+impl FromStr for Region {
+    type Err = CensusError;
+
+    /// `us` or `eu`, any case.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "us" => Ok(Region::Us),
+            "eu" => Ok(Region::Eu),
+            _ => Err(CensusError::Config(format!(
+                "region {s:?} is neither \"us\" nor \"eu\""
+            ))),
+        }
+    }
+}
+
+/// The `order` parameter: by creation time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Order {
+    /// Oldest first (the default here): new invitations land at the end of the list, so
+    /// pages already read do not shift.
+    #[default]
+    Asc,
+    /// Newest first (the API's own default).
+    Desc,
+}
+
+impl Order {
+    /// `asc` or `desc`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Order::Asc => "asc",
+            Order::Desc => "desc",
+        }
+    }
+}
+
+impl fmt::Display for Order {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Builds a [`CensusClient`]; nothing is validated until [`CensusBuilder::build`].
+///
+/// ```
+/// use affiliate_census::{CensusBuilder, Order, Region};
+///
+/// let client = CensusBuilder::new()
+///     .with_token("census_pat")
+///     .with_region(Region::Eu)
+///     .with_order(Order::Desc)
+///     .with_label("acme")
+///     .build()
+///     .unwrap();
+/// assert_eq!(client.base_url().as_str(), "https://app-eu.getcensus.com/");
+/// assert!(!format!("{client:?}").contains("census_pat"));
+///
+/// let err = CensusBuilder::new().with_token("t").with_per_page(101).build().unwrap_err();
+/// assert!(err.to_string().contains("per_page"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct CensusBuilder {
+    region: Region,
+    /// A `CENSUS_REGION` that is neither `us` nor `eu`, reported by `build()`.
+    invalid_region: Option<String>,
+    base_url: Option<String>,
+    label: String,
+    token: Option<Secret>,
+    per_page: u32,
+    order: Order,
+    http: ClientConfig,
+}
+
+impl Default for CensusBuilder {
+    fn default() -> Self {
+        Self {
+            region: Region::Us,
+            invalid_region: None,
+            base_url: None,
+            label: "default".to_owned(),
+            token: None,
+            per_page: DEFAULT_PER_PAGE,
+            order: Order::Asc,
+            // Census documents no rate limit for this API. Stay polite.
+            http: ClientConfig::default().with_rate_limit(RateLimit::new(10.0, 20)),
+        }
+    }
+}
+
+impl CensusBuilder {
+    /// Defaults: US region, `per_page` 100, `order=asc`, no token.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads `CENSUS_TOKEN`, `CENSUS_REGION` (`us`/`eu`) and `CENSUS_BASE_URL` when set.
+    /// An unrecognised region is reported by [`CensusBuilder::build`].
+    pub fn from_env() -> Self {
+        let mut builder = Self::new();
+        if let Ok(token) = Secret::from_env("CENSUS_TOKEN") {
+            builder.token = Some(token);
+        }
+        if let Some(region) = non_empty_env("CENSUS_REGION") {
+            match region.parse() {
+                Ok(region) => builder.region = region,
+                // Reported by build() instead of silently using the US.
+                Err(_) => builder.invalid_region = Some(region),
+            }
+        }
+        if let Some(url) = non_empty_env("CENSUS_BASE_URL") {
+            builder.base_url = Some(url);
+        }
+        builder
+    }
+
+    /// Selects the region's base URL (default US). A base URL set with
+    /// [`CensusBuilder::with_base_url`] wins.
+    pub fn with_region(mut self, region: Region) -> Self {
+        self.region = region;
+        self.invalid_region = None;
+        self
+    }
+
+    /// Overrides the base URL (a sandbox, a proxy). Paths are appended under `/api/v1`.
+    pub fn with_base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// The account label records are tagged with (default `default`).
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        self.label = label.into();
+        self
+    }
+
+    /// The personal access token sent as `Authorization: Bearer …`. Invitations are an
+    /// organization API: a workspace API key does not work, and the token's user must be an
+    /// admin.
+    pub fn with_token(mut self, token: impl Into<Secret>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// Rows per page, 1..=100 (checked by [`CensusBuilder::build`]).
+    pub fn with_per_page(mut self, per_page: u32) -> Self {
+        self.per_page = per_page;
+        self
+    }
+
+    /// Listing order by creation time (default [`Order::Asc`]).
+    pub fn with_order(mut self, order: Order) -> Self {
+        self.order = order;
+        self
+    }
+
+    /// Transport settings (timeouts, retries, rate limit).
+    pub fn with_client_config(mut self, config: ClientConfig) -> Self {
+        self.http = config;
+        self
+    }
+
+    /// Validates and builds. Fails without a token, on a `per_page` outside 1..=100, an
+    /// unknown `CENSUS_REGION`, an unparsable base URL, or a plain-HTTP, non-loopback base
+    /// URL.
+    pub fn build(self) -> Result<CensusClient, CensusError> {
+        if let Some(region) = &self.invalid_region {
+            return Err(CensusError::Config(format!(
+                "CENSUS_REGION {region:?} is neither \"us\" nor \"eu\""
+            )));
+        }
+        let Some(token) = self.token else {
+            return Err(CensusError::MissingCredential(
+                "Census personal access token (CENSUS_TOKEN)",
+            ));
+        };
+        if !(1..=MAX_PER_PAGE).contains(&self.per_page) {
+            return Err(CensusError::Config(format!(
+                "per_page must be within 1..={MAX_PER_PAGE} (got {})",
+                self.per_page
+            )));
+        }
+        let text = self
+            .base_url
+            .unwrap_or_else(|| self.region.base_url().to_owned());
+        let base_url = Url::parse(&text)
+            .map_err(|e| CensusError::Config(format!("base URL {text:?}: {e}")))?;
+        ensure_secure(&base_url).map_err(|e| CensusError::Config(e.to_string()))?;
+        let http = HttpClient::new("census", self.http)?;
+        Ok(CensusClient {
+            id: SourceId::new(Provider::Census, self.label),
+            base_url,
+            token,
+            per_page: self.per_page,
+            order: self.order,
+            http,
+        })
+    }
+}
+
+fn non_empty_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
