@@ -20,11 +20,14 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![deny(rustdoc::broken_intra_doc_links)]
 
+pub mod census;
 mod dataset;
 mod emulator;
 mod faults;
 mod generate;
+pub mod prefactor;
 mod server;
+mod support;
 pub mod triport;
 
 pub use dataset::{Dataset, Drift};

@@ -1,0 +1,185 @@
+//! Plumbing shared by the emulators of providers with a bearer token and a plain query
+//! string (Prefactor, Census): the mutable state behind one emulator, the per-request
+//! prelude (request log, latency, injected fault), query parsing and the bearer check.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use axum::http::{header, HeaderMap, Method};
+use axum::response::Response;
+
+use crate::{Dataset, Fault, FaultPlan};
+
+/// An error answer scripted for the next request, as `(HTTP status, provider detail)`:
+/// the detail is Prefactor's `code` or Census's `message`.
+pub(crate) type ScriptedError = (u16, String);
+
+/// What one emulator changes while it serves.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) data: Dataset,
+    pub(crate) faults: FaultPlan,
+    pub(crate) latency: Duration,
+    pub(crate) requests: Vec<String>,
+    pub(crate) scripted: VecDeque<ScriptedError>,
+}
+
+/// The state behind a lock, shared by the handlers and the test-facing handle.
+#[derive(Debug, Clone)]
+pub(crate) struct Shared(Arc<Mutex<State>>);
+
+impl Shared {
+    pub(crate) fn new(data: Dataset, faults: FaultPlan, latency: Duration) -> Self {
+        Self(Arc::new(Mutex::new(State {
+            data,
+            faults,
+            latency,
+            requests: Vec::new(),
+            scripted: VecDeque::new(),
+        })))
+    }
+
+    /// The state; a handler that panicked does not poison the emulator for the next test.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records the request, waits the latency (plus a `Slow` fault's delay) and returns the
+    /// provider's rendering of the injected fault, if any.
+    pub(crate) async fn prelude(
+        &self,
+        method: &Method,
+        path: &str,
+        query: Option<&str>,
+        render: impl FnOnce(Fault) -> Option<Response>,
+    ) -> Option<Response> {
+        let (latency, fault) = {
+            let mut state = self.lock();
+            let line = match query {
+                Some(q) => format!("{method} {path}?{q}"),
+                None => format!("{method} {path}"),
+            };
+            state.requests.push(line);
+            (state.latency, state.faults.next_fault())
+        };
+        let extra = match &fault {
+            Some(Fault::Slow(delay)) => *delay,
+            _ => Duration::ZERO,
+        };
+        if !(latency + extra).is_zero() {
+            tokio::time::sleep(latency + extra).await;
+        }
+        fault.and_then(render)
+    }
+}
+
+/// The query as a map of percent-decoded keys and values (the last of repeated keys wins).
+pub(crate) fn query_params(query: Option<&str>) -> HashMap<String, String> {
+    query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+/// `%XX` and `+` decoding; invalid escapes are kept as they are.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// What the `Authorization` header carries.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Bearer<'a> {
+    /// No `Authorization` header.
+    Missing,
+    /// A header that is not `Bearer <token>`.
+    Malformed,
+    /// `Bearer <token>`.
+    Token(&'a str),
+}
+
+/// Reads `Authorization: Bearer <token>` (scheme case-insensitive).
+pub(crate) fn bearer(headers: &HeaderMap) -> Bearer<'_> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Bearer::Missing;
+    };
+    let Ok(value) = value.to_str() else {
+        return Bearer::Malformed;
+    };
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() => {
+            Bearer::Token(token.trim())
+        }
+        _ => Bearer::Malformed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn queries_are_decoded() {
+        let q = query_params(Some(
+            "pagination%5Boffset%5D=10&sorting=-id&x=a+b%2Fc&bad=%zz&flag",
+        ));
+        assert_eq!(q["pagination[offset]"], "10");
+        assert_eq!(q["sorting"], "-id");
+        assert_eq!(q["x"], "a b/c");
+        assert_eq!(q["bad"], "%zz");
+        assert_eq!(q["flag"], "");
+        assert_eq!(
+            query_params(Some("a=%4")).get("a").map(String::as_str),
+            Some("%4")
+        );
+        assert!(query_params(None).is_empty());
+    }
+
+    #[test]
+    fn bearer_forms() {
+        let mut h = HeaderMap::new();
+        assert_eq!(bearer(&h), Bearer::Missing);
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer abc"),
+        );
+        assert_eq!(bearer(&h), Bearer::Token("abc"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer abc"),
+        );
+        assert_eq!(bearer(&h), Bearer::Token("abc"));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert_eq!(bearer(&h), Bearer::Malformed);
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer "));
+        assert_eq!(bearer(&h), Bearer::Malformed);
+    }
+}
