@@ -21,6 +21,7 @@
 #![deny(rustdoc::broken_intra_doc_links)]
 
 pub mod census;
+pub mod coinw;
 mod dataset;
 mod emulator;
 mod faults;

@@ -1,0 +1,802 @@
+//! CoinW emulator: the affiliate endpoint "Get Directly Invited User List",
+//! `GET /api/v3/patener/openapi/v1/partner/invitation/user/list`, as documented in seed 002
+//! and in `PROVIDERS.md` section 1 (signing, error codes, throttling).
+//!
+//! Behaviour reproduced:
+//!
+//! * **Signature** (futures-style "RESTful private" scheme, as CoinW.Net computes it):
+//!   headers `api_key`, `timestamp` (Unix milliseconds) and `sign` =
+//!   `Base64(HMAC-SHA256(secret_key, timestamp + "GET" + path + "?" + query))`, where `query`
+//!   is the **decoded** query string exactly as received (order kept, `%XX` and `+` decoded;
+//!   no `?` when the query is empty). Answers: missing or unknown `api_key` → `6000`; a
+//!   missing/garbled `timestamp` or `sign`, or a wrong signature → `6001`; a timestamp more
+//!   than [`CoinwConfig::max_skew`] (default 30 s) away from the server clock → `6001` with
+//!   the message `"request timestamp expired"` (CoinW documents no code of its own for a stale
+//!   timestamp; a signature-class refusal is the closest documented one); a valid key
+//!   without the Affiliate permission → `6003` in the `{code, message, retry, success}` shape.
+//! * **Parameters**: `startTime`/`endTime` (`yyyy-MM-dd HH:mm:ss` in the emulator's UTC
+//!   offset, inclusive, second resolution) default to the beginning and the end of the
+//!   current month in that offset; `pageNo` defaults to 1 (values below 1 count as 1);
+//!   `pageSize` defaults to 100, values below 1 count as 100 and values above 1000 are
+//!   **capped at 1000** (the documented maximum; CoinW does not say whether it clamps or
+//!   refuses, clamping is the lenient reading); `uid` and `referralCode` filter. A value that
+//!   does not parse (a date in another format, a non-numeric `pageNo`, `pageSize` or `uid`)
+//!   is answered with `402` (the documented "param required"/parameter error).
+//! * **Order**: `registerTime` descending, then by uid descending for rows registered in
+//!   the same second ("then by `id` for stable sorting").
+//! * **Body**: `{"code":"200","msg":"success","data":{"list":[{"uid":…,"registerTime":"…"}],"total":…}}`
+//!   (string code on success, as in the documentation); errors as `{"code":6001,"msg":"…"}`
+//!   (numeric codes, as CoinW sends them) in an HTTP 200.
+//! * **Data**: deterministic rows spread over about 25 months (by default) at a **non-UTC
+//!   offset** (+08:00 by default); uids are `1_000_000 + seq`; `registerTime` has no zone.
+//! * **Faults**: [`Fault::RateLimited`] renders as HTTP 200 `{"code":29001,"msg":"API access
+//!   frequently"}` (CoinW sends no `Retry-After`, so the fault's value is ignored);
+//!   [`Fault::ServerError`] as that HTTP status with `{"code":500,"msg":"Internal server
+//!   error"}`; [`Fault::Malformed`] as a truncated success body; [`Fault::Reset`] and
+//!   [`Fault::Slow`] as for every emulator. [`CoinwEmulator::push_answer`] scripts any other
+//!   answer (an unknown code, `402`, a string code) for error-mapping tests.
+//! * **Drift** (after every answered list request): sign-ups at the head (the newest
+//!   registration times) and deletions, as in the Triport emulator.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::{Json, Router};
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use chrono::{
+    DateTime, Datelike, FixedOffset, Months, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone,
+    Utc,
+};
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+use crate::faults::reset;
+use crate::generate::hash;
+use crate::{Dataset, Drift, Emulator, Fault, FaultPlan, Running};
+
+/// The endpoint's path ("patener" is CoinW's spelling).
+pub const LIST_PATH: &str = "/api/v3/patener/openapi/v1/partner/invitation/user/list";
+/// uid of the row with sequence number 0; row `seq` has uid `UID_BASE + seq`.
+pub const UID_BASE: u64 = 1_000_000;
+/// The referral codes rows are registered with (each row uses one, deterministically).
+pub const REFERRAL_CODES: [&str; 3] = ["CWAFF01", "CWAFF02", "CWAFF03"];
+/// Documented default `pageSize`.
+const DEFAULT_PAGE_SIZE: u64 = 100;
+/// Documented maximum `pageSize`.
+const MAX_PAGE_SIZE: u64 = 1000;
+/// The documented time format of `startTime`, `endTime` and `registerTime`.
+const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+/// How long the default data set spans (about 25 months).
+const DEFAULT_SPAN_DAYS: i64 = 760;
+
+/// How to start a [`CoinwEmulator`].
+#[derive(Debug, Clone)]
+pub struct CoinwConfig {
+    /// Invitees in the account at start.
+    pub invitees: u64,
+    /// Seed of the generated data.
+    pub seed: u64,
+    /// The accepted API key (with the Affiliate permission).
+    pub api_key: String,
+    /// The secret of [`CoinwConfig::api_key`].
+    pub secret_key: String,
+    /// A valid key pair **without** the Affiliate permission (answered with `6003`).
+    pub restricted_key: Option<(String, String)>,
+    /// The offset the server's times (`registerTime`, `startTime`, `endTime`) are in.
+    pub utc_offset: FixedOffset,
+    /// Largest accepted distance between the `timestamp` header and the server clock.
+    pub max_skew: Duration,
+    /// Added before every answer.
+    pub latency: Duration,
+    /// Injected failures.
+    pub faults: FaultPlan,
+    /// Changes applied after every answered list request.
+    pub drift: Drift,
+    /// Registration time of the newest invitee (kept at whole seconds by default).
+    pub newest_at: DateTime<Utc>,
+    /// Time between consecutive registrations.
+    pub spacing: chrono::Duration,
+}
+
+impl CoinwConfig {
+    /// `invitees` rows registered evenly over about 25 months up to an hour ago (whole-second
+    /// spacing), at UTC+08:00, no faults, no drift.
+    pub fn new(invitees: u64) -> Self {
+        let span_secs = DEFAULT_SPAN_DAYS * 86_400;
+        let gaps = i64::try_from(invitees.saturating_sub(1).max(1)).unwrap_or(i64::MAX);
+        let spacing = chrono::Duration::seconds((span_secs / gaps).max(1));
+        let hour_ago = Utc::now() - chrono::Duration::hours(1);
+        let newest_at = DateTime::from_timestamp(hour_ago.timestamp(), 0).unwrap_or(hour_ago);
+        Self {
+            invitees,
+            seed: 1,
+            api_key: "sandbox-coinw-key-5b7e".into(),
+            secret_key: "sandbox-coinw-secret-a19c44".into(),
+            restricted_key: Some((
+                "sandbox-coinw-plain-key-77d0".into(),
+                "sandbox-coinw-plain-secret-e3f1".into(),
+            )),
+            utc_offset: FixedOffset::east_opt(8 * 3600).unwrap_or(Utc.fix()),
+            max_skew: Duration::from_secs(30),
+            latency: Duration::ZERO,
+            faults: FaultPlan::none(),
+            drift: Drift::default(),
+            newest_at,
+            spacing,
+        }
+    }
+
+    /// Sets the injected failures.
+    pub fn faults(mut self, faults: FaultPlan) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// Sets the drift.
+    pub fn drift(mut self, drift: Drift) -> Self {
+        self.drift = drift;
+        self
+    }
+
+    /// Sets the per-answer latency.
+    pub fn latency(mut self, latency: Duration) -> Self {
+        self.latency = latency;
+        self
+    }
+
+    /// Sets the data seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Sets the server's UTC offset.
+    pub fn utc_offset(mut self, offset: FixedOffset) -> Self {
+        self.utc_offset = offset;
+        self
+    }
+
+    /// Sets the time between registrations (sub-second spacing puts several rows in one
+    /// displayed second, which exercises the tie-break order).
+    pub fn spacing(mut self, spacing: chrono::Duration) -> Self {
+        self.spacing = spacing;
+        self
+    }
+
+    /// Sets the newest registration time.
+    pub fn newest_at(mut self, newest_at: DateTime<Utc>) -> Self {
+        self.newest_at = newest_at;
+        self
+    }
+
+    /// Sets the accepted clock skew of the `timestamp` header.
+    pub fn max_skew(mut self, max_skew: Duration) -> Self {
+        self.max_skew = max_skew;
+        self
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    data: Dataset,
+    faults: FaultPlan,
+    latency: Duration,
+    requests: Vec<String>,
+    answers: VecDeque<(StatusCode, Value)>,
+}
+
+#[derive(Debug, Clone)]
+struct Shared {
+    inner: Arc<Mutex<Inner>>,
+    api_key: String,
+    secret_key: String,
+    restricted_key: Option<(String, String)>,
+    offset: FixedOffset,
+    max_skew: Duration,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A running CoinW emulator. Stops when dropped.
+#[derive(Debug)]
+pub struct CoinwEmulator {
+    running: Running,
+    shared: Shared,
+}
+
+impl CoinwEmulator {
+    /// Starts the emulator on `127.0.0.1` at an ephemeral port.
+    pub async fn start(config: CoinwConfig) -> std::io::Result<Self> {
+        let mut data = Dataset::new(
+            config.seed,
+            config.invitees,
+            config.newest_at,
+            config.spacing,
+        );
+        data.set_drift(config.drift);
+        let shared = Shared {
+            inner: Arc::new(Mutex::new(Inner {
+                data,
+                faults: config.faults,
+                latency: config.latency,
+                requests: Vec::new(),
+                answers: VecDeque::new(),
+            })),
+            api_key: config.api_key,
+            secret_key: config.secret_key,
+            restricted_key: config.restricted_key,
+            offset: config.utc_offset,
+            max_skew: config.max_skew,
+        };
+        let router = Router::new()
+            .route(LIST_PATH, any(list))
+            .fallback(|| async {
+                (
+                    StatusCode::NOT_FOUND,
+                    Json(json!({"code": 500, "msg": "Internal server error"})),
+                )
+            })
+            .with_state(shared.clone());
+        let running = Running::serve(router).await?;
+        Ok(Self { running, shared })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        self.running.base_url()
+    }
+
+    /// The accepted API key.
+    pub fn api_key(&self) -> &str {
+        &self.shared.api_key
+    }
+
+    /// The secret of [`CoinwEmulator::api_key`].
+    pub fn secret_key(&self) -> &str {
+        &self.shared.secret_key
+    }
+
+    /// The key pair without the Affiliate permission, if configured.
+    pub fn restricted_key(&self) -> Option<(&str, &str)> {
+        self.shared
+            .restricted_key
+            .as_ref()
+            .map(|(k, s)| (k.as_str(), s.as_str()))
+    }
+
+    /// The offset the server's times are in.
+    pub fn utc_offset(&self) -> FixedOffset {
+        self.shared.offset
+    }
+
+    /// Ground truth: every live invitee's uid and registration time (UTC, at the second
+    /// resolution the API shows), in the API's order.
+    pub fn invitees_newest_first(&self) -> Vec<(u64, DateTime<Utc>)> {
+        let inner = self.shared.lock();
+        inner
+            .data
+            .all_desc()
+            .into_iter()
+            .map(|seq| (UID_BASE + seq, registered_at(&inner.data, seq)))
+            .collect()
+    }
+
+    /// Ground truth: the uids registered within `[start, end]` (inclusive, second
+    /// resolution), in the API's order.
+    pub fn uids_between(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<u64> {
+        let inner = self.shared.lock();
+        let (lo, hi) = seconds_range(&inner.data, start, end);
+        inner
+            .data
+            .page_desc(lo, hi, 0, u64::MAX)
+            .into_iter()
+            .map(|seq| UID_BASE + seq)
+            .collect()
+    }
+
+    /// Ground truth: the live uids registered with `code`, in the API's order.
+    pub fn uids_with_referral_code(&self, code: &str) -> Vec<u64> {
+        let inner = self.shared.lock();
+        let seed = inner.data.seed();
+        inner
+            .data
+            .all_desc()
+            .into_iter()
+            .filter(|&seq| referral_code(seed, seq) == code)
+            .map(|seq| UID_BASE + seq)
+            .collect()
+    }
+
+    /// `registerTime` of a uid as the API renders it, if the uid is live.
+    pub fn register_time_text(&self, uid: u64) -> Option<String> {
+        let inner = self.shared.lock();
+        let seq = uid.checked_sub(UID_BASE)?;
+        inner
+            .data
+            .is_live(seq)
+            .then(|| local_text(registered_at(&inner.data, seq), self.shared.offset))
+    }
+
+    /// Registration time of the oldest row ever generated (UTC).
+    pub fn oldest_at(&self) -> DateTime<Utc> {
+        registered_at(&self.shared.lock().data, 0)
+    }
+
+    /// Adds `count` registrations at the head (the newest registration times).
+    pub fn insert_head(&self, count: u64) {
+        self.shared.lock().data.insert_head(count);
+    }
+
+    /// Deletes the invitee at 0-based position `n` of the API's order.
+    pub fn delete_at(&self, n: u64) -> bool {
+        let mut inner = self.shared.lock();
+        let end = inner.data.end();
+        match inner.data.nth_desc(0, end, n) {
+            Some(seq) => inner.data.delete(seq),
+            None => false,
+        }
+    }
+
+    /// Replaces the fault plan.
+    pub fn set_faults(&self, faults: FaultPlan) {
+        self.shared.lock().faults = faults;
+    }
+
+    /// Replaces the drift.
+    pub fn set_drift(&self, drift: Drift) {
+        self.shared.lock().data.set_drift(drift);
+    }
+
+    /// Answers the next list request that is not faulted with `body` at HTTP `status`
+    /// (before any check), e.g. `json!({"code": 402, "msg": "param required"})`. Scripted
+    /// answers queue up in order.
+    pub fn push_answer(&self, status: u16, body: Value) {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+        self.shared.lock().answers.push_back((status, body));
+    }
+
+    /// Every request served so far, as `METHOD /path?query` (the raw, encoded query).
+    pub fn requests(&self) -> Vec<String> {
+        self.shared.lock().requests.clone()
+    }
+}
+
+impl Emulator for CoinwEmulator {
+    fn base_url(&self) -> String {
+        CoinwEmulator::base_url(self)
+    }
+    fn ids(&self) -> Vec<String> {
+        self.invitees_newest_first()
+            .into_iter()
+            .map(|(uid, _)| uid.to_string())
+            .collect()
+    }
+    fn insert_newest(&self, count: u64) {
+        self.insert_head(count);
+    }
+    fn delete_at(&self, n: u64) -> bool {
+        CoinwEmulator::delete_at(self, n)
+    }
+    fn set_faults(&self, faults: FaultPlan) {
+        CoinwEmulator::set_faults(self, faults);
+    }
+    fn set_drift(&self, drift: Drift) {
+        CoinwEmulator::set_drift(self, drift);
+    }
+    fn requests(&self) -> Vec<String> {
+        CoinwEmulator::requests(self)
+    }
+}
+
+/// When row `seq` registered, at the API's second resolution.
+fn registered_at(data: &Dataset, seq: u64) -> DateTime<Utc> {
+    let t = data.created_at(seq);
+    DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
+}
+
+/// The rows whose displayed (whole-second) registration time is within `[start, end]`.
+fn seconds_range(data: &Dataset, start: DateTime<Utc>, end: DateTime<Utc>) -> (u64, u64) {
+    if end < start {
+        return (0, 0);
+    }
+    data.range_between(start, end + chrono::Duration::milliseconds(999))
+}
+
+fn referral_code(seed: u64, seq: u64) -> &'static str {
+    REFERRAL_CODES[(hash(seed, seq, 21) % REFERRAL_CODES.len() as u64) as usize]
+}
+
+fn local_text(t: DateTime<Utc>, offset: FixedOffset) -> String {
+    t.with_timezone(&offset).format(TIME_FORMAT).to_string()
+}
+
+/// CoinW's error body: a numeric code and a message, in an HTTP 200.
+fn error_body(code: u32, msg: &str) -> Json<Value> {
+    Json(json!({ "code": code, "msg": msg }))
+}
+
+fn render_fault(fault: Fault) -> Option<Response> {
+    match fault {
+        Fault::RateLimited { .. } => {
+            Some(error_body(29001, "API access frequently").into_response())
+        }
+        Fault::ServerError(code) => Some(
+            (
+                StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                Json(json!({"code": 500, "msg": "Internal server error"})),
+            )
+                .into_response(),
+        ),
+        Fault::Malformed => Some(
+            Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(axum::body::Body::from(
+                    "{\"code\":\"200\",\"msg\":\"success\",\"data\":{\"list\":[{\"uid\":10",
+                ))
+                .unwrap_or_default(),
+        ),
+        Fault::Reset => Some(reset()),
+        Fault::Slow(_) => None,
+    }
+}
+
+/// Records the request, waits the latency and returns the injected or scripted answer.
+async fn prelude(
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+) -> Option<Response> {
+    let (latency, fault, scripted) = {
+        let mut inner = shared.lock();
+        let line = match query {
+            Some(q) => format!("{method} {path}?{q}"),
+            None => format!("{method} {path}"),
+        };
+        inner.requests.push(line);
+        let fault = inner.faults.next_fault();
+        let scripted = match &fault {
+            Some(Fault::Slow(_)) | None => inner.answers.pop_front(),
+            Some(_) => None,
+        };
+        (inner.latency, fault, scripted)
+    };
+    let extra = match &fault {
+        Some(Fault::Slow(delay)) => *delay,
+        _ => Duration::ZERO,
+    };
+    if !(latency + extra).is_zero() {
+        tokio::time::sleep(latency + extra).await;
+    }
+    if let Some((status, body)) = scripted {
+        return Some((status, Json(body)).into_response());
+    }
+    fault.and_then(render_fault)
+}
+
+/// Percent-decodes a query string the way a form decoder does (`+` is a space, `%XX` a
+/// byte, a stray `%` stays literal); invalid UTF-8 is replaced.
+pub fn percent_decode(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = |b: &u8| (*b as char).to_digit(16);
+                match (
+                    bytes.get(i + 1).and_then(hex),
+                    bytes.get(i + 2).and_then(hex),
+                ) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The signature CoinW.Net sends: `Base64(HMAC-SHA256(secret, prehash))`.
+fn expected_mac(secret: &str, prehash: &str) -> Option<Hmac<Sha256>> {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).ok()?;
+    mac.update(prehash.as_bytes());
+    Some(mac)
+}
+
+/// Checks `api_key`, `timestamp` and `sign`; the refusal to send otherwise.
+fn authenticate(
+    shared: &Shared,
+    headers: &HeaderMap,
+    method: &Method,
+    path: &str,
+    raw_query: &str,
+) -> Result<(), Json<Value>> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let Some(key) = header("api_key").filter(|k| !k.is_empty()) else {
+        return Err(error_body(
+            6000,
+            "authentication failed: api_key is required",
+        ));
+    };
+    let restricted = shared
+        .restricted_key
+        .as_ref()
+        .filter(|(k, _)| k == key)
+        .map(|(_, s)| s.as_str());
+    let secret = if key == shared.api_key {
+        shared.secret_key.as_str()
+    } else if let Some(secret) = restricted {
+        secret
+    } else {
+        return Err(error_body(6000, "authentication failed: unknown api_key"));
+    };
+    let Some(timestamp) = header("timestamp").and_then(|t| t.trim().parse::<i64>().ok()) else {
+        return Err(error_body(
+            6001,
+            "invalid signature: timestamp header missing or not milliseconds",
+        ));
+    };
+    let skew_ms = (Utc::now().timestamp_millis() - timestamp).unsigned_abs();
+    if u128::from(skew_ms) > shared.max_skew.as_millis() {
+        return Err(error_body(6001, "request timestamp expired"));
+    }
+    let Some(sign) = header("sign").and_then(|s| BASE64.decode(s.trim()).ok()) else {
+        return Err(error_body(
+            6001,
+            "invalid signature: sign header missing or not Base64",
+        ));
+    };
+    let query = percent_decode(raw_query);
+    let prehash = if query.is_empty() {
+        format!("{timestamp}{method}{path}")
+    } else {
+        format!("{timestamp}{method}{path}?{query}")
+    };
+    let valid = expected_mac(secret, &prehash).is_some_and(|mac| mac.verify_slice(&sign).is_ok());
+    if !valid {
+        return Err(error_body(6001, "invalid signature"));
+    }
+    if restricted.is_some() {
+        return Err(Json(json!({
+            "code": 6003,
+            "message": "require more permission: Your account is not recognized as an affiliate account.",
+            "retry": false,
+            "success": false,
+        })));
+    }
+    Ok(())
+}
+
+/// The decoded parameters, first occurrence wins.
+fn param<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+fn month_bounds(now: DateTime<Utc>, offset: FixedOffset) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let local = now.with_timezone(&offset).date_naive();
+    let first = NaiveDate::from_ymd_opt(local.year(), local.month(), 1)?;
+    let next = first.checked_add_months(Months::new(1))?;
+    let start = offset
+        .from_local_datetime(&first.and_time(NaiveTime::MIN))
+        .single()?;
+    let end = offset
+        .from_local_datetime(&next.and_time(NaiveTime::MIN))
+        .single()?
+        - chrono::Duration::seconds(1);
+    Some((start.with_timezone(&Utc), end.with_timezone(&Utc)))
+}
+
+fn parse_time(text: &str, offset: FixedOffset) -> Option<DateTime<Utc>> {
+    let naive = NaiveDateTime::parse_from_str(text, TIME_FORMAT).ok()?;
+    offset
+        .from_local_datetime(&naive)
+        .single()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// What one list request asks for.
+struct ListQuery {
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    page_no: u64,
+    page_size: u64,
+    uid: Option<u64>,
+    referral_code: Option<String>,
+}
+
+fn parse_list_query(raw: &str, offset: FixedOffset) -> Result<ListQuery, Json<Value>> {
+    let params: Vec<(String, String)> = raw
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect();
+    let bad = |name: &str, what: &str| error_body(402, &format!("param error: {name} {what}"));
+    let number = |name: &str| -> Result<Option<i64>, Json<Value>> {
+        match param(&params, name) {
+            None | Some("") => Ok(None),
+            Some(v) => v
+                .trim()
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| bad(name, "must be an integer")),
+        }
+    };
+    let page_no = number("pageNo")?.filter(|n| *n >= 1).unwrap_or(1) as u64;
+    let page_size = number("pageSize")?
+        .filter(|n| *n >= 1)
+        .map_or(DEFAULT_PAGE_SIZE, |n| (n as u64).min(MAX_PAGE_SIZE));
+    let uid = match param(&params, "uid") {
+        None | Some("") => None,
+        Some(v) => Some(
+            v.trim()
+                .parse::<u64>()
+                .map_err(|_| bad("uid", "must be a Long"))?,
+        ),
+    };
+    let defaults = month_bounds(Utc::now(), offset);
+    let time = |name: &str, default: Option<DateTime<Utc>>| -> Result<DateTime<Utc>, Json<Value>> {
+        match param(&params, name) {
+            None | Some("") => default.ok_or_else(|| error_body(500, "Internal server error")),
+            Some(v) => {
+                parse_time(v, offset).ok_or_else(|| bad(name, "must be yyyy-MM-dd HH:mm:ss"))
+            }
+        }
+    };
+    let start = time("startTime", defaults.map(|d| d.0))?;
+    let end = time("endTime", defaults.map(|d| d.1))?;
+    let referral_code = param(&params, "referralCode")
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned);
+    Ok(ListQuery {
+        start,
+        end,
+        page_no,
+        page_size,
+        uid,
+        referral_code,
+    })
+}
+
+async fn list(
+    State(shared): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    if let Some(response) = prelude(&shared, &method, uri.path(), query.as_deref()).await {
+        return response;
+    }
+    if method != Method::GET {
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            Json(json!({"code": 405, "msg": format!("Request method '{method}' not supported")})),
+        )
+            .into_response();
+    }
+    let raw = query.as_deref().unwrap_or_default();
+    if let Err(refusal) = authenticate(&shared, &headers, &method, uri.path(), raw) {
+        return refusal.into_response();
+    }
+    let q = match parse_list_query(raw, shared.offset) {
+        Ok(q) => q,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let mut inner = shared.lock();
+    let data = &inner.data;
+    let seed = data.seed();
+    let (lo, hi) = seconds_range(data, q.start, q.end);
+    let matches = |seq: u64| {
+        q.referral_code
+            .as_deref()
+            .is_none_or(|code| referral_code(seed, seq) == code)
+    };
+    let offset_rows = (q.page_no - 1).saturating_mul(q.page_size);
+    let (total, seqs) = if let Some(uid) = q.uid {
+        let hit = uid
+            .checked_sub(UID_BASE)
+            .filter(|&seq| (lo..hi).contains(&seq) && data.is_live(seq) && matches(seq));
+        let rows: Vec<u64> = hit.into_iter().collect();
+        let page = rows
+            .iter()
+            .copied()
+            .skip(usize::try_from(offset_rows).unwrap_or(usize::MAX))
+            .take(q.page_size as usize)
+            .collect();
+        (rows.len() as u64, page)
+    } else if q.referral_code.is_some() {
+        let rows: Vec<u64> = data
+            .page_desc(lo, hi, 0, u64::MAX)
+            .into_iter()
+            .filter(|&seq| matches(seq))
+            .collect();
+        let page = rows
+            .iter()
+            .copied()
+            .skip(usize::try_from(offset_rows).unwrap_or(usize::MAX))
+            .take(q.page_size as usize)
+            .collect();
+        (rows.len() as u64, page)
+    } else {
+        (
+            data.count_in(lo, hi),
+            data.page_desc(lo, hi, offset_rows, q.page_size),
+        )
+    };
+    let list: Vec<Value> = seqs
+        .into_iter()
+        .map(|seq| {
+            json!({
+                "uid": UID_BASE + seq,
+                "registerTime": local_text(registered_at(data, seq), shared.offset),
+            })
+        })
+        .collect();
+    inner.data.after_request();
+    Json(json!({
+        "code": "200",
+        "msg": "success",
+        "data": { "list": list, "total": total },
+    }))
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding_matches_a_form_decoder() {
+        assert_eq!(
+            percent_decode("startTime=2021-09-09%2013%3A43%3A18&x=a+b"),
+            "startTime=2021-09-09 13:43:18&x=a b"
+        );
+        assert_eq!(percent_decode("a=%zz&b=%4"), "a=%zz&b=%4");
+        assert_eq!(percent_decode("c=%E2%9C%93"), "c=✓");
+        assert_eq!(percent_decode(""), "");
+    }
+
+    #[test]
+    fn the_default_window_is_the_current_month_in_the_offset() {
+        let offset = FixedOffset::east_opt(8 * 3600).unwrap();
+        // 2024-02-29 20:00 UTC is already 2024-03-01 04:00 at +08:00.
+        let now = Utc.with_ymd_and_hms(2024, 2, 29, 20, 0, 0).unwrap();
+        let (start, end) = month_bounds(now, offset).unwrap();
+        assert_eq!(local_text(start, offset), "2024-03-01 00:00:00");
+        assert_eq!(local_text(end, offset), "2024-03-31 23:59:59");
+        assert_eq!(start, Utc.with_ymd_and_hms(2024, 2, 29, 16, 0, 0).unwrap());
+    }
+
+    #[test]
+    fn times_parse_in_the_offset() {
+        let offset = FixedOffset::east_opt(8 * 3600).unwrap();
+        let t = parse_time("2021-09-09 14:43:18", offset).unwrap();
+        assert_eq!(t, Utc.with_ymd_and_hms(2021, 9, 9, 6, 43, 18).unwrap());
+        assert!(parse_time("2021-09-09T14:43:18", offset).is_none());
+    }
+}
