@@ -1,0 +1,206 @@
+//! Splitting a listing's `[since, until]` into registration-time windows.
+//!
+//! Windows follow the calendar **in the provider's offset** (months by default), are
+//! inclusive at both ends with second resolution, and never overlap: each window ends one
+//! second before the next one starts, so a registration on an edge is listed exactly once.
+//! The first window starts at `since`, the last one ends at `until`; windows are returned
+//! **newest first**, the order CoinW lists rows in.
+//!
+//! ```
+//! use affiliate_coinw::window::{calendar_windows, WindowLength};
+//! use affiliate_coinw::zone::{parse_utc_offset, to_provider_text};
+//! use chrono::{TimeZone, Utc};
+//!
+//! let cst = parse_utc_offset("+08:00")?;
+//! let since = Utc.with_ymd_and_hms(2024, 1, 15, 0, 0, 0).unwrap();
+//! let until = Utc.with_ymd_and_hms(2024, 3, 10, 0, 0, 0).unwrap();
+//! let windows = calendar_windows(since, until, WindowLength::Months(1), cst)?;
+//! let shown: Vec<_> = windows
+//!     .iter()
+//!     .map(|w| (to_provider_text(w.start, cst), to_provider_text(w.end, cst)))
+//!     .collect();
+//! assert_eq!(shown[1], ("2024-02-01 00:00:00".into(), "2024-02-29 23:59:59".into()));
+//! # Ok::<(), affiliate_coinw::CoinwError>(())
+//! ```
+
+use affiliate_core::Window;
+use chrono::{
+    DateTime, Datelike, Days, FixedOffset, Months, NaiveDate, NaiveDateTime, NaiveTime, Utc,
+};
+
+use crate::zone::{floor_second, local_to_utc};
+use crate::CoinwError;
+
+/// Most windows one listing may plan (a guard against a since in year 1 with daily windows).
+pub const MAX_WINDOWS: usize = 200_000;
+
+/// How long one calendar window is, in the provider's offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WindowLength {
+    /// `n` calendar months, aligned to the first day of a month at 00:00:00.
+    Months(u32),
+    /// `n` days, aligned to 00:00:00.
+    Days(u32),
+}
+
+impl Default for WindowLength {
+    /// One calendar month.
+    fn default() -> Self {
+        WindowLength::Months(1)
+    }
+}
+
+impl WindowLength {
+    /// True for a zero-length setting (refused by the builder).
+    pub fn is_zero(&self) -> bool {
+        matches!(self, WindowLength::Months(0) | WindowLength::Days(0))
+    }
+
+    /// The calendar boundary at or before `local` (start of its month or day).
+    fn align(&self, local: NaiveDateTime) -> Option<NaiveDate> {
+        match self {
+            WindowLength::Months(_) => NaiveDate::from_ymd_opt(local.year(), local.month(), 1),
+            WindowLength::Days(_) => Some(local.date()),
+        }
+    }
+
+    /// The next boundary after `boundary`.
+    fn advance(&self, boundary: NaiveDate) -> Option<NaiveDate> {
+        match *self {
+            WindowLength::Months(n) => boundary.checked_add_months(Months::new(n)),
+            WindowLength::Days(n) => boundary.checked_add_days(Days::new(u64::from(n))),
+        }
+    }
+}
+
+/// The windows covering `[since, until]` (both floored to the second), newest first.
+///
+/// Fails when `since` is after `until`, the length is zero, or the plan would exceed
+/// [`MAX_WINDOWS`].
+pub fn calendar_windows(
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    length: WindowLength,
+    offset: FixedOffset,
+) -> Result<Vec<Window>, CoinwError> {
+    let since = floor_second(since);
+    let until = floor_second(until);
+    if since > until {
+        return Err(CoinwError::Config(format!(
+            "since ({since}) is after until ({until})"
+        )));
+    }
+    if length.is_zero() {
+        return Err(CoinwError::Config(
+            "the window length must not be zero".into(),
+        ));
+    }
+    let second = chrono::Duration::seconds(1);
+    let mut boundary = length.align(since.with_timezone(&offset).naive_local());
+    let mut start = since;
+    let mut out = Vec::new();
+    loop {
+        let next = boundary.and_then(|b| length.advance(b));
+        let next_start = next.and_then(|d| local_to_utc(d.and_time(NaiveTime::MIN), offset));
+        let end = match next_start {
+            Some(n) if n - second < until => n - second,
+            _ => until,
+        };
+        out.push(Window { start, end });
+        if out.len() > MAX_WINDOWS {
+            return Err(CoinwError::Config(format!(
+                "more than {MAX_WINDOWS} windows between {since} and {until}: use a longer window length or a later since"
+            )));
+        }
+        if end >= until {
+            break;
+        }
+        start = end + second;
+        boundary = next;
+    }
+    out.reverse();
+    Ok(out)
+}
+
+/// Splits a window into two halves that meet without overlap (`[start, mid]` and
+/// `[mid + 1 s, end]`), older half first; `None` for a window of one second.
+pub fn halve(window: Window) -> Option<(Window, Window)> {
+    let span = (window.end - window.start).num_seconds();
+    if span < 1 {
+        return None;
+    }
+    let mid = window.start + chrono::Duration::seconds(span / 2);
+    Some((
+        Window {
+            start: window.start,
+            end: mid,
+        },
+        Window {
+            start: mid + chrono::Duration::seconds(1),
+            end: window.end,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn utc(y: i32, m: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, h, mi, s).unwrap()
+    }
+
+    #[test]
+    fn a_single_second_is_one_window() {
+        let t = utc(2024, 1, 1, 0, 0, 0);
+        let w = calendar_windows(
+            t,
+            t,
+            WindowLength::default(),
+            FixedOffset::east_opt(0).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(w, vec![Window { start: t, end: t }]);
+        assert!(halve(w[0]).is_none());
+    }
+
+    #[test]
+    fn halves_meet_without_overlap() {
+        let w = Window {
+            start: utc(2024, 1, 1, 0, 0, 0),
+            end: utc(2024, 1, 1, 0, 0, 1),
+        };
+        let (a, b) = halve(w).unwrap();
+        assert_eq!((a.start, a.end), (w.start, w.start));
+        assert_eq!((b.start, b.end), (w.end, w.end));
+    }
+
+    #[test]
+    fn sub_seconds_are_dropped() {
+        let since = utc(2024, 1, 1, 0, 0, 0) + chrono::Duration::milliseconds(700);
+        let until = utc(2024, 1, 1, 0, 0, 5) + chrono::Duration::milliseconds(300);
+        let w = calendar_windows(
+            since,
+            until,
+            WindowLength::default(),
+            FixedOffset::east_opt(0).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(w[0].start, utc(2024, 1, 1, 0, 0, 0));
+        assert_eq!(w[0].end, utc(2024, 1, 1, 0, 0, 5));
+    }
+
+    #[test]
+    fn the_window_guard_holds() {
+        let err = calendar_windows(
+            utc(1000, 1, 1, 0, 0, 0),
+            utc(2024, 1, 1, 0, 0, 0),
+            WindowLength::Days(1),
+            FixedOffset::east_opt(0).unwrap(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("windows"), "{err}");
+    }
+}
