@@ -1,0 +1,352 @@
+//! Census against its emulator: the conformance suite plus Census-specific cases.
+
+use std::sync::Arc;
+
+use affiliate_census::{CensusBuilder, CensusClient, CensusError, Order, Region};
+use affiliate_core::driver::{invitees, DriverOptions};
+use affiliate_core::{ErrorKind, InviteeSource, InviteeStatus, Scope, SourceError, Strategy};
+use affiliate_sandbox::census::{CensusConfig, CensusEmulator};
+use affiliate_sandbox::{Fault, FaultPlan};
+use affiliate_tests::conformance::{assert_exactly_once, first_error, list, Harness};
+use affiliate_tests::fast_client_config;
+use async_trait::async_trait;
+use futures::TryStreamExt;
+
+struct CensusHarness;
+
+const PAGE: u32 = 7;
+
+fn builder(emu: &CensusEmulator) -> CensusBuilder {
+    CensusBuilder::new()
+        .with_base_url(emu.base_url())
+        .with_token(emu.token())
+        .with_per_page(PAGE)
+        .with_client_config(fast_client_config())
+}
+
+fn client(emu: &CensusEmulator) -> CensusClient {
+    builder(emu).build().expect("valid config")
+}
+
+#[async_trait]
+impl Harness for CensusHarness {
+    type Emu = CensusEmulator;
+    fn page_size(&self) -> u32 {
+        PAGE
+    }
+    async fn start(&self, records: u64) -> CensusEmulator {
+        CensusEmulator::start(CensusConfig::new(records))
+            .await
+            .expect("emulator starts")
+    }
+    fn source(&self, emu: &CensusEmulator) -> Arc<dyn InviteeSource> {
+        Arc::new(client(emu))
+    }
+    fn refused_source(&self, emu: &CensusEmulator) -> (Arc<dyn InviteeSource>, Vec<String>) {
+        let wrong = "census_wrong_pat_7f7f".to_owned();
+        let source = builder(emu)
+            .with_token(wrong.as_str())
+            .build()
+            .expect("valid config");
+        (Arc::new(source), vec![wrong])
+    }
+    fn secrets(&self, emu: &CensusEmulator) -> Vec<String> {
+        vec![emu.token().to_owned()]
+    }
+}
+
+affiliate_tests::conformance_suite!(CensusHarness);
+
+async fn emulator(records: u64) -> CensusEmulator {
+    CensusEmulator::start(CensusConfig::new(records))
+        .await
+        .expect("emulator starts")
+}
+
+fn variant(err: &SourceError) -> &CensusError {
+    err.downcast_ref::<CensusError>()
+        .unwrap_or_else(|| panic!("not a CensusError: {err}"))
+}
+
+#[tokio::test]
+async fn records_are_normalised_oldest_first() {
+    let emu = emulator(40).await;
+    let mut rows = emu.rows_newest_first();
+    rows.reverse();
+    let got: Vec<_> = invitees(
+        Arc::new(client(&emu)),
+        Scope::full(),
+        DriverOptions::default(),
+    )
+    .try_collect()
+    .await
+    .unwrap();
+    assert_eq!(got.len(), rows.len());
+    let ms = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    };
+    for (invitee, row) in got.iter().zip(rows.iter()) {
+        assert_eq!(
+            invitee.id,
+            row["id"].as_u64().unwrap().to_string(),
+            "oldest first"
+        );
+        assert_eq!(invitee.source.provider.as_str(), "census");
+        assert_eq!(invitee.source.account, "default");
+        let claimed = !row["claimed_at"].is_null();
+        let expected = if claimed {
+            InviteeStatus::Joined
+        } else {
+            InviteeStatus::Invited
+        };
+        assert_eq!(invitee.status, expected);
+        assert_eq!(
+            ms(invitee.invited_at).as_deref(),
+            row["created_at"].as_str()
+        );
+        assert_eq!(ms(invitee.joined_at).as_deref(), row["claimed_at"].as_str());
+        assert_eq!(invitee.email.as_deref(), row["email"].as_str());
+        assert_eq!(invitee.role.as_deref(), row["role"].as_str());
+        assert_eq!(
+            invitee.invited_by,
+            Some(row["created_by_id"].as_u64().unwrap().to_string())
+        );
+        assert_eq!(
+            invitee.extra.get("claimed_by_id"),
+            claimed.then(|| &row["claimed_by_id"])
+        );
+        assert_eq!(
+            invitee.extra["associated_workspace_invitations"],
+            row["associated_workspace_invitations"]
+        );
+    }
+}
+
+#[tokio::test]
+async fn requests_carry_page_per_page_and_order_asc() {
+    let emu = emulator(20).await;
+    assert_eq!(list(Arc::new(client(&emu))).await.len(), 20);
+    let requests = emu.requests();
+    assert_eq!(
+        requests[0],
+        "GET /api/v1/invitations?page=1&per_page=7&order=asc"
+    );
+    for page in [2, 3] {
+        let wanted = format!("page={page}&per_page=7&order=asc");
+        assert!(
+            requests.iter().any(|r| r.ends_with(&wanted)),
+            "{requests:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn default_per_page_is_100() {
+    let emu = emulator(250).await;
+    let source = CensusBuilder::new()
+        .with_base_url(emu.base_url())
+        .with_token(emu.token())
+        .with_client_config(fast_client_config())
+        .build()
+        .unwrap();
+    assert_eq!(source.per_page(), 100);
+    assert_eq!(source.order(), Order::Asc);
+    let got = list(Arc::new(source)).await;
+    assert_exactly_once(&got, &emu.ids_newest_first());
+    assert!(emu.requests().iter().all(|r| r.contains("per_page=100&")));
+}
+
+#[tokio::test]
+async fn descending_order_lists_everything_newest_first() {
+    let emu = emulator(30).await;
+    let desc = builder(&emu).with_order(Order::Desc).build().unwrap();
+    assert_eq!(
+        desc.strategy(),
+        Strategy::Counted {
+            growing_tail: false
+        }
+    );
+    assert_eq!(list(Arc::new(desc)).await, emu.ids_newest_first());
+    assert!(emu.requests().iter().all(|r| r.ends_with("order=desc")));
+}
+
+#[tokio::test]
+async fn statuses_map_to_distinct_variants_with_the_message() {
+    let emu = emulator(3).await;
+    type Check = fn(&CensusError) -> bool;
+    let cases: [(u16, &str, ErrorKind, Check); 5] = [
+        (
+            403,
+            "Only admins may list invitations",
+            ErrorKind::PermissionDenied,
+            |e| matches!(e, CensusError::Forbidden { message } if message == "Only admins may list invitations"),
+        ),
+        (
+            404,
+            "Organization not found",
+            ErrorKind::NotFound,
+            |e| matches!(e, CensusError::NotFound { message } if message == "Organization not found"),
+        ),
+        (
+            422,
+            "per_page is invalid",
+            ErrorKind::InvalidRequest,
+            |e| matches!(e, CensusError::Unprocessable { message } if message == "per_page is invalid"),
+        ),
+        (
+            400,
+            "bad",
+            ErrorKind::InvalidRequest,
+            |e| matches!(e, CensusError::Api { status: 400, message } if message == "bad"),
+        ),
+        (
+            409,
+            "",
+            ErrorKind::Other,
+            |e| matches!(e, CensusError::Api { status: 409, message } if message == "(empty body)"),
+        ),
+    ];
+    for (status, message, kind, check) in cases {
+        emu.push_error(status, message);
+        let before = emu.requests().len();
+        let err = first_error(Arc::new(client(&emu))).await;
+        assert!(check(variant(&err)), "{status}: {err:?}");
+        assert_eq!(err.kind(), kind, "{status}");
+        assert_eq!(emu.requests().len(), before + 1, "{status} is not retried");
+    }
+
+    let err = first_error(Arc::new(builder(&emu).with_token("nope").build().unwrap())).await;
+    assert!(
+        matches!(variant(&err), CensusError::Unauthorized { message } if message.contains("personal access token")),
+        "{err}"
+    );
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated);
+    assert!(
+        err.to_string()
+            .starts_with("census GET /api/v1/invitations?page=1&per_page=7&order=asc: 401"),
+        "{err}"
+    );
+
+    // Throttling and server errors come as plain text: the raw body is the message.
+    emu.set_faults(FaultPlan::none().every(
+        1,
+        Fault::RateLimited {
+            retry_after: Some(0),
+        },
+    ));
+    let err = first_error(Arc::new(client(&emu))).await;
+    assert!(
+        matches!(variant(&err), CensusError::RateLimited { message, .. } if message == "Retry later\n"),
+        "{err}"
+    );
+    assert_eq!(err.kind(), ErrorKind::RateLimited);
+    assert_eq!(err.attempts(), 7, "1 attempt + 6 retries");
+
+    emu.set_faults(FaultPlan::none().every(1, Fault::ServerError(502)));
+    let err = first_error(Arc::new(client(&emu))).await;
+    assert!(
+        matches!(variant(&err), CensusError::Server { status: 502, message } if message == "Internal Server Error"),
+        "{err}"
+    );
+    assert_eq!(err.kind(), ErrorKind::Server);
+
+    emu.set_faults(FaultPlan::none().every(1, Fault::Malformed));
+    assert_eq!(
+        first_error(Arc::new(client(&emu))).await.kind(),
+        ErrorKind::Decode
+    );
+    emu.set_faults(FaultPlan::none().every(1, Fault::Reset));
+    assert_eq!(
+        first_error(Arc::new(client(&emu))).await.kind(),
+        ErrorKind::Transport
+    );
+
+    // A base URL without the API (wrong region/proxy path): 404 from the route.
+    emu.set_faults(FaultPlan::none());
+    let wrong_path = builder(&emu)
+        .with_base_url(format!("{}/nope", emu.base_url()))
+        .build()
+        .unwrap();
+    let err = first_error(Arc::new(wrong_path)).await;
+    assert!(
+        matches!(variant(&err), CensusError::NotFound { .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn configuration_is_checked_at_build_time() {
+    let base = || CensusBuilder::new().with_token("t");
+    assert_eq!(
+        base().build().unwrap().base_url().as_str(),
+        "https://app.getcensus.com/"
+    );
+    assert_eq!(
+        base()
+            .with_region(Region::Eu)
+            .build()
+            .unwrap()
+            .base_url()
+            .as_str(),
+        "https://app-eu.getcensus.com/"
+    );
+    assert_eq!(
+        base()
+            .with_region(Region::Eu)
+            .with_base_url("https://proxy.example/census")
+            .build()
+            .unwrap()
+            .base_url()
+            .as_str(),
+        "https://proxy.example/census"
+    );
+    assert_eq!("EU".parse::<Region>().unwrap(), Region::Eu);
+    assert!("mars".parse::<Region>().is_err());
+    for per_page in [0, 101] {
+        let err = base().with_per_page(per_page).build().unwrap_err();
+        assert!(err.to_string().contains("1..=100"), "{err}");
+    }
+    assert!(base().with_per_page(1).build().is_ok());
+    assert!(base().with_base_url("http://example.com").build().is_err());
+    let err = CensusBuilder::new().build().unwrap_err();
+    assert!(matches!(err, CensusError::MissingCredential(_)), "{err}");
+    assert!(err.to_string().contains("CENSUS_TOKEN"));
+}
+
+#[tokio::test]
+async fn bounded_drift_is_read_exactly_once() {
+    let emu = emulator(60).await;
+    let before = emu.ids_newest_first();
+    let source: Arc<dyn InviteeSource> = Arc::new(client(&emu));
+    let mut pages = affiliate_core::driver::pages(
+        source,
+        Scope::full(),
+        DriverOptions::default().with_concurrency(1),
+    );
+    let mut got = Vec::new();
+    let mut n = 0;
+    while let Some(page) = pages.try_next().await.unwrap() {
+        got.extend(page.invitees.into_iter().map(|i| i.id));
+        n += 1;
+        if n == 2 {
+            // Oldest-first: deleting the oldest shifts every later page back.
+            let last = before.len() as u64 - 1;
+            emu.delete_at(last);
+            emu.delete_at(last - 5);
+            emu.insert_newest(9);
+        }
+    }
+    let after = emu.ids_newest_first();
+    let survivors: Vec<String> = before
+        .iter()
+        .filter(|id| after.contains(id))
+        .cloned()
+        .collect();
+    assert_exactly_once(&got, &survivors);
+    let inserted: Vec<String> = after
+        .iter()
+        .filter(|id| !before.contains(id))
+        .cloned()
+        .collect();
+    assert_exactly_once(&got, &inserted);
+}
