@@ -246,7 +246,8 @@ fn row(data: &Dataset, seq: u64) -> Value {
     let created = data.created_at(seq);
     let claimed = hash(seed, seq, 40) % 100 < 60;
     let (claimed_at, claimed_by_id, workspaces) = if claimed {
-        let at = created + chrono::Duration::minutes((hash(seed, seq, 41) % 2880) as i64 + 1);
+        // Within 45 minutes, so with the default data nothing is claimed in the future.
+        let at = created + chrono::Duration::minutes((hash(seed, seq, 41) % 45) as i64 + 1);
         (
             json!(at.to_rfc3339_opts(SecondsFormat::Millis, true)),
             json!(10_000 + seq),

@@ -297,8 +297,7 @@ fn row(data: &Dataset, ctx: &Ctx, seq: u64) -> Value {
     let (status, updated) = match hash(seed, seq, 24) % 100 {
         0..=49 => ("pending", inserted),
         roll => {
-            let later =
-                inserted + chrono::Duration::minutes((hash(seed, seq, 25) % 4320) as i64 + 1);
+            let later = inserted + chrono::Duration::minutes((hash(seed, seq, 25) % 45) as i64 + 1);
             (if roll < 85 { "used" } else { "revoked" }, later)
         }
     };

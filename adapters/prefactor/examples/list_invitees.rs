@@ -1,0 +1,150 @@
+//! Lists every Prefactor admin user invite as NDJSON on stdout, with a summary on stderr.
+//!
+//! ```text
+//! PREFACTOR_TOKEN=… cargo run -p affiliate-prefactor --example list_invitees -- [--base-url URL]
+//! cargo run -p affiliate-prefactor --example list_invitees -- --sandbox [--records N]
+//! ```
+//! `--page-size N` (1..=100), `--sorting FIELD` (`id`, `-id`, ...) and `--account-id ID`
+//! override the defaults. Exit code 2 on bad arguments or configuration, 1 when the
+//! listing fails.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use affiliate_core::driver::{invitees, DriverOptions};
+use affiliate_core::Scope;
+use affiliate_prefactor::PrefactorBuilder;
+use affiliate_sandbox::prefactor::{PrefactorConfig, PrefactorEmulator};
+use futures::StreamExt;
+
+struct Args {
+    base_url: Option<String>,
+    sandbox: bool,
+    records: u64,
+    page_size: Option<u32>,
+    sorting: Option<String>,
+    account_id: Option<String>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        base_url: None,
+        sandbox: false,
+        records: 1_000,
+        page_size: None,
+        sorting: None,
+        account_id: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--base-url" => args.base_url = Some(value("--base-url")?),
+            "--sandbox" => args.sandbox = true,
+            "--records" => {
+                args.records = value("--records")?
+                    .parse()
+                    .map_err(|_| "--records takes a number".to_owned())?
+            }
+            "--page-size" => {
+                args.page_size = Some(
+                    value("--page-size")?
+                        .parse()
+                        .map_err(|_| "--page-size takes a number".to_owned())?,
+                )
+            }
+            "--sorting" => args.sorting = Some(value("--sorting")?),
+            "--account-id" => args.account_id = Some(value("--account-id")?),
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(args)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(msg) => {
+            eprintln!(
+                "{msg}\nusage: list_invitees [--base-url URL | --sandbox [--records N]] \
+                 [--page-size N] [--sorting FIELD] [--account-id ID]\n\
+                 (the API token comes from PREFACTOR_TOKEN)"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let mut builder = PrefactorBuilder::from_env();
+    let _emulator = if args.sandbox {
+        let emulator = match PrefactorEmulator::start(PrefactorConfig::new(args.records)).await {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("could not start the sandbox: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        builder = builder
+            .with_base_url(emulator.base_url())
+            .with_token(emulator.token());
+        Some(emulator)
+    } else {
+        None
+    };
+    if let Some(url) = args.base_url {
+        builder = builder.with_base_url(url);
+    }
+    if let Some(size) = args.page_size {
+        builder = builder.with_page_size(size);
+    }
+    if let Some(sorting) = args.sorting {
+        builder = builder.with_sorting(sorting);
+    }
+    if let Some(account) = args.account_id {
+        builder = builder.with_account_id(account);
+    }
+    let source = match builder.build() {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let started = Instant::now();
+    let mut stream = invitees(source, Scope::full(), DriverOptions::default());
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut by_status: BTreeMap<String, u64> = BTreeMap::new();
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(invitee) => {
+                *by_status.entry(invitee.status.to_string()).or_default() += 1;
+                let line = serde_json::to_string(&invitee).unwrap_or_default();
+                if writeln!(out, "{line}").is_err() {
+                    return ExitCode::from(1);
+                }
+            }
+            Err(e) => {
+                let _ = out.flush();
+                eprintln!("error: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    let _ = out.flush();
+    let total: u64 = by_status.values().sum();
+    let breakdown: Vec<String> = by_status.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    eprintln!(
+        "prefactor: {total} admin invites ({}) in {:.2?}",
+        if breakdown.is_empty() {
+            "none".to_owned()
+        } else {
+            breakdown.join(", ")
+        },
+        started.elapsed()
+    );
+    ExitCode::SUCCESS
+}
