@@ -33,6 +33,14 @@ pub use affiliate_http as http;
 #[cfg(feature = "triport")]
 pub use affiliate_triport as triport;
 
+/// Prefactor admin user invites.
+#[cfg(feature = "prefactor")]
+pub use affiliate_prefactor as prefactor;
+
+/// Census (Fivetran Activations) organization invitations.
+#[cfg(feature = "census")]
+pub use affiliate_census as census;
+
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
