@@ -1,9 +1,7 @@
 //! The configured Census client and its one request path.
 
 use affiliate_core::{SourceError, SourceId};
-use affiliate_http::{
-    endpoint, HeaderName, HttpClient, NoHooks, Query, RequestSpec, Secret, Settled, Url,
-};
+use affiliate_http::{endpoint, HeaderName, HttpClient, NoHooks, Query, RequestSpec, Secret, Url};
 use serde::de::DeserializeOwned;
 
 use crate::{CensusError, Order};
@@ -68,19 +66,10 @@ impl CensusClient {
             let attempts = e.attempts;
             self.fail(CensusError::Transport(e), &label, attempts)
         })?;
-        match settled {
-            Settled::Decoded {
-                value,
-                request,
-                attempts,
-            } => Ok((value, request, attempts)),
-            Settled::Status(ex) => {
-                Err(self.fail(CensusError::from_response(&ex), &label, ex.attempts))
-            }
-            Settled::Undecodable { error, exchange } => {
-                Err(self.fail(error.into(), &label, exchange.attempts))
-            }
-        }
+        let (value, attempts) = settled
+            .into_value(CensusError::from_response)
+            .map_err(|(err, attempts)| self.fail(err, &label, attempts))?;
+        Ok((value, label, attempts))
     }
 
     /// Wraps an error with provider, request and attempts.

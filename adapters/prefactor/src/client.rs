@@ -3,9 +3,7 @@
 use std::fmt;
 
 use affiliate_core::{SourceError, SourceId};
-use affiliate_http::{
-    endpoint, HeaderName, HttpClient, NoHooks, Query, RequestSpec, Secret, Settled, Url,
-};
+use affiliate_http::{endpoint, HeaderName, HttpClient, NoHooks, Query, RequestSpec, Secret, Url};
 use serde::de::DeserializeOwned;
 
 use crate::PrefactorError;
@@ -131,19 +129,10 @@ impl PrefactorClient {
             let attempts = e.attempts;
             self.fail(PrefactorError::Transport(e), &label, attempts)
         })?;
-        match settled {
-            Settled::Decoded {
-                value,
-                request,
-                attempts,
-            } => Ok((value, request, attempts)),
-            Settled::Status(ex) => {
-                Err(self.fail(PrefactorError::from_response(&ex), &label, ex.attempts))
-            }
-            Settled::Undecodable { error, exchange } => {
-                Err(self.fail(error.into(), &label, exchange.attempts))
-            }
-        }
+        let (value, attempts) = settled
+            .into_value(PrefactorError::from_response)
+            .map_err(|(err, attempts)| self.fail(err, &label, attempts))?;
+        Ok((value, label, attempts))
     }
 
     /// Wraps an error with provider, request and attempts.

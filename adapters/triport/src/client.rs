@@ -1,9 +1,7 @@
 //! The configured Triport client and its one request path.
 
 use affiliate_core::{SourceError, SourceId};
-use affiliate_http::{
-    endpoint, HeaderName, HttpClient, NoHooks, Query, RequestSpec, Secret, Settled, Url,
-};
+use affiliate_http::{endpoint, HeaderName, HttpClient, NoHooks, Query, RequestSpec, Secret, Url};
 use serde::de::DeserializeOwned;
 
 use crate::TriportError;
@@ -67,15 +65,10 @@ impl TriportClient {
             let attempts = e.attempts;
             self.fail(TriportError::Transport(e), &label, attempts)
         })?;
-        match settled {
-            Settled::Decoded { value, .. } => Ok(value),
-            Settled::Status(ex) => {
-                Err(self.fail(TriportError::from_response(&ex), &label, ex.attempts))
-            }
-            Settled::Undecodable { error, exchange } => {
-                Err(self.fail(error.into(), &label, exchange.attempts))
-            }
-        }
+        settled
+            .into_value(TriportError::from_response)
+            .map(|(value, _)| value)
+            .map_err(|(err, attempts)| self.fail(err, &label, attempts))
     }
 
     /// Wraps an error with provider, request and attempts.

@@ -109,6 +109,24 @@ pub enum Settled<T> {
     },
 }
 
+impl<T> Settled<T> {
+    /// The decoded value and the attempts made, or the adapter's error and the attempts
+    /// made: a final error status through `from_status`, a body that never decoded through
+    /// `From<DecodeError>`. The match every adapter would otherwise write.
+    pub fn into_value<E: From<DecodeError>>(
+        self,
+        from_status: impl FnOnce(&Exchange) -> E,
+    ) -> Result<(T, u32), (E, u32)> {
+        match self {
+            Settled::Decoded {
+                value, attempts, ..
+            } => Ok((value, attempts)),
+            Settled::Status(ex) => Err((from_status(&ex), ex.attempts)),
+            Settled::Undecodable { error, exchange } => Err((E::from(error), exchange.attempts)),
+        }
+    }
+}
+
 /// The HTTP client every adapter uses. Cheap to clone; clones share the connection pool
 /// and the rate limiter (one budget per credential).
 #[derive(Debug, Clone)]
