@@ -30,7 +30,7 @@
 //! 2 zero bits, a 48-bit millisecond timestamp, a 30-bit partition and 80 random bits, so
 //! sorting by id is sorting by creation time (rows are at least a millisecond apart).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use axum::extract::{RawQuery, State};
@@ -382,36 +382,30 @@ async fn not_found(method: Method) -> Response {
     )
 }
 
-/// A parameter that must be a non-negative integer in `range`.
+/// A parameter that must be an integer of at least `min` (and at most `max`); a bad value
+/// is recorded in `errors` (reported as `validation_errors`).
 fn integer(
-    params: &std::collections::HashMap<String, String>,
+    params: &HashMap<String, String>,
     key: &'static str,
     default: u64,
-    range: std::ops::RangeInclusive<u64>,
+    (min, max): (u64, Option<u64>),
     errors: &mut BTreeMap<&'static str, String>,
 ) -> u64 {
     let Some(text) = params.get(key) else {
         return default;
     };
-    match text.parse::<i64>() {
-        Ok(n) if n >= 0 && range.contains(&(n as u64)) => n as u64,
-        Ok(_) => {
-            errors.insert(
-                key,
-                format!(
-                    "must be between {} and {}",
-                    range.start(),
-                    if *range.end() == u64::MAX {
-                        "infinity".to_owned()
-                    } else {
-                        range.end().to_string()
-                    }
-                ),
-            );
-            default
-        }
-        Err(_) => {
-            errors.insert(key, "is invalid: must be an integer".to_owned());
+    let Ok(n) = text.parse::<i64>() else {
+        errors.insert(key, "is invalid: must be an integer".to_owned());
+        return default;
+    };
+    match u64::try_from(n) {
+        Ok(n) if n >= min && max.is_none_or(|max| n <= max) => n,
+        _ => {
+            let bound = match max {
+                Some(max) => format!("must be between {min} and {max}"),
+                None => format!("must be greater than or equal to {min}"),
+            };
+            errors.insert(key, bound);
             default
         }
     }
@@ -492,12 +486,12 @@ async fn list(
         }
     };
     let mut errors = BTreeMap::new();
-    let offset = integer(&params, "pagination[offset]", 0, 0..=u64::MAX, &mut errors);
+    let offset = integer(&params, "pagination[offset]", 0, (0, None), &mut errors);
     let size = integer(
         &params,
         "pagination[page_size]",
         DEFAULT_PAGE_SIZE,
-        1..=MAX_PAGE_SIZE,
+        (1, Some(MAX_PAGE_SIZE)),
         &mut errors,
     );
     if !errors.is_empty() {
