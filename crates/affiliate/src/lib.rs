@@ -24,8 +24,8 @@
 
 pub use affiliate_core as core;
 pub use affiliate_core::{
-    driver, AdapterError, Cursor, ErrorKind, Invitee, InviteeSource, InviteeStatus, Page,
-    Position, Provider, Scope, SourceError, SourceId, Strategy, Total, Window,
+    driver, AdapterError, Cursor, ErrorKind, Invitee, InviteeSource, InviteeStatus, Page, Position,
+    Provider, Scope, SourceError, SourceId, Strategy, Total, Window,
 };
 pub use affiliate_http as http;
 
