@@ -1,7 +1,9 @@
 //! Every documented CoinW error code as its own variant, plus the failures around them.
 
 use affiliate_core::{AdapterError, ErrorKind, Window};
-use affiliate_http::{decode_json, snippet, DecodeError, Exchange, TransportError};
+use affiliate_http::{
+    decode_json, snippet, DecodeError, Exchange, TransportError, TransportErrorKind,
+};
 use serde::{Deserialize, Deserializer};
 
 /// CoinW's `code`, a string (`"200"`) or a number (`6001`), kept as text.
@@ -126,7 +128,7 @@ pub enum CoinwError {
         window: Window,
     },
     /// No usable response (connect, timeout, reset, oversized body, insecure URL).
-    #[error(transparent)]
+    #[error("{}", transport_message(.0))]
     Transport(#[from] TransportError),
     /// The request could not be signed.
     #[error("could not sign the request: {0}")]
@@ -137,6 +139,25 @@ pub enum CoinwError {
     /// The client or a cursor was configured wrongly (caught before any request).
     #[error("invalid CoinW configuration: {0}")]
     Config(String),
+}
+
+/// What went wrong with the transport, without the request and attempts (the
+/// [`SourceError`](affiliate_core::SourceError) around it names both).
+fn transport_message(err: &TransportError) -> String {
+    let what = match err.kind {
+        TransportErrorKind::Connect => "could not connect",
+        TransportErrorKind::Timeout => "timed out",
+        TransportErrorKind::Interrupted => "connection interrupted",
+        TransportErrorKind::BodyTooLarge => "response body too large",
+        TransportErrorKind::Insecure => "insecure URL",
+        TransportErrorKind::Hook => "could not sign the request",
+        TransportErrorKind::Setup => "could not build the HTTP client",
+        _ => "transport failure",
+    };
+    match &err.cause {
+        Some(cause) => format!("{what}: {cause}"),
+        None => what.to_owned(),
+    }
 }
 
 impl AdapterError for CoinwError {

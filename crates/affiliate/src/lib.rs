@@ -33,6 +33,10 @@ pub use affiliate_http as http;
 #[cfg(feature = "triport")]
 pub use affiliate_triport as triport;
 
+/// CoinW partner (affiliate) invited-user list: signed requests, registration windows.
+#[cfg(feature = "coinw")]
+pub use affiliate_coinw as coinw;
+
 /// Prefactor admin user invites.
 #[cfg(feature = "prefactor")]
 pub use affiliate_prefactor as prefactor;

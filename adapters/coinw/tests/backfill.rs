@@ -1,0 +1,200 @@
+//! Whole listings against the emulator: a 24-month backfill of 50,000 invitees, drift while
+//! paging, throttling under load, and the uid/referralCode filters.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use affiliate_core::Scope;
+use affiliate_sandbox::coinw::CoinwConfig;
+use affiliate_sandbox::{Drift, Fault, FaultPlan};
+use chrono::Duration;
+
+use common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_of_24_months_and_50_000_invitees_lists_every_record_once() {
+    let emu = emulator(CoinwConfig::new(50_000)).await;
+    let truth: Vec<u64> = emu
+        .invitees_newest_first()
+        .iter()
+        .map(|(uid, _)| *uid)
+        .collect();
+    let span = emu.invitees_newest_first()[0].1 - emu.oldest_at();
+    assert!(
+        span > Duration::days(730),
+        "data spans {} days",
+        span.num_days()
+    );
+
+    // Recommended path: probe and split at the cap, then read.
+    let client = client(&emu);
+    let started = Instant::now();
+    let listing = client.prepare(&Scope::full()).await.unwrap();
+    let probes = listing.probes() as usize;
+    let windows = listing.windows().len();
+    let got = list_all(Arc::new(listing), Scope::full()).await.unwrap();
+    let prepared_requests = list_requests(&emu);
+    let elapsed = started.elapsed();
+    assert_exactly(&got, &truth);
+    let ids: Vec<u64> = got.iter().map(|i| i.id.parse().unwrap()).collect();
+    assert_eq!(ids, truth, "newest first across windows");
+    eprintln!(
+        "prepared backfill: {} invitees, {windows} windows, {prepared_requests} requests ({probes} probes + {} pages) in {elapsed:?}",
+        got.len(),
+        prepared_requests - probes
+    );
+
+    // Calendar path (the plain InviteeSource plan): no probes.
+    let before = list_requests(&emu);
+    let got = list_all(Arc::new(client), Scope::full()).await.unwrap();
+    let plain_requests = list_requests(&emu) - before;
+    assert_exactly(&got, &truth);
+    eprintln!(
+        "calendar backfill: {} invitees, {plain_requests} requests",
+        got.len()
+    );
+    // ~26 windows of ~2,000 rows at 1,000 a page: 2-3 pages each.
+    assert!(plain_requests <= 26 * 3 + 3, "{plain_requests}");
+    assert_eq!(prepared_requests, plain_requests + probes);
+}
+
+/// Drift as CoinW sees it: sign-ups during the listing are stamped "now", after the bound
+/// frozen when the listing was planned (they belong to the next run), and deletions hit
+/// any window, shifting pages under the reader.
+#[tokio::test]
+async fn drift_while_paging_loses_and_doubles_nothing() {
+    for drift in [
+        Drift {
+            inserts_per_request: 3,
+            deletes_per_request: 0,
+        },
+        Drift {
+            inserts_per_request: 0,
+            deletes_per_request: 2,
+        },
+        Drift {
+            inserts_per_request: 2,
+            deletes_per_request: 3,
+        },
+    ] {
+        // ~3 weeks of data, the newest a minute ago; sign-ups arrive 10 minutes apart.
+        let newest = chrono::Utc::now() - Duration::minutes(1);
+        let newest = chrono::DateTime::from_timestamp(newest.timestamp(), 0).unwrap();
+        let config = CoinwConfig::new(3_000)
+            .spacing(chrono::Duration::minutes(10))
+            .newest_at(newest);
+        let emu = emulator(config).await;
+        let before: HashSet<u64> = emu
+            .invitees_newest_first()
+            .iter()
+            .map(|(u, _)| *u)
+            .collect();
+        emu.set_drift(drift);
+        let c = builder(&emu).with_page_size(40).build().unwrap();
+        let got = list_all(Arc::new(c.clone()), Scope::full()).await.unwrap();
+        let after: Vec<u64> = emu
+            .invitees_newest_first()
+            .iter()
+            .map(|(u, _)| *u)
+            .collect();
+        let survivors: Vec<u64> = after
+            .iter()
+            .copied()
+            .filter(|u| before.contains(u))
+            .collect();
+        let mut seen = HashSet::new();
+        for invitee in &got {
+            let uid: u64 = invitee.id.parse().unwrap();
+            assert!(seen.insert(uid), "{drift:?}: {uid} twice");
+            assert!(
+                before.contains(&uid),
+                "{drift:?}: {uid} registered after the frozen bound"
+            );
+        }
+        let lost: Vec<_> = survivors
+            .iter()
+            .filter(|u| !seen.contains(u))
+            .take(5)
+            .collect();
+        assert!(lost.is_empty(), "{drift:?}: lost {lost:?}");
+        let requests = list_requests(&emu);
+        assert!(requests >= 3_000 / 40, "{drift:?}: {requests} requests");
+        if drift.deletes_per_request > 0 {
+            assert!(
+                survivors.len() < before.len(),
+                "{drift:?}: rows were deleted meanwhile"
+            );
+        }
+
+        // The next run (a later bound) picks up the sign-ups, each once.
+        emu.set_drift(Drift::default());
+        let later = chrono::Utc::now() + Duration::days(365);
+        let next = list_all(Arc::new(c), Scope::full().until(later))
+            .await
+            .unwrap();
+        let truth: Vec<u64> = emu
+            .invitees_newest_first()
+            .iter()
+            .map(|(u, _)| *u)
+            .collect();
+        assert_exactly(&next, &truth);
+        if drift.inserts_per_request > 0 {
+            assert!(truth.len() > survivors.len(), "{drift:?}: sign-ups arrived");
+        }
+    }
+}
+
+#[tokio::test]
+async fn throttling_under_load_is_retried_without_loss() {
+    let emu = emulator(CoinwConfig::new(5_000)).await;
+    emu.set_faults(FaultPlan::none().every(3, Fault::RateLimited { retry_after: None }));
+    let c = builder(&emu).with_page_size(200).build().unwrap();
+    let got = list_all(Arc::new(c), Scope::full()).await.unwrap();
+    let truth: Vec<u64> = emu
+        .invitees_newest_first()
+        .iter()
+        .map(|(u, _)| *u)
+        .collect();
+    assert_exactly(&got, &truth);
+    let requests = list_requests(&emu);
+    // Every third request was throttled and retried: requests = pages * 3/2 (rounded).
+    let pages = requests - requests / 3;
+    assert!(
+        requests / 3 > 10,
+        "{requests} requests, {} throttled",
+        requests / 3
+    );
+    assert!(pages >= 5_000 / 200, "{pages} pages answered");
+}
+
+#[tokio::test]
+async fn uid_and_referral_code_filters_are_sent_and_honoured() {
+    let emu = emulator(CoinwConfig::new(2_000)).await;
+    let target = emu.invitees_newest_first()[777].0;
+    let c = builder(&emu).with_uid(target).build().unwrap();
+    let got = list_all(Arc::new(c), Scope::full()).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].id, target.to_string());
+    assert!(emu
+        .requests()
+        .iter()
+        .all(|r| r.contains(&format!("&uid={target}"))));
+
+    let code = affiliate_sandbox::coinw::REFERRAL_CODES[1];
+    let before = list_requests(&emu);
+    let c = builder(&emu)
+        .with_referral_code(code)
+        .with_page_size(100)
+        .build()
+        .unwrap();
+    let got = list_all(Arc::new(c), Scope::full()).await.unwrap();
+    let truth = emu.uids_with_referral_code(code);
+    assert!(truth.len() > 400, "{}", truth.len());
+    assert_exactly(&got, &truth);
+    assert!(emu.requests()[before..]
+        .iter()
+        .all(|r| r.ends_with(&format!("&referralCode={code}"))));
+}

@@ -1,0 +1,371 @@
+//! Window planning: calendar months/days in the provider's offset, month ends, leap years,
+//! inclusive edges that never overlap, the frozen upper bound, and the split at the cap.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use affiliate_coinw::window::{calendar_windows, halve, WindowLength};
+use affiliate_coinw::zone::{parse_utc_offset, to_provider_text};
+use affiliate_coinw::{CoinwBuilder, FixedClock};
+use affiliate_core::{ErrorKind, InviteeSource, Position, Scope, Window};
+use affiliate_sandbox::coinw::CoinwConfig;
+use chrono::{DateTime, Duration, FixedOffset, TimeZone, Utc};
+
+use common::*;
+
+fn cst() -> FixedOffset {
+    parse_utc_offset("+08:00").unwrap()
+}
+
+fn local(offset: FixedOffset, text: &str) -> DateTime<Utc> {
+    affiliate_coinw::zone::from_provider_text(text, offset).unwrap()
+}
+
+fn shown(windows: &[Window], offset: FixedOffset) -> Vec<(String, String)> {
+    windows
+        .iter()
+        .map(|w| {
+            (
+                to_provider_text(w.start, offset),
+                to_provider_text(w.end, offset),
+            )
+        })
+        .collect()
+}
+
+/// Newest first, each window ends one second before the next starts, first starts at
+/// since, last ends at until.
+fn assert_tiles(windows: &[Window], since: DateTime<Utc>, until: DateTime<Utc>) {
+    assert!(!windows.is_empty());
+    assert_eq!(
+        windows.last().unwrap().start,
+        since,
+        "first window starts at since"
+    );
+    assert_eq!(windows[0].end, until, "last window ends at until");
+    for w in windows {
+        assert!(w.start <= w.end, "{w:?}");
+    }
+    for pair in windows.windows(2) {
+        let (newer, older) = (pair[0], pair[1]);
+        assert_eq!(
+            older.end + Duration::seconds(1),
+            newer.start,
+            "edges meet without overlap"
+        );
+    }
+}
+
+#[test]
+fn monthly_windows_follow_month_ends_in_the_provider_zone() {
+    let o = cst();
+    let since = local(o, "2023-11-15 10:00:00");
+    let until = local(o, "2024-03-05 12:00:00");
+    let w = calendar_windows(since, until, WindowLength::Months(1), o).unwrap();
+    assert_eq!(
+        shown(&w, o),
+        vec![
+            ("2024-03-01 00:00:00".into(), "2024-03-05 12:00:00".into()),
+            ("2024-02-01 00:00:00".into(), "2024-02-29 23:59:59".into()),
+            ("2024-01-01 00:00:00".into(), "2024-01-31 23:59:59".into()),
+            ("2023-12-01 00:00:00".into(), "2023-12-31 23:59:59".into()),
+            ("2023-11-15 10:00:00".into(), "2023-11-30 23:59:59".into()),
+        ]
+    );
+    assert_tiles(&w, since, until);
+    // The boundaries are local midnights: 16:00 UTC the day before at +08:00.
+    assert_eq!(
+        w[0].start,
+        Utc.with_ymd_and_hms(2024, 2, 29, 16, 0, 0).unwrap()
+    );
+}
+
+#[test]
+fn february_has_29_days_in_leap_years_only() {
+    let o = cst();
+    let cases = [
+        (2024, "2024-02-29 23:59:59"),
+        (2023, "2023-02-28 23:59:59"),
+        (2000, "2000-02-29 23:59:59"),
+        (2100, "2100-02-28 23:59:59"),
+    ];
+    for (year, end) in cases {
+        let since = local(o, &format!("{year}-02-01 00:00:00"));
+        let until = local(o, &format!("{year}-03-01 00:00:00"));
+        let w = calendar_windows(since, until, WindowLength::Months(1), o).unwrap();
+        assert_eq!(w.len(), 2, "{year}");
+        assert_eq!(to_provider_text(w[1].end, o), end);
+        assert_eq!(
+            to_provider_text(w[0].start, o),
+            format!("{year}-03-01 00:00:00")
+        );
+        assert_eq!(
+            w[0].start, w[0].end,
+            "the last window is the single second of until"
+        );
+    }
+}
+
+#[test]
+fn every_length_tiles_the_range_at_several_offsets() {
+    let offsets = ["+08:00", "-05:30", "Z", "+14:00", "-12:00"];
+    let lengths = [
+        WindowLength::Months(1),
+        WindowLength::Months(3),
+        WindowLength::Months(12),
+        WindowLength::Days(1),
+        WindowLength::Days(7),
+        WindowLength::Days(30),
+    ];
+    let since = Utc.with_ymd_and_hms(2022, 12, 31, 17, 31, 7).unwrap();
+    let until = Utc.with_ymd_and_hms(2025, 1, 2, 3, 4, 5).unwrap();
+    for text in offsets {
+        let o = parse_utc_offset(text).unwrap();
+        for length in lengths {
+            let w = calendar_windows(since, until, length, o).unwrap();
+            assert_tiles(&w, since, until);
+            // Every boundary except since's is a local midnight; monthly ones on the 1st.
+            for window in &w[..w.len() - 1] {
+                let start = to_provider_text(window.start, o);
+                assert!(start.ends_with(" 00:00:00"), "{text} {length:?} {start}");
+                if matches!(length, WindowLength::Months(_)) {
+                    assert_eq!(&start[8..10], "01", "{text} {length:?} {start}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn weekly_windows_start_at_local_midnight_of_since() {
+    let o = parse_utc_offset("-05:00").unwrap();
+    let since = local(o, "2024-02-27 18:00:00");
+    let until = local(o, "2024-03-10 00:00:00");
+    let w = calendar_windows(since, until, WindowLength::Days(7), o).unwrap();
+    assert_eq!(
+        shown(&w, o),
+        vec![
+            ("2024-03-05 00:00:00".into(), "2024-03-10 00:00:00".into()),
+            ("2024-02-27 18:00:00".into(), "2024-03-04 23:59:59".into()),
+        ]
+    );
+    assert_eq!(
+        w[0].start,
+        Utc.with_ymd_and_hms(2024, 3, 5, 5, 0, 0).unwrap()
+    );
+}
+
+#[test]
+fn zero_lengths_and_reversed_ranges_are_refused() {
+    let t = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+    assert!(calendar_windows(t, t, WindowLength::Months(0), cst()).is_err());
+    assert!(calendar_windows(t, t, WindowLength::Days(0), cst()).is_err());
+    assert!(calendar_windows(t + Duration::seconds(1), t, WindowLength::Months(1), cst()).is_err());
+}
+
+#[test]
+fn halving_is_recursive_without_gaps_or_overlap() {
+    let w = Window {
+        start: Utc.with_ymd_and_hms(2024, 2, 1, 0, 0, 0).unwrap(),
+        end: Utc.with_ymd_and_hms(2024, 2, 29, 23, 59, 59).unwrap(),
+    };
+    let mut pieces = vec![w];
+    for _ in 0..6 {
+        pieces = pieces
+            .into_iter()
+            .flat_map(|p| match halve(p) {
+                Some((a, b)) => vec![a, b],
+                None => vec![p],
+            })
+            .collect();
+    }
+    assert_eq!(pieces.len(), 64);
+    assert_eq!(pieces[0].start, w.start);
+    assert_eq!(pieces[63].end, w.end);
+    for pair in pieces.windows(2) {
+        assert_eq!(pair[0].end + Duration::seconds(1), pair[1].start);
+    }
+}
+
+fn planning_client(now: DateTime<Utc>) -> affiliate_coinw::CoinwClient {
+    CoinwBuilder::new()
+        .with_api_key("k")
+        .with_secret_key("s")
+        .with_utc_offset("+08:00")
+        .with_since(Utc.with_ymd_and_hms(2023, 12, 31, 16, 0, 0).unwrap()) // 2024-01-01 local
+        .with_page_size(500)
+        .with_clock(FixedClock(now.timestamp_millis()))
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn plan_freezes_until_and_narrows_since() {
+    let now = Utc.with_ymd_and_hms(2024, 4, 10, 3, 20, 11).unwrap() + Duration::milliseconds(400);
+    let client = planning_client(now);
+    let cursors = client.plan(&Scope::full()).unwrap();
+    assert_eq!(cursors.len(), 4, "Jan..Apr 2024");
+    let newest = cursors[0].window.unwrap();
+    assert_eq!(
+        newest.end,
+        Utc.with_ymd_and_hms(2024, 4, 10, 3, 20, 11).unwrap(),
+        "until = now, to the second"
+    );
+    for c in &cursors {
+        assert_eq!(
+            c.position,
+            Position::Page {
+                number: 1,
+                size: 500
+            }
+        );
+        let text = serde_json::to_string(c).unwrap();
+        assert_eq!(
+            serde_json::from_str::<affiliate_core::Cursor>(&text).unwrap(),
+            *c
+        );
+    }
+    // Incremental: the scope's since narrows the start.
+    let since = local(cst(), "2024-03-20 08:00:00");
+    let narrowed = client.plan(&Scope::since(since)).unwrap();
+    let windows: Vec<Window> = narrowed.iter().map(|c| c.window.unwrap()).collect();
+    assert_eq!(
+        shown(&windows, cst()),
+        vec![
+            ("2024-04-01 00:00:00".into(), "2024-04-10 11:20:11".into()),
+            ("2024-03-20 08:00:00".into(), "2024-03-31 23:59:59".into()),
+        ]
+    );
+    // A scope since before the configured one does not widen it.
+    let wide = client
+        .plan(&Scope::since(
+            Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap(),
+        ))
+        .unwrap();
+    assert_eq!(wide.len(), 4);
+    // The scope's until freezes the end.
+    let until = local(cst(), "2024-02-10 00:00:00");
+    let frozen = client.plan(&Scope::full().until(until)).unwrap();
+    assert_eq!(frozen.len(), 2);
+    assert_eq!(frozen[0].window.unwrap().end, until);
+    // Since after until: refused before any request.
+    let err = client
+        .plan(&Scope::since(until + Duration::days(1)).until(until))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert_eq!(err.attempts(), 0);
+}
+
+#[tokio::test]
+async fn windows_over_the_cap_are_split_recursively_and_read_exactly_once() {
+    // 6,000 rows over ~25 months: ~240 per month; a cap of 100 splits every month twice.
+    let emu = emulator(CoinwConfig::new(6_000)).await;
+    let client = builder(&emu)
+        .with_split_cap(100)
+        .with_page_size(37)
+        .build()
+        .unwrap();
+    let scope = Scope::full();
+    let calendar = client.calendar_windows(&scope).unwrap();
+    let listing = client.prepare(&scope).await.unwrap();
+    let probes = listing.probes() as usize;
+    assert_eq!(list_requests(&emu), probes);
+    assert!(
+        listing.windows().len() > calendar.len() * 2,
+        "{} windows",
+        listing.windows().len()
+    );
+    let mut covered = 0;
+    let mut seen = HashSet::new();
+    for probed in listing.windows() {
+        assert!(probed.total <= 100, "{probed:?}");
+        let truth = emu.uids_between(probed.window.start, probed.window.end);
+        assert_eq!(truth.len() as u64, probed.total);
+        for uid in truth {
+            assert!(seen.insert(uid), "uid {uid} in two windows");
+        }
+        covered += probed.total;
+    }
+    assert_eq!(covered, 6_000);
+    assert_eq!(listing.expected_total(), 6_000);
+    // Newest first and non-overlapping across the whole plan.
+    for pair in listing.windows().windows(2) {
+        assert!(pair[1].window.end < pair[0].window.start);
+    }
+    let got = list_all(Arc::new(listing.clone()), scope.clone())
+        .await
+        .unwrap();
+    let truth: Vec<u64> = emu
+        .invitees_newest_first()
+        .iter()
+        .map(|(uid, _)| *uid)
+        .collect();
+    assert_exactly(&got, &truth);
+    // The output is globally newest first.
+    let ids: Vec<u64> = got.iter().map(|i| i.id.parse().unwrap()).collect();
+    assert_eq!(ids, truth);
+    // A listing refuses a scope it was not prepared for.
+    let other = Scope::since(Utc::now() - Duration::days(3));
+    assert_eq!(listing.plan(&other).unwrap_err().kind(), ErrorKind::Config);
+}
+
+#[tokio::test]
+async fn a_single_second_over_the_cap_is_read_whole() {
+    // 3,000 rows 1 ms apart: 1,000 rows share each second; no split can get under a cap of 10.
+    let config = CoinwConfig::new(3_000).spacing(chrono::Duration::milliseconds(1));
+    let emu = emulator(config).await;
+    let client = builder(&emu)
+        .with_split_cap(10)
+        .with_page_size(128)
+        .build()
+        .unwrap();
+    let listing = client.prepare(&Scope::full()).await.unwrap();
+    let seconds: Vec<_> = listing.windows().iter().filter(|w| w.total > 10).collect();
+    assert!(!seconds.is_empty());
+    for w in &seconds {
+        assert_eq!(
+            w.window.start, w.window.end,
+            "only single seconds stay over the cap"
+        );
+    }
+    let got = list_all(Arc::new(listing), Scope::full()).await.unwrap();
+    let truth: Vec<u64> = emu
+        .invitees_newest_first()
+        .iter()
+        .map(|(uid, _)| *uid)
+        .collect();
+    assert_exactly(&got, &truth);
+}
+
+#[tokio::test]
+async fn rows_sharing_a_second_on_a_window_edge_are_listed_once() {
+    // Two rows per displayed second, straddling local midnight (a daily window edge).
+    let midnight = local(cst(), "2024-03-01 00:00:00");
+    let config = CoinwConfig::new(2_000)
+        .spacing(chrono::Duration::milliseconds(500))
+        .newest_at(midnight + Duration::seconds(300));
+    let emu = emulator(config).await;
+    let client = builder(&emu)
+        .with_window_length(WindowLength::Days(1))
+        .with_until(midnight + Duration::days(1))
+        .with_page_size(50)
+        .build()
+        .unwrap();
+    let before = emu.uids_between(
+        midnight - Duration::days(1),
+        midnight - Duration::seconds(1),
+    );
+    let after = emu.uids_between(midnight, midnight + Duration::days(1));
+    assert_eq!((before.len(), after.len()), (1_399, 601));
+    let got = list_all(Arc::new(client), Scope::full()).await.unwrap();
+    let truth: Vec<u64> = emu
+        .invitees_newest_first()
+        .iter()
+        .map(|(uid, _)| *uid)
+        .collect();
+    assert_exactly(&got, &truth);
+    let ids: Vec<u64> = got.iter().map(|i| i.id.parse().unwrap()).collect();
+    assert_eq!(ids, truth, "register time desc, then uid");
+}
