@@ -799,4 +799,173 @@ mod tests {
         assert_eq!(t, Utc.with_ymd_and_hms(2021, 9, 9, 6, 43, 18).unwrap());
         assert!(parse_time("2021-09-09T14:43:18", offset).is_none());
     }
+
+    /// A GET signed by hand from the document: the prehash covers the decoded query.
+    async fn get(emu: &CoinwEmulator, raw_query: &str, key: &str, secret: &str, ts: i64) -> Value {
+        let decoded = percent_decode(raw_query);
+        let prehash = if decoded.is_empty() {
+            format!("{ts}GET{LIST_PATH}")
+        } else {
+            format!("{ts}GET{LIST_PATH}?{decoded}")
+        };
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(prehash.as_bytes());
+        let sign = BASE64.encode(mac.finalize().into_bytes());
+        reqwest::Client::new()
+            .get(format!("{}{LIST_PATH}?{raw_query}", emu.base_url()))
+            .header("api_key", key)
+            .header("timestamp", ts.to_string())
+            .header("sign", sign)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    fn now_ms() -> i64 {
+        Utc::now().timestamp_millis()
+    }
+
+    #[tokio::test]
+    async fn signed_requests_are_answered_with_the_documented_body() {
+        let emu = CoinwEmulator::start(CoinwConfig::new(3_000)).await.unwrap();
+        let (key, secret) = (emu.api_key().to_owned(), emu.secret_key().to_owned());
+        let oldest = local_text(emu.oldest_at(), emu.utc_offset());
+        let start = oldest.replace(' ', "%20");
+        // Space as %20 and as '+': both decode to the signed space.
+        for start in [start.clone(), start.replace("%20", "+")] {
+            let q = format!("pageNo=1&pageSize=2&startTime={start}&endTime=2099-01-01%2000:00:00");
+            let body = get(&emu, &q, &key, &secret, now_ms()).await;
+            assert_eq!(body["code"], "200", "{body}");
+            assert_eq!(body["msg"], "success");
+            assert_eq!(body["data"]["total"], 3_000);
+            let list = body["data"]["list"].as_array().unwrap();
+            assert_eq!(list.len(), 2);
+            assert_eq!(list[0]["uid"], UID_BASE + 2_999);
+            assert!(
+                list[0]["registerTime"].as_str().unwrap()
+                    > list[1]["registerTime"].as_str().unwrap()
+            );
+        }
+        // The oldest row sits exactly on an inclusive startTime.
+        let q = format!("pageNo=1&pageSize=1&startTime={start}&endTime={start}");
+        let body = get(&emu, &q, &key, &secret, now_ms()).await;
+        assert_eq!(body["data"]["list"][0]["registerTime"], oldest.as_str());
+        assert_eq!(body["data"]["list"][0]["uid"], UID_BASE);
+    }
+
+    #[tokio::test]
+    async fn refusals_follow_the_documented_codes() {
+        let emu = CoinwEmulator::start(CoinwConfig::new(10)).await.unwrap();
+        let (key, secret) = (emu.api_key().to_owned(), emu.secret_key().to_owned());
+        let q = "pageNo=1&pageSize=10";
+        assert_eq!(get(&emu, q, &key, "wrong", now_ms()).await["code"], 6001);
+        assert_eq!(
+            get(&emu, q, "nobody", &secret, now_ms()).await["code"],
+            6000
+        );
+        let stale = get(&emu, q, &key, &secret, now_ms() - 60_000).await;
+        assert_eq!(
+            (stale["code"].clone(), stale["msg"].clone()),
+            (json!(6001), json!("request timestamp expired"))
+        );
+        let (plain_key, plain_secret) = emu
+            .restricted_key()
+            .map(|(k, s)| (k.to_owned(), s.to_owned()))
+            .unwrap();
+        let denied = get(&emu, q, &plain_key, &plain_secret, now_ms()).await;
+        assert_eq!(
+            (denied["code"].clone(), denied["success"].clone()),
+            (json!(6003), json!(false))
+        );
+        assert_eq!(
+            get(
+                &emu,
+                "startTime=2024-01-01T00:00:00",
+                &key,
+                &secret,
+                now_ms()
+            )
+            .await["code"],
+            402
+        );
+        assert_eq!(
+            get(&emu, "uid=abc", &key, &secret, now_ms()).await["code"],
+            402
+        );
+        // Signed over a different order than sent: refused.
+        let body = reqwest::Client::new()
+            .get(format!(
+                "{}{LIST_PATH}?pageSize=10&pageNo=1",
+                emu.base_url()
+            ))
+            .header("api_key", key.as_str())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(body.json::<Value>().await.unwrap()["code"], 6001);
+        emu.set_faults(FaultPlan::none().then(Fault::RateLimited {
+            retry_after: Some(1),
+        }));
+        let throttled = get(&emu, q, &key, &secret, now_ms()).await;
+        assert_eq!(
+            throttled,
+            json!({"code": 29001, "msg": "API access frequently"})
+        );
+    }
+
+    #[tokio::test]
+    async fn defaults_caps_and_filters() {
+        let config = CoinwConfig::new(3_000).spacing(chrono::Duration::minutes(5));
+        let emu = CoinwEmulator::start(config).await.unwrap();
+        let (key, secret) = (emu.api_key().to_owned(), emu.secret_key().to_owned());
+        // No times: the current month in the offset; pageSize defaults to 100.
+        let body = get(&emu, "", &key, &secret, now_ms()).await;
+        let (start, end) = month_bounds(Utc::now(), emu.utc_offset()).unwrap();
+        let in_month = emu.uids_between(start, end);
+        assert_eq!(body["data"]["total"], in_month.len());
+        assert_eq!(
+            body["data"]["list"].as_array().unwrap().len(),
+            in_month.len().min(100)
+        );
+        // pageSize above 1000 counts as 1000; pageNo below 1 as 1.
+        let all = "startTime=2000-01-01%2000:00:00&endTime=2099-01-01%2000:00:00";
+        let body = get(
+            &emu,
+            &format!("pageNo=0&pageSize=5000&{all}"),
+            &key,
+            &secret,
+            now_ms(),
+        )
+        .await;
+        assert_eq!(body["data"]["list"].as_array().unwrap().len(), 1_000);
+        assert_eq!(body["data"]["list"][0]["uid"], UID_BASE + 2_999);
+        // Filters.
+        let uid = UID_BASE + 1_234;
+        let body = get(&emu, &format!("uid={uid}&{all}"), &key, &secret, now_ms()).await;
+        assert_eq!(
+            body["data"],
+            json!({"list": [{"uid": uid, "registerTime": emu.register_time_text(uid).unwrap()}], "total": 1})
+        );
+        let code = REFERRAL_CODES[2];
+        let body = get(
+            &emu,
+            &format!("referralCode={code}&pageSize=1000&{all}"),
+            &key,
+            &secret,
+            now_ms(),
+        )
+        .await;
+        let truth = emu.uids_with_referral_code(code);
+        assert_eq!(body["data"]["total"], truth.len());
+        let listed: Vec<u64> = body["data"]["list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["uid"].as_u64().unwrap())
+            .collect();
+        assert_eq!(listed, truth[..listed.len()]);
+    }
 }
