@@ -91,6 +91,11 @@ impl<'de> Deserialize<'de> for Count {
 }
 
 impl CoinwClient {
+    /// The base URL requests go to.
+    pub fn base_url(&self) -> &Url {
+        &self.base_url
+    }
+
     /// Rows per page.
     pub fn page_size(&self) -> u32 {
         self.page_size

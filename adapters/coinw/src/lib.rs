@@ -38,6 +38,30 @@
 //! }
 //! # Ok(()) }
 //! ```
+//!
+//! ## Design notes
+//!
+//! * **Time zone.** `registerTime`, `startTime` and `endTime` carry no zone and CoinW
+//!   documents none, so [`CoinwBuilder::build`] refuses to run without an offset
+//!   ([`CoinwBuilder::with_utc_offset`]); there is no silent default.
+//! * **Windows.** Calendar windows in that offset (one month by default,
+//!   [`WindowLength`]), inclusive edges one second apart (CoinW's times have second
+//!   resolution), newest first. `until` is frozen when a listing is planned: sign-ups stamped
+//!   later belong to the next run. A CoinW clock running *behind* ours could stamp a sign-up
+//!   made during the run inside the newest window; the driver re-reads a window whose total
+//!   changed (a bounded number of times), which covers occasional ones.
+//! * **Split cap.** The core driver cannot split a slice once it runs, so splitting happens
+//!   before the listing: [`CoinwClient::prepare`] probes each window's `total` with a
+//!   `pageSize=1` request and halves windows above [`CoinwBuilder::with_split_cap`]
+//!   recursively. The plain [`InviteeSource::plan`](affiliate_core::InviteeSource::plan)
+//!   of [`CoinwClient`] skips the probes and reads every calendar window whole.
+//! * **Sanity check.** A row registered outside the requested window fails the page
+//!   ([`CoinwError::OutsideWindow`]): it would mean the server ignored the window, and
+//!   windows could then no longer guarantee each record once.
+//! * **Throttling.** `29001` arrives in an HTTP 200; the signing hook's body check makes the
+//!   transport retry it with jittered exponential backoff (each attempt re-signed with a
+//!   fresh timestamp), under a client-side limit of 5 requests/s by default
+//!   ([`default_client_config`]), because CoinW escalates repeated throttling to bans.
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![deny(rustdoc::broken_intra_doc_links)]
 

@@ -401,3 +401,31 @@ fn the_builder_refuses_bad_input_with_clear_errors() {
     );
     refused(ok().with_api_key("bad\nkey"), "header");
 }
+
+#[test]
+fn from_env_reads_keys_base_url_and_offset() {
+    // Only this test touches COINW_* variables in this binary.
+    std::env::set_var("COINW_API_KEY", "env-key");
+    std::env::set_var("COINW_SECRET_KEY", "env-secret");
+    std::env::set_var("COINW_BASE_URL", "http://127.0.0.1:1");
+    std::env::set_var("COINW_UTC_OFFSET", "-03:00");
+    let client = CoinwBuilder::from_env().build().unwrap();
+    assert_eq!(client.utc_offset().local_minus_utc(), -3 * 3600);
+    let shown = format!("{client:?}");
+    assert_eq!(client.base_url().as_str(), "http://127.0.0.1:1/");
+    assert!(
+        !shown.contains("env-secret") && !shown.contains("env-key"),
+        "{shown}"
+    );
+    std::env::set_var("COINW_UTC_OFFSET", "");
+    let err = CoinwBuilder::from_env().build().unwrap_err();
+    assert!(err.to_string().contains("UTC offset"), "{err}");
+    for name in [
+        "COINW_API_KEY",
+        "COINW_SECRET_KEY",
+        "COINW_BASE_URL",
+        "COINW_UTC_OFFSET",
+    ] {
+        std::env::remove_var(name);
+    }
+}
