@@ -59,7 +59,40 @@ impl fmt::Debug for PostgresSink {
 }
 
 fn db(action: &'static str) -> impl Fn(tokio_postgres::Error) -> SinkError {
-    move |e| SinkError::database(SINK, action, e)
+    move |e| SinkError::database(SINK, action, Driver::new(e))
+}
+
+/// A driver error whose message carries its causes: `tokio_postgres::Error` displays only
+/// its kind ("db error"); the server's message sits in its source.
+#[derive(Debug)]
+struct Driver {
+    message: String,
+    source: tokio_postgres::Error,
+}
+
+impl Driver {
+    fn new(source: tokio_postgres::Error) -> Self {
+        let mut message = source.to_string();
+        let mut cause = std::error::Error::source(&source);
+        while let Some(err) = cause {
+            message.push_str(": ");
+            message.push_str(&err.to_string());
+            cause = err.source();
+        }
+        Self { message, source }
+    }
+}
+
+impl fmt::Display for Driver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Driver {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
 }
 
 impl PostgresSink {
@@ -81,7 +114,7 @@ impl PostgresSink {
                 .map_err(|e| SinkError::Database {
                     sink: SINK,
                     action: "connecting",
-                    source: format!("{target}: {e}").into(),
+                    source: format!("{target}: {}", Driver::new(e)).into(),
                 })?;
         let label = target.clone();
         tokio::spawn(async move {
@@ -441,6 +474,20 @@ async fn load_state(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn errors_name_the_server_and_the_cause() {
+        let err = PostgresSink::connect("postgres://postgres@127.0.0.1:1/none", None)
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with(
+                "postgres sink: connecting: 127.0.0.1:1/none: error connecting to server: "
+            ),
+            "{text}"
+        );
+    }
 
     #[test]
     fn only_loopback_hosts_are_accepted() {

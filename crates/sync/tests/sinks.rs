@@ -1,0 +1,287 @@
+//! The sinks on their own: replayed pages, reopening after a crash, stale runs, state.
+
+mod common;
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::Path;
+
+use affiliate_core::{Cursor, Invitee, InviteeStatus, Position, Provider, Scope, SourceId};
+use affiliate_sync::{
+    FileFormat, FileSink, PageCommit, RunState, Sink, SinkError, SliceProgress, SqliteSink,
+    SyncMode,
+};
+use chrono::Utc;
+use common::{assert_unique, row_time};
+use rusqlite::Connection;
+
+fn source() -> SourceId {
+    SourceId::new(Provider::Census, "acme")
+}
+
+fn slice() -> Cursor {
+    Cursor::at(Position::Page { number: 1, size: 3 })
+}
+
+fn page(n: u64) -> Cursor {
+    Cursor::at(Position::Page { number: n, size: 3 })
+}
+
+fn rows(ids: &[&str]) -> Vec<Invitee> {
+    ids.iter()
+        .map(|id| {
+            let mut row = Invitee::new(source(), *id, InviteeStatus::Invited);
+            row.invited_at = Some(row_time(1));
+            row
+        })
+        .collect()
+}
+
+fn run(id: &str) -> RunState {
+    RunState::new(id, SyncMode::Full, &Scope::full(), Utc::now(), [slice()])
+}
+
+/// Commits the same page twice (a replay after a crash between commit and checkpoint).
+async fn replay_twice(sink: &dyn Sink) {
+    sink.begin_run(&source(), &run("r1")).await.unwrap();
+    let page_rows = rows(&["1", "2", "3"]);
+    let (first_cursor, next) = (slice(), page(2));
+    let commit = PageCommit::new("r1", &first_cursor, &page_rows, Some(&next))
+        .with_watermark(Some(row_time(1)));
+    let first = sink.commit_page(&source(), &commit).await.unwrap();
+    assert_eq!((first.inserted, first.existing), (3, 0));
+    let again = sink.commit_page(&source(), &commit).await.unwrap();
+    assert_eq!((again.inserted, again.existing), (0, 3));
+    let state = sink.load_state(&source()).await.unwrap();
+    let run = state.run.unwrap();
+    assert_eq!(run.slices[0].progress, SliceProgress::At(next));
+    assert_eq!(run.watermark, Some(row_time(1)));
+}
+
+fn sqlite_ids(path: &Path) -> Vec<String> {
+    let conn = Connection::open(path).unwrap();
+    let mut stmt = conn.prepare("SELECT id FROM invitees").unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn ndjson_ids(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn sqlite_stores_a_replayed_page_once_and_keeps_state_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("out.db");
+    replay_twice(&SqliteSink::open(&db).await.unwrap()).await;
+    assert_eq!(assert_unique(&sqlite_ids(&db)), 3);
+
+    let sink = SqliteSink::open(&db).await.unwrap();
+    let mode: String = Connection::open(&db)
+        .unwrap()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let state = sink.load_state(&source()).await.unwrap();
+    assert_eq!(
+        state.run.as_ref().unwrap().slices[0].progress,
+        SliceProgress::At(page(2))
+    );
+    let last = rows(&["3", "4"]);
+    let done = sink
+        .commit_page(&source(), &PageCommit::new("r1", &slice(), &last, None))
+        .await
+        .unwrap();
+    assert_eq!((done.inserted, done.existing), (1, 1));
+    sink.finish_run(&source(), "r1", Some(row_time(7)))
+        .await
+        .unwrap();
+    let state = sink.load_state(&source()).await.unwrap();
+    assert!(state.run.is_none());
+    assert_eq!(state.watermark, Some(row_time(7)));
+    assert_eq!(assert_unique(&sqlite_ids(&db)), 4);
+}
+
+#[tokio::test]
+async fn sqlite_upserts_update_changed_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("out.db");
+    let sink = SqliteSink::open(&db).await.unwrap();
+    sink.begin_run(&source(), &run("r1")).await.unwrap();
+    let first = slice();
+    let mut changed = rows(&["1"]);
+    sink.commit_page(
+        &source(),
+        &PageCommit::new("r1", &first, &changed, Some(&page(2))),
+    )
+    .await
+    .unwrap();
+    changed[0].status = InviteeStatus::Joined;
+    changed[0].total_paid_micro = Some(1_500_000);
+    let outcome = sink
+        .commit_page(
+            &source(),
+            &PageCommit::new("r1", &first, &changed, Some(&page(2))),
+        )
+        .await
+        .unwrap();
+    assert_eq!((outcome.inserted, outcome.existing), (0, 1));
+    let (status, paid, invited_at): (String, i64, String) = Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT status, total_paid_micro, invited_at FROM invitees WHERE id = '1'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((status.as_str(), paid), ("joined", 1_500_000));
+    assert_eq!(invited_at, "2024-01-01T01:00:00.000000Z");
+}
+
+#[tokio::test]
+async fn file_sinks_store_a_replayed_page_once_even_after_reopening() {
+    for format in [FileFormat::Ndjson, FileFormat::Csv] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out");
+        replay_twice(&FileSink::open(&path, format).await.unwrap()).await;
+
+        // A new process replays the page once more: the keys come back from the file.
+        let sink = FileSink::open(&path, format).await.unwrap();
+        let page_rows = rows(&["1", "2", "3"]);
+        let replay = sink
+            .commit_page(
+                &source(),
+                &PageCommit::new("r1", &slice(), &page_rows, Some(&page(2))),
+            )
+            .await
+            .unwrap();
+        assert_eq!((replay.inserted, replay.existing), (0, 3), "{format:?}");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let records = text.matches("census").count();
+        assert_eq!(records, 3, "{format:?}: {text}");
+    }
+}
+
+#[tokio::test]
+async fn an_uncommitted_tail_is_cut_off_when_the_file_is_reopened() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.ndjson");
+    let sink = FileSink::open(&path, FileFormat::Ndjson).await.unwrap();
+    sink.begin_run(&source(), &run("r1")).await.unwrap();
+    let first = rows(&["1", "2"]);
+    sink.commit_page(
+        &source(),
+        &PageCommit::new("r1", &slice(), &first, Some(&page(2))),
+    )
+    .await
+    .unwrap();
+    let committed = std::fs::metadata(&path).unwrap().len();
+    drop(sink);
+
+    // A crash after appending the next page's rows but before the state file was renamed:
+    // one whole line and one torn line.
+    let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+    file.write_all(b"{\"provider\":\"census\",\"account\":\"acme\",\"id\":\"3\",\"status\":\"invited\"}\n{\"provider\":\"cen")
+        .unwrap();
+    drop(file);
+
+    let sink = FileSink::open(&path, FileFormat::Ndjson).await.unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), committed);
+    let state = sink.load_state(&source()).await.unwrap();
+    assert_eq!(
+        state.run.unwrap().slices[0].progress,
+        SliceProgress::At(page(2))
+    );
+    let replayed = rows(&["3", "4"]);
+    let outcome = sink
+        .commit_page(&source(), &PageCommit::new("r1", &slice(), &replayed, None))
+        .await
+        .unwrap();
+    assert_eq!(outcome.inserted, 2, "the cut-off rows are written again");
+    assert_eq!(assert_unique(&ndjson_ids(&path)), 4);
+}
+
+#[tokio::test]
+async fn a_file_shorter_than_its_committed_length_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.ndjson");
+    let sink = FileSink::open(&path, FileFormat::Ndjson).await.unwrap();
+    sink.begin_run(&source(), &run("r1")).await.unwrap();
+    let first = rows(&["1", "2"]);
+    sink.commit_page(
+        &source(),
+        &PageCommit::new("r1", &slice(), &first, Some(&page(2))),
+    )
+    .await
+    .unwrap();
+    drop(sink);
+    std::fs::write(&path, b"").unwrap();
+    let err = FileSink::open(&path, FileFormat::Ndjson).await.unwrap_err();
+    assert!(matches!(err, SinkError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("truncated or replaced"), "{err}");
+    assert_eq!(err.sink(), "ndjson");
+}
+
+#[tokio::test]
+async fn a_foreign_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.csv");
+    std::fs::write(&path, "name,amount\nana,3\n").unwrap();
+    let err = FileSink::open(&path, FileFormat::Csv).await.unwrap_err();
+    assert!(
+        err.to_string().contains("not written by this sink"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "name,amount\nana,3\n"
+    );
+}
+
+#[tokio::test]
+async fn commits_of_a_superseded_run_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let sinks: Vec<Box<dyn Sink>> = vec![
+        Box::new(SqliteSink::open_in_memory().await.unwrap()),
+        Box::new(
+            FileSink::open(dir.path().join("a.ndjson"), FileFormat::Ndjson)
+                .await
+                .unwrap(),
+        ),
+    ];
+    for sink in sinks {
+        sink.begin_run(&source(), &run("old")).await.unwrap();
+        sink.begin_run(&source(), &run("new")).await.unwrap();
+        let stale = rows(&["1"]);
+        let err = sink
+            .commit_page(&source(), &PageCommit::new("old", &slice(), &stale, None))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, SinkError::Conflict { .. }), "{err}");
+        assert!(err.to_string().starts_with(sink.name()), "{err}");
+        let unknown = Cursor::at(Position::Page { number: 9, size: 3 });
+        let err = sink
+            .commit_page(&source(), &PageCommit::new("new", &unknown, &stale, None))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, SinkError::Conflict { .. }), "{err}");
+        assert!(sink.finish_run(&source(), "old", None).await.is_err());
+        // Nothing of the refused commits was stored.
+        let state = sink.load_state(&source()).await.unwrap();
+        assert_eq!(
+            state.run.unwrap().slices[0].progress,
+            SliceProgress::Pending
+        );
+    }
+}
