@@ -101,6 +101,7 @@ impl SinkError {
         }
     }
 
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
     pub(crate) fn database(
         sink: &'static str,
         action: &'static str,

@@ -11,8 +11,9 @@
 //!   last committed page; replays never store a row twice.
 //! * Incremental runs: a per-source watermark (newest activity seen) with a configurable
 //!   overlap ([`SyncOptions::overlap`]).
-//! * Sinks: [`FileSink`] (NDJSON or CSV, file or stdout), [`SqliteSink`] (embedded, WAL),
-//!   [`PostgresSink`] (batched upserts). The table layout is described in [`sink`].
+//! * Sinks: [`FileSink`] (NDJSON or CSV, file or stdout), `SqliteSink` (embedded, WAL;
+//!   cargo feature `sqlite`, on by default), `PostgresSink` (batched upserts; feature
+//!   `postgres`, on by default). The table layout is described in [`sink`].
 //! * PII: an [`EmailPolicy`] (keep, salted hash, drop) applied before rows reach a sink.
 //!
 //! See [`Sync`] for a complete example.
@@ -34,9 +35,11 @@ pub use observer::{NoopObserver, Observer, PageEvent, SourceStart};
 pub use options::{SourceLimits, SyncOptions};
 pub use pii::EmailPolicy;
 pub use report::{Failure, FailureStage, SourceReport, SourceStatus, SyncReport};
-pub use sink::{
-    CommitOutcome, FileFormat, FileSink, PageCommit, PostgresSink, Sink, SqliteSink, COLUMNS,
-};
+#[cfg(feature = "postgres")]
+pub use sink::PostgresSink;
+#[cfg(feature = "sqlite")]
+pub use sink::SqliteSink;
+pub use sink::{CommitOutcome, FileFormat, FileSink, PageCommit, Sink, COLUMNS};
 pub use state::{RunState, SliceProgress, SliceState, SourceState, StateConflict, SyncMode};
 /// Re-exported so callers can cancel a run without depending on `tokio-util` themselves.
 pub use tokio_util::sync::CancellationToken;

@@ -41,7 +41,7 @@ use crate::{Sink, SourceLimits, SyncOptions};
 /// use std::sync::Arc;
 /// use async_trait::async_trait;
 /// use affiliate_core::*;
-/// use affiliate_sync::{SqliteSink, Sync, SyncOptions};
+/// use affiliate_sync::{FileFormat, FileSink, Sync, SyncOptions};
 ///
 /// /// Five invitees on pages of two, with a total.
 /// #[derive(Debug)]
@@ -64,7 +64,9 @@ use crate::{Sink, SourceLimits, SyncOptions};
 /// }
 ///
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-/// let sink = Arc::new(SqliteSink::open_in_memory().await?);
+/// // NDJSON lines on standard output; `SqliteSink::open("affiliate.db")` keeps state
+/// // across processes, so an interrupted run resumes.
+/// let sink = Arc::new(FileSink::stdout(FileFormat::Ndjson));
 /// let source = Arc::new(Five(SourceId::new(Provider::Other("demo".into()), "a")));
 /// let report = Sync::new(sink)
 ///     .with_source(source)
@@ -74,8 +76,7 @@ use crate::{Sink, SourceLimits, SyncOptions};
 /// assert!(report.is_success(), "{report}");
 /// assert_eq!(report.records(), 5);
 /// assert_eq!(report.pages(), 3);
-/// # Ok::<(), affiliate_sync::SinkError>(())
-/// # }).unwrap();
+/// # });
 /// ```
 pub struct Sync {
     sources: Vec<(Arc<dyn InviteeSource>, Option<SourceLimits>)>,

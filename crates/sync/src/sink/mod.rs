@@ -18,9 +18,12 @@
 //! JSON state file next to the data file.
 
 mod file;
+#[cfg(feature = "postgres")]
 mod postgres;
 mod row;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 
 use std::fmt::Debug;
@@ -30,8 +33,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 pub use file::{FileFormat, FileSink};
+#[cfg(feature = "postgres")]
 pub use postgres::PostgresSink;
 pub use row::COLUMNS;
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteSink;
 
 use crate::state::{RunState, SourceState};

@@ -27,6 +27,7 @@ pub(crate) fn format_time(at: DateTime<Utc>) -> String {
 }
 
 /// Parses what [`format_time`] wrote (any RFC 3339 instant is accepted).
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 pub(crate) fn parse_time(text: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
     DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc))
 }
