@@ -45,6 +45,10 @@ pub use affiliate_prefactor as prefactor;
 #[cfg(feature = "census")]
 pub use affiliate_census as census;
 
+/// The sync engine: many sources into one exactly-once, resumable sink.
+#[cfg(feature = "sync")]
+pub use affiliate_sync as sync;
+
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
