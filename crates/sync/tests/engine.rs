@@ -446,3 +446,34 @@ async fn csv_output_has_one_header_and_escapes_awkward_text() {
     assert_eq!(&awkward[12], "{\"invite_url\":\"https://x.test/?a=1,b=2\"}");
     assert_eq!(&awkward[5], "2024-01-01T03:00:00.000000Z");
 }
+
+#[tokio::test]
+async fn many_sources_with_prefetching_land_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("all.ndjson");
+    let windowed = Arc::new(Fake::counted("windowed", 120, 7).windowed(24));
+    let newest = Arc::new(Fake::newest_first("newest", 333, 25));
+    let counted = Arc::new(Fake::counted("counted", 250, 20));
+    let sink = Arc::new(FileSink::open(&file, FileFormat::Ndjson).await.unwrap());
+    // Default options: four pages in flight per slice, two slices per source.
+    let report = Sync::new(sink)
+        .with_sources([arc(&windowed), arc(&newest), arc(&counted)])
+        .run()
+        .await;
+    assert!(report.is_success(), "{report}");
+    assert_eq!(report.records(), 120 + 333 + 250);
+    let ids: Vec<String> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            format!(
+                "{}/{}",
+                v["account"].as_str().unwrap(),
+                v["id"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(ids.len(), 703);
+    assert_eq!(assert_unique(&ids), 703);
+}

@@ -35,7 +35,8 @@ use crate::{Sink, SourceLimits, SyncOptions};
 /// pages: the page in flight is either committed whole or discarded, and the next run
 /// resumes.
 ///
-/// Must run inside a Tokio runtime.
+/// Must run inside a Tokio runtime. Import the type by name (`use affiliate_sync::Sync`)
+/// or refer to it by path: a glob import would shadow `std::marker::Sync`.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -196,7 +197,9 @@ impl Sync {
                             FailureStage::Config,
                             format!("{id} is configured more than once; give each account its own label"),
                         );
-                        return SourceReport::new(id, ctx.options.mode).failed(failure);
+                        let report = SourceReport::new(id, ctx.options.mode).failed(failure);
+                        ctx.observer.source_finished(&report);
+                        return report;
                     }
                     match tokio::spawn(source_run::run(ctx.clone(), source, limits)).await {
                         Ok(report) => report,
@@ -208,7 +211,9 @@ impl Sync {
                             if ctx.options.fail_fast {
                                 ctx.run_token.cancel();
                             }
-                            SourceReport::new(id, ctx.options.mode).failed(failure)
+                            let report = SourceReport::new(id, ctx.options.mode).failed(failure);
+                            ctx.observer.source_finished(&report);
+                            report
                         }
                     }
                 }
