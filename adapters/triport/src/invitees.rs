@@ -43,6 +43,26 @@ impl Row {
     }
 }
 
+/// Decodes and normalises one `GET /v1/referrals/invitees` response body (for replaying
+/// saved responses, and what [`TriportClient`]'s `fetch` does with each page).
+///
+/// ```
+/// use affiliate_core::{Provider, SourceId};
+/// let source = SourceId::new(Provider::Triport, "main");
+/// let body = br#"{"items":[{"user_id":"3f8c2a1e-9b4d-4c7a-8e21-6f0a1b2c3d4e","display_name":"Ada",
+///                 "signed_at":"2026-01-02T03:04:05Z","total_paid_micro":1500000}]}"#;
+/// let rows = affiliate_triport::parse_invitees(&source, body).unwrap();
+/// assert_eq!(rows[0].total_paid_micro, Some(1_500_000));
+/// ```
+pub fn parse_invitees(source: &SourceId, body: &[u8]) -> Result<Vec<Invitee>, serde_json::Error> {
+    let body: Body = serde_json::from_slice(body)?;
+    Ok(body
+        .items
+        .into_iter()
+        .map(|r| r.into_invitee(source))
+        .collect())
+}
+
 #[async_trait]
 impl InviteeSource for TriportClient {
     fn id(&self) -> &SourceId {

@@ -35,3 +35,4 @@ pub use admin::{Attribution, AttributionEvent, Balance, OperatorView};
 pub use builder::{TriportBuilder, DEFAULT_BASE_URL, DEFAULT_LIMIT, MAX_LIMIT};
 pub use client::TriportClient;
 pub use error::{ApiDetails, TriportError};
+pub use invitees::parse_invitees;

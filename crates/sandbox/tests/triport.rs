@@ -15,7 +15,9 @@ async fn get(emu: &TriportEmulator, path: &str, cookie: Option<&str>) -> (u16, V
 
 #[tokio::test]
 async fn limit_outside_1_to_200_falls_back_to_50() {
-    let emu = TriportEmulator::start(TriportConfig::new(300)).await.unwrap();
+    let emu = TriportEmulator::start(TriportConfig::new(300))
+        .await
+        .unwrap();
     let s = emu.session().to_owned();
     for (query, expected) in [
         ("limit=0", 50),
@@ -43,56 +45,128 @@ async fn empty_account_has_an_empty_items_array() {
 
 #[tokio::test]
 async fn newest_first_and_offsets_are_consistent() {
-    let emu = TriportEmulator::start(TriportConfig::new(30)).await.unwrap();
+    let emu = TriportEmulator::start(TriportConfig::new(30))
+        .await
+        .unwrap();
     let s = emu.session().to_owned();
     let (_, a) = get(&emu, "/v1/referrals/invitees?limit=10&offset=0", Some(&s)).await;
     let (_, b) = get(&emu, "/v1/referrals/invitees?limit=10&offset=9", Some(&s)).await;
     assert_eq!(a["items"][9], b["items"][0]);
-    let times: Vec<&str> = a["items"].as_array().unwrap().iter().map(|r| r["signed_at"].as_str().unwrap()).collect();
+    let times: Vec<&str> = a["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["signed_at"].as_str().unwrap())
+        .collect();
     let mut sorted = times.clone();
     sorted.sort_by(|x, y| y.cmp(x));
     assert_eq!(times, sorted, "newest first");
-    assert_eq!(emu.ids_newest_first()[0], a["items"][0]["user_id"].as_str().unwrap());
+    assert_eq!(
+        emu.ids_newest_first()[0],
+        a["items"][0]["user_id"].as_str().unwrap()
+    );
 }
 
 #[tokio::test]
 async fn documented_errors() {
     let emu = TriportEmulator::start(TriportConfig::new(3)).await.unwrap();
-    assert_eq!(get(&emu, "/v1/referrals/invitees", None).await, (401, serde_json::json!({"error": "unauthenticated"})));
-    assert_eq!(get(&emu, "/v1/referrals/invitees", Some("wrong")).await.0, 401);
+    assert_eq!(
+        get(&emu, "/v1/referrals/invitees", None).await,
+        (401, serde_json::json!({"error": "unauthenticated"}))
+    );
+    assert_eq!(
+        get(&emu, "/v1/referrals/invitees", Some("wrong")).await.0,
+        401
+    );
 
     let client = reqwest::Client::new();
-    let admin = format!("{}/v1/admin/referrals/users/3f8c2a1e-9b4d-4c7a-8e21-6f0a1b2c3d4e", emu.base_url());
+    let admin = format!(
+        "{}/v1/admin/referrals/users/3f8c2a1e-9b4d-4c7a-8e21-6f0a1b2c3d4e",
+        emu.base_url()
+    );
     let token = emu.admin_token().unwrap().to_owned();
     let res = client.get(&admin).send().await.unwrap();
     assert_eq!(res.status().as_u16(), 401);
-    assert_eq!(res.json::<Value>().await.unwrap()["error"], "admin_token_invalid");
-    let res = client.get(&admin).header("x-admin-token", &token).send().await.unwrap();
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "admin_token_invalid"
+    );
+    let res = client
+        .get(&admin)
+        .header("x-admin-token", &token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status().as_u16(), 200);
     let view: Value = res.json().await.unwrap();
     assert!(view["recent_attributions"].is_array());
     assert!(view["balance"]["lifetime_micro"].is_i64());
-    let res = client.post(&admin).header("x-admin-token", &token).send().await.unwrap();
+    let res = client
+        .post(&admin)
+        .header("x-admin-token", &token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status().as_u16(), 405);
-    assert_eq!(res.json::<Value>().await.unwrap()["error"], "method_not_allowed");
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "method_not_allowed"
+    );
     let bad = format!("{}/v1/admin/referrals/users/nope", emu.base_url());
-    let res = client.get(&bad).header("x-admin-token", &token).send().await.unwrap();
+    let res = client
+        .get(&bad)
+        .header("x-admin-token", &token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status().as_u16(), 400);
-    assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_user_id");
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "invalid_user_id"
+    );
     let retired = format!("{}/v1/admin/referrals/simulate-paid", emu.base_url());
-    assert_eq!(client.post(&retired).send().await.unwrap().status().as_u16(), 410);
+    assert_eq!(
+        client
+            .post(&retired)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        410
+    );
 
-    let unset = TriportEmulator::start(TriportConfig::new(1).admin_token(None)).await.unwrap();
-    let admin = format!("{}/v1/admin/referrals/users/3f8c2a1e-9b4d-4c7a-8e21-6f0a1b2c3d4e", unset.base_url());
-    let res = client.get(&admin).header("x-admin-token", "x").send().await.unwrap();
-    assert_eq!(res.json::<Value>().await.unwrap()["error"], "admin_token_unset");
+    let unset = TriportEmulator::start(TriportConfig::new(1).admin_token(None))
+        .await
+        .unwrap();
+    let admin = format!(
+        "{}/v1/admin/referrals/users/3f8c2a1e-9b4d-4c7a-8e21-6f0a1b2c3d4e",
+        unset.base_url()
+    );
+    let res = client
+        .get(&admin)
+        .header("x-admin-token", "x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "admin_token_unset"
+    );
 }
 
 #[tokio::test]
 async fn millions_of_rows_are_served_without_materialising_them() {
-    let emu = TriportEmulator::start(TriportConfig::new(5_000_000)).await.unwrap();
+    let emu = TriportEmulator::start(TriportConfig::new(5_000_000))
+        .await
+        .unwrap();
     let s = emu.session().to_owned();
-    let (status, body) = get(&emu, "/v1/referrals/invitees?limit=200&offset=4999900", Some(&s)).await;
+    let (status, body) = get(
+        &emu,
+        "/v1/referrals/invitees?limit=200&offset=4999900",
+        Some(&s),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(body["items"].as_array().unwrap().len(), 100);
 }

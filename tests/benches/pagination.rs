@@ -1,0 +1,96 @@
+//! Does pagination reach the latency bound? With per-request latency L, concurrency C and a
+//! rate limit R, listing P pages should take close to max(P/R, ceil(P/C)·L). Prints the
+//! measured time, the bound and their ratio for each scenario.
+//!
+//! `cargo bench -p affiliate-tests --bench pagination`
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use affiliate_core::driver::{invitees, DriverOptions};
+use affiliate_core::Scope;
+use affiliate_http::{ClientConfig, RateLimit};
+use affiliate_sandbox::triport::{TriportConfig, TriportEmulator};
+use affiliate_sandbox::Emulator;
+use futures::StreamExt;
+
+struct Scenario {
+    name: &'static str,
+    rows: u64,
+    latency: Duration,
+    concurrency: usize,
+    rate: Option<f64>,
+}
+
+async fn run(s: &Scenario) {
+    let emu = TriportEmulator::start(TriportConfig::new(s.rows).latency(s.latency))
+        .await
+        .expect("emulator");
+    let mut http = ClientConfig::default();
+    http.rate_limit = s.rate.map(|r| RateLimit::new(r, 1));
+    let source = affiliate_triport::TriportBuilder::new()
+        .with_base_url(emu.base_url())
+        .with_session(emu.session())
+        .with_client_config(http)
+        .build()
+        .expect("client");
+    let options = DriverOptions::default().with_concurrency(s.concurrency);
+    let started = Instant::now();
+    let count = invitees(Arc::new(source), Scope::full(), options)
+        .fold(0u64, |n, r| async move { n + u64::from(r.is_ok()) })
+        .await;
+    let elapsed = started.elapsed().as_secs_f64();
+    assert_eq!(count, s.rows, "{}: every row listed", s.name);
+    let pages = emu.requests().len() as f64;
+    let latency_bound = (pages / s.concurrency as f64).ceil() * s.latency.as_secs_f64();
+    let rate_bound = s.rate.map_or(0.0, |r| pages / r);
+    let bound = latency_bound.max(rate_bound);
+    println!(
+        "{:<44} pages={:>4} L={:>3}ms C={} R={:>5} measured={:>7.3}s bound={:>7.3}s ratio={:.2}",
+        s.name,
+        pages,
+        s.latency.as_millis(),
+        s.concurrency,
+        s.rate.map_or("none".to_owned(), |r| format!("{r}/s")),
+        elapsed,
+        bound,
+        elapsed / bound
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let scenarios = [
+        Scenario {
+            name: "triport newest-first, latency-bound, C=1",
+            rows: 199 * 40,
+            latency: Duration::from_millis(20),
+            concurrency: 1,
+            rate: None,
+        },
+        Scenario {
+            name: "triport newest-first, latency-bound, C=4",
+            rows: 199 * 80,
+            latency: Duration::from_millis(20),
+            concurrency: 4,
+            rate: None,
+        },
+        Scenario {
+            name: "triport newest-first, latency-bound, C=8",
+            rows: 199 * 160,
+            latency: Duration::from_millis(20),
+            concurrency: 8,
+            rate: None,
+        },
+        Scenario {
+            name: "triport newest-first, rate-bound 50/s, C=8",
+            rows: 199 * 100,
+            latency: Duration::from_millis(20),
+            concurrency: 8,
+            rate: Some(50.0),
+        },
+    ];
+    for s in &scenarios {
+        run(s).await;
+    }
+}
