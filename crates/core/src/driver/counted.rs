@@ -1,6 +1,6 @@
 //! Walking a slice whose first page reports a total.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 
 use futures::stream::FuturesOrdered;
 use futures::StreamExt;
@@ -36,17 +36,23 @@ impl Walk {
             self.follow_next(start.clone(), next).await?;
             return Ok(false);
         };
-        let rows_total = match total {
+        let rows_of = |total: Total| match total {
             Total::Items(n) => n,
             Total::Pages(p) => p.saturating_mul(u64::from(size)),
         };
+        let mut planned_rows = rows_of(total);
         let empty = first.invitees.is_empty();
-        let rest = if empty {
-            Vec::new()
+        let mut queue: VecDeque<Cursor> = if empty {
+            VecDeque::new()
         } else {
-            start.position.remaining(rows_total)
+            start
+                .position
+                .remaining(planned_rows)
+                .into_iter()
+                .map(|p| start.with_position(p))
+                .collect()
         };
-        if self.fetched + rest.len() as u64 > self.options.max_pages {
+        if self.fetched + queue.len() as u64 > self.options.max_pages {
             return Err(self.pagination(PaginationError::PageCeiling(self.options.max_pages)));
         }
         let resume = Some(start.with_position(start.position.following()));
@@ -54,14 +60,29 @@ impl Walk {
 
         let mut drifted = false;
         let mut last = start.clone();
-        let mut queue = rest.into_iter().map(|p| start.with_position(p));
+        // The last position planned so far, to extend the plan from when the list grows.
+        let mut planned_end = queue.back().cloned().unwrap_or_else(|| start.clone());
         let mut in_flight = FuturesOrdered::new();
-        for cursor in queue.by_ref().take(self.options.concurrency) {
+        while in_flight.len() < self.options.concurrency {
+            let Some(cursor) = queue.pop_front() else {
+                break;
+            };
             in_flight.push_back(self.request(cursor));
         }
         while let Some((cursor, result)) = in_flight.next().await {
             let page = self.accept(result)?;
-            drifted |= page.total != Some(total);
+            if page.total != Some(total) {
+                drifted = true;
+                // Rows added inside the slice push its tail past the planned pages: plan
+                // the pages the new total needs, so the tail is not left behind.
+                if let Some(now) = page.total.map(rows_of).filter(|n| *n > planned_rows) {
+                    for p in planned_end.position.remaining(now) {
+                        queue.push_back(start.with_position(p));
+                    }
+                    planned_end = queue.back().cloned().unwrap_or(planned_end);
+                    planned_rows = now;
+                }
+            }
             let empty = page.invitees.is_empty();
             let resume = Some(cursor.with_position(cursor.position.following()));
             self.emit(cursor.clone(), page.invitees, resume).await?;
@@ -71,7 +92,7 @@ impl Walk {
                 drifted = true;
                 break;
             }
-            if let Some(cursor) = queue.next() {
+            if let Some(cursor) = queue.pop_front() {
                 in_flight.push_back(self.request(cursor));
             }
         }

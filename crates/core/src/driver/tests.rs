@@ -329,3 +329,35 @@ async fn a_next_pointer_that_does_not_advance_is_an_error() {
     let err = results.into_iter().find_map(Result::err).expect("an error");
     assert!(err.to_string().contains("does not advance"), "{err}");
 }
+
+#[tokio::test]
+async fn counted_newest_first_slice_growing_inside_keeps_its_tail() {
+    // Rows land at the head of a counted, newest-first slice while it is read: each one
+    // pushes the oldest rows past the pages planned from the first total.
+    let counter = Arc::new(AtomicU64::new(0));
+    let c = counter.clone();
+    let list = Arc::new(
+        FakeList::new(
+            Strategy::Counted {
+                growing_tail: false,
+            },
+            10,
+            95,
+        )
+        .mutate(move |_, rows| {
+            for _ in 0..3 {
+                let k = c.fetch_add(1, Ordering::SeqCst);
+                rows.insert(0, format!("new{k}"));
+            }
+        }),
+    );
+    let options = DriverOptions::default().with_concurrency(1);
+    let mut options = options;
+    options.drift_rescans = 0;
+    let got: Vec<String> = invitees(list.clone(), Scope::full(), options)
+        .map_ok(|i| i.id)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_exactly_once(&got, (0..95).map(|i| format!("r{i}")));
+}
