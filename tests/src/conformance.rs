@@ -209,8 +209,7 @@ pub async fn dropped_stream_stops<H: Harness>(h: &H) {
 
 /// Secrets never show in `Debug`, in error messages or in logs.
 pub async fn secrets_are_redacted<H: Harness>(h: &H) {
-    let logs = CapturedLogs::default();
-    let _guard = logs.install();
+    let logs = CapturedLogs::global();
     let emu = h.start(2 * u64::from(h.page_size())).await;
     let good = h.source(&emu);
     let listed = list(good.clone()).await;

@@ -1,7 +1,7 @@
-//! Capturing `tracing` output of the current thread, to prove secrets never reach logs.
+//! Capturing `tracing` output, to prove secrets never reach logs.
 
 use std::io::Write;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -15,15 +15,25 @@ impl CapturedLogs {
         String::from_utf8_lossy(&self.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
     }
 
-    /// Installs a TRACE-level subscriber writing here, for the current thread only
-    /// (use a current-thread runtime). Keep the guard alive while capturing.
-    pub fn install(&self) -> tracing::subscriber::DefaultGuard {
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(self.clone())
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::set_default(subscriber)
+    /// The process-wide capture: on first use installs a TRACE-level global subscriber
+    /// writing into one buffer, so every test of the binary logs there. (A thread-local
+    /// subscriber would miss events whose callsites another thread registered first.)
+    pub fn global() -> CapturedLogs {
+        static GLOBAL: OnceLock<CapturedLogs> = OnceLock::new();
+        GLOBAL
+            .get_or_init(|| {
+                let logs = CapturedLogs::default();
+                let subscriber = tracing_subscriber::fmt()
+                    .with_writer(logs.clone())
+                    .with_max_level(tracing::Level::TRACE)
+                    .with_ansi(false)
+                    .finish();
+                // Another global subscriber (from the test binary itself) wins; then the
+                // buffer stays empty and the redaction check says so.
+                let _ = tracing::subscriber::set_global_default(subscriber);
+                logs
+            })
+            .clone()
     }
 }
 

@@ -1,0 +1,57 @@
+//! CoinW against its emulator: the conformance suite (the CoinW-specific cases live in
+//! adapters/coinw/tests).
+
+use std::sync::Arc;
+
+use affiliate_coinw::{CoinwBuilder, WindowLength};
+use affiliate_core::InviteeSource;
+use affiliate_sandbox::coinw::{CoinwConfig, CoinwEmulator};
+use affiliate_tests::conformance::Harness;
+use affiliate_tests::fast_client_config;
+use async_trait::async_trait;
+
+struct CoinwHarness;
+
+const PAGE: u32 = 7;
+
+fn builder(emu: &CoinwEmulator) -> CoinwBuilder {
+    CoinwBuilder::new()
+        .with_base_url(emu.base_url())
+        .with_api_key(emu.api_key())
+        .with_secret_key(emu.secret_key())
+        .with_offset(emu.utc_offset())
+        .with_page_size(PAGE)
+        .with_window_length(WindowLength::Days(3))
+        .with_since(emu.oldest_at() - chrono::Duration::days(1))
+        .with_client_config(fast_client_config())
+}
+
+#[async_trait]
+impl Harness for CoinwHarness {
+    type Emu = CoinwEmulator;
+    fn page_size(&self) -> u32 {
+        PAGE
+    }
+    async fn start(&self, records: u64) -> CoinwEmulator {
+        // Hourly registrations: a few windows of a few pages each.
+        CoinwEmulator::start(CoinwConfig::new(records).spacing(chrono::Duration::hours(1)))
+            .await
+            .expect("emulator starts")
+    }
+    fn source(&self, emu: &CoinwEmulator) -> Arc<dyn InviteeSource> {
+        Arc::new(builder(emu).build().expect("valid config"))
+    }
+    fn refused_source(&self, emu: &CoinwEmulator) -> (Arc<dyn InviteeSource>, Vec<String>) {
+        let wrong = "coinw-wrong-secret-7f7f".to_owned();
+        let source = builder(emu)
+            .with_secret_key(wrong.as_str())
+            .build()
+            .expect("valid config");
+        (Arc::new(source), vec![wrong])
+    }
+    fn secrets(&self, emu: &CoinwEmulator) -> Vec<String> {
+        vec![emu.api_key().to_owned(), emu.secret_key().to_owned()]
+    }
+}
+
+affiliate_tests::conformance_suite!(CoinwHarness);
