@@ -8,14 +8,25 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use affiliate_core::driver::{invitees, DriverOptions};
+use affiliate_core::InviteeSource;
 use affiliate_core::Scope;
 use affiliate_http::{ClientConfig, RateLimit};
+use affiliate_sandbox::census::{CensusConfig, CensusEmulator};
 use affiliate_sandbox::triport::{TriportConfig, TriportEmulator};
 use affiliate_sandbox::Emulator;
 use futures::StreamExt;
 
+#[derive(Clone, Copy)]
+enum Provider {
+    /// Newest-first offsets, no total: speculative prefetch.
+    Triport,
+    /// Page numbers with a total: the rest fetched concurrently after page 1.
+    Census,
+}
+
 struct Scenario {
     name: &'static str,
+    provider: Provider,
     rows: u64,
     latency: Duration,
     concurrency: usize,
@@ -23,20 +34,37 @@ struct Scenario {
 }
 
 async fn run(s: &Scenario) {
-    let emu = TriportEmulator::start(TriportConfig::new(s.rows).latency(s.latency))
-        .await
-        .expect("emulator");
     let mut http = ClientConfig::default();
     http.rate_limit = s.rate.map(|r| RateLimit::new(r, 1));
-    let source = affiliate_triport::TriportBuilder::new()
-        .with_base_url(emu.base_url())
-        .with_session(emu.session())
-        .with_client_config(http)
-        .build()
-        .expect("client");
+    let (emu, source): (Box<dyn Emulator>, Arc<dyn InviteeSource>) = match s.provider {
+        Provider::Triport => {
+            let emu = TriportEmulator::start(TriportConfig::new(s.rows).latency(s.latency))
+                .await
+                .expect("emulator");
+            let source = affiliate_triport::TriportBuilder::new()
+                .with_base_url(emu.base_url())
+                .with_session(emu.session())
+                .with_client_config(http)
+                .build()
+                .expect("client");
+            (Box::new(emu), Arc::new(source))
+        }
+        Provider::Census => {
+            let emu = CensusEmulator::start(CensusConfig::new(s.rows).latency(s.latency))
+                .await
+                .expect("emulator");
+            let source = affiliate_census::CensusBuilder::new()
+                .with_base_url(emu.base_url())
+                .with_token(emu.token())
+                .with_client_config(http)
+                .build()
+                .expect("client");
+            (Box::new(emu), Arc::new(source))
+        }
+    };
     let options = DriverOptions::default().with_concurrency(s.concurrency);
     let started = Instant::now();
-    let count = invitees(Arc::new(source), Scope::full(), options)
+    let count = invitees(source, Scope::full(), options)
         .fold(0u64, |n, r| async move { n + u64::from(r.is_ok()) })
         .await;
     let elapsed = started.elapsed().as_secs_f64();
@@ -62,6 +90,7 @@ async fn run(s: &Scenario) {
 async fn main() {
     let scenarios = [
         Scenario {
+            provider: Provider::Triport,
             name: "triport newest-first, latency-bound, C=1",
             rows: 199 * 40,
             latency: Duration::from_millis(20),
@@ -69,6 +98,7 @@ async fn main() {
             rate: None,
         },
         Scenario {
+            provider: Provider::Triport,
             name: "triport newest-first, latency-bound, C=4",
             rows: 199 * 80,
             latency: Duration::from_millis(20),
@@ -76,6 +106,7 @@ async fn main() {
             rate: None,
         },
         Scenario {
+            provider: Provider::Triport,
             name: "triport newest-first, latency-bound, C=8",
             rows: 199 * 160,
             latency: Duration::from_millis(20),
@@ -83,8 +114,33 @@ async fn main() {
             rate: None,
         },
         Scenario {
+            provider: Provider::Triport,
             name: "triport newest-first, rate-bound 50/s, C=8",
             rows: 199 * 100,
+            latency: Duration::from_millis(20),
+            concurrency: 8,
+            rate: Some(50.0),
+        },
+        Scenario {
+            provider: Provider::Census,
+            name: "census counted, latency-bound, C=4",
+            rows: 100 * 80,
+            latency: Duration::from_millis(20),
+            concurrency: 4,
+            rate: None,
+        },
+        Scenario {
+            provider: Provider::Census,
+            name: "census counted, latency-bound, C=8",
+            rows: 100 * 160,
+            latency: Duration::from_millis(20),
+            concurrency: 8,
+            rate: None,
+        },
+        Scenario {
+            provider: Provider::Census,
+            name: "census counted, rate-bound 50/s, C=8",
+            rows: 100 * 100,
             latency: Duration::from_millis(20),
             concurrency: 8,
             rate: Some(50.0),
