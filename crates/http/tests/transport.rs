@@ -14,14 +14,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
+/// One scripted answer: status, headers, body.
+type Answer = (u16, Vec<(&'static str, String)>, String);
+
 /// Serves the scripted responses in order (the last one repeats) and counts requests.
 struct Script {
-    responses: Mutex<Vec<(u16, Vec<(&'static str, String)>, String)>>,
+    responses: Mutex<Vec<Answer>>,
     hits: AtomicU32,
     seen_headers: Mutex<Vec<HeaderMap>>,
 }
 
-async fn serve(script: Vec<(u16, Vec<(&'static str, String)>, String)>) -> (String, Arc<Script>) {
+async fn serve(script: Vec<Answer>) -> (String, Arc<Script>) {
     let state = Arc::new(Script {
         responses: Mutex::new(script),
         hits: AtomicU32::new(0),

@@ -9,6 +9,9 @@ use futures::{StreamExt, TryStreamExt};
 use super::*;
 use crate::{InviteeStatus, Page, Position, Provider, SourceId, Strategy, Total};
 
+/// Changes the list after the n-th fetch.
+type Mutation = Box<dyn Fn(u64, &mut Vec<String>) + Send + Sync>;
+
 /// A list of ids (newest first for `NewestFirstOffset`), with a hook that mutates it after
 /// each fetch.
 struct FakeList {
@@ -17,7 +20,7 @@ struct FakeList {
     limit: u32,
     rows: Mutex<Vec<String>>,
     fetches: AtomicU64,
-    on_fetch: Box<dyn Fn(u64, &mut Vec<String>) + Send + Sync>,
+    on_fetch: Mutation,
     report_total: bool,
 }
 
