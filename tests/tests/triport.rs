@@ -383,7 +383,9 @@ async fn raw(
     method: affiliate_http::Method,
     path: &str,
 ) -> (u16, TriportError) {
-    use affiliate_http::{HeaderName, HttpClient, NoHooks, RequestSpec, Secret, Url};
+    use affiliate_http::{
+        HeaderName, HttpClient, NoHooks, RequestSpec, ResponseError, Secret, Url,
+    };
     let http = HttpClient::new("triport", fast_client_config()).unwrap();
     let mut spec = RequestSpec::get(Url::parse(&format!("{}{path}", emu.base_url())).unwrap())
         .secret_header(

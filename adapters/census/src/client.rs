@@ -1,7 +1,7 @@
 //! The configured Census client and its one request path.
 
 use affiliate_core::{SourceError, SourceId};
-use affiliate_http::{endpoint, HeaderName, HttpClient, NoHooks, Query, RequestSpec, Secret, Url};
+use affiliate_http::{endpoint, HttpClient, NoHooks, Query, RequestSpec, Secret, Url};
 use serde::de::DeserializeOwned;
 
 use crate::{CensusError, Order};
@@ -50,26 +50,19 @@ impl CensusClient {
         let url = endpoint(&self.base_url, &format!("/api/v1{path}"), query);
         let spec = RequestSpec::get(url);
         let label = spec.label();
-        let bearer = Secret::new(format!("Bearer {}", self.token.expose()));
-        let spec = spec
-            .secret_header(HeaderName::from_static("authorization"), &bearer)
-            .map_err(|_| {
-                self.fail(
-                    CensusError::Config(
-                        "the token contains characters not allowed in a header".into(),
-                    ),
-                    &label,
-                    0,
-                )
-            })?;
-        let settled = self.http.fetch_json(&spec, &NoHooks).await.map_err(|e| {
-            let attempts = e.attempts;
-            self.fail(CensusError::Transport(e), &label, attempts)
+        let spec = spec.bearer_auth(&self.token).map_err(|_| {
+            self.fail(
+                CensusError::Config("the token contains characters not allowed in a header".into()),
+                &label,
+                0,
+            )
         })?;
-        let (value, attempts) = settled
-            .into_value(CensusError::from_response)
-            .map_err(|(err, attempts)| self.fail(err, &label, attempts))?;
-        Ok((value, label, attempts))
+        let ok = self
+            .http
+            .get_json::<T, CensusError>(&spec, &NoHooks)
+            .await
+            .map_err(|f| self.fail(f.error, &f.request, f.attempts))?;
+        Ok((ok.value, label, ok.attempts))
     }
 
     /// Wraps an error with provider, request and attempts.

@@ -6,7 +6,9 @@
 use std::time::{Duration, SystemTime};
 
 use affiliate_core::{AdapterError, ErrorKind};
-use affiliate_http::{parse_retry_after, snippet, DecodeError, Exchange, TransportError};
+use affiliate_http::{
+    parse_retry_after, snippet, DecodeError, Exchange, ResponseError, TransportError,
+};
 use serde::Deserialize;
 
 /// A Census failure.
@@ -113,25 +115,6 @@ fn message(body: &[u8]) -> String {
     }
 }
 
-impl CensusError {
-    /// Maps a non-success response to its variant.
-    pub(crate) fn from_response(exchange: &Exchange) -> Self {
-        let message = message(&exchange.body);
-        match exchange.status.as_u16() {
-            401 => CensusError::Unauthorized { message },
-            403 => CensusError::Forbidden { message },
-            404 => CensusError::NotFound { message },
-            422 => CensusError::Unprocessable { message },
-            429 => CensusError::RateLimited {
-                retry_after: parse_retry_after(&exchange.headers, SystemTime::now()),
-                message,
-            },
-            status @ 500..=599 => CensusError::Server { status, message },
-            status => CensusError::Api { status, message },
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,5 +128,24 @@ mod tests {
         assert_eq!(message(b"Retry later\n"), "Retry later\n");
         assert_eq!(message(br#"{"error":"x"}"#), r#"{"error":"x"}"#);
         assert_eq!(message(b""), "(empty body)");
+    }
+}
+
+impl ResponseError for CensusError {
+    /// Maps a non-success response to its variant.
+    fn from_response(exchange: &Exchange) -> Self {
+        let message = message(&exchange.body);
+        match exchange.status.as_u16() {
+            401 => CensusError::Unauthorized { message },
+            403 => CensusError::Forbidden { message },
+            404 => CensusError::NotFound { message },
+            422 => CensusError::Unprocessable { message },
+            429 => CensusError::RateLimited {
+                retry_after: parse_retry_after(&exchange.headers, SystemTime::now()),
+                message,
+            },
+            status @ 500..=599 => CensusError::Server { status, message },
+            status => CensusError::Api { status, message },
+        }
     }
 }

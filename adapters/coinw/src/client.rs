@@ -1,9 +1,7 @@
 //! The configured CoinW client and its one signed request.
 
 use affiliate_core::{Invitee, InviteeStatus, Scope, SourceError, SourceId, Window};
-use affiliate_http::{
-    endpoint, snippet, DecodeError, HttpClient, Query, RequestSpec, Secret, Settled, Url,
-};
+use affiliate_http::{endpoint, snippet, DecodeError, HttpClient, Query, RequestSpec, Secret, Url};
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
@@ -188,25 +186,12 @@ impl CoinwClient {
             path: LIST_PATH,
             query: query.decoded(),
         };
-        let settled = self
+        let ok = self
             .http
-            .fetch_json::<Envelope>(&spec, &signer)
+            .get_json::<Envelope, CoinwError>(&spec, &signer)
             .await
-            .map_err(|e| {
-                let attempts = e.attempts;
-                self.fail(CoinwError::Transport(e), &label, attempts)
-            })?;
-        let (envelope, attempts) = match settled {
-            Settled::Decoded {
-                value, attempts, ..
-            } => (value, attempts),
-            Settled::Status(ex) => {
-                return Err(self.fail(CoinwError::from_response(&ex), &label, ex.attempts))
-            }
-            Settled::Undecodable { error, exchange } => {
-                return Err(self.fail(error.into(), &label, exchange.attempts))
-            }
-        };
+            .map_err(|f| self.fail(f.error, &f.request, f.attempts))?;
+        let (envelope, attempts) = (ok.value, ok.attempts);
         if !envelope.code.is_success() {
             let err = CoinwError::from_code(
                 envelope.code.as_str(),

@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use affiliate_core::{AdapterError, ErrorKind};
 use affiliate_http::{
-    decode_json, parse_retry_after, snippet, DecodeError, Exchange, TransportError,
+    decode_json, parse_retry_after, snippet, DecodeError, Exchange, ResponseError, TransportError,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -174,34 +174,6 @@ struct Envelope {
 }
 
 impl PrefactorError {
-    /// Maps a non-success response to its variant: HTTP 429 is always
-    /// [`PrefactorError::RateLimited`]; otherwise the envelope's `code` decides.
-    pub(crate) fn from_response(exchange: &Exchange) -> Self {
-        let status = exchange.status.as_u16();
-        let envelope = decode_json::<Envelope>(exchange).ok();
-        if status == 429 {
-            let message = envelope.and_then(|e| match (e.code, e.message) {
-                (Some(code), Some(message)) => Some(format!("{code}: {message}")),
-                (code, message) => code.or(message),
-            });
-            return PrefactorError::RateLimited {
-                retry_after: parse_retry_after(&exchange.headers, SystemTime::now()),
-                details: ApiDetails { status, message },
-            };
-        }
-        match envelope {
-            Some(Envelope {
-                code: Some(code),
-                message,
-                errors,
-            }) => Self::from_code(status, &code, message, errors),
-            _ => PrefactorError::UnexpectedStatus {
-                status,
-                body: snippet(&exchange.body),
-            },
-        }
-    }
-
     /// The variant for an error `code` (also used for an error envelope inside a 200).
     pub(crate) fn from_code(
         status: u16,
@@ -277,5 +249,35 @@ mod tests {
         let other = PrefactorError::from_code(418, "teapot", None, None);
         assert!(matches!(&other, PrefactorError::Api { code, .. } if code == "teapot"));
         assert_eq!(other.kind(), ErrorKind::Other);
+    }
+}
+
+impl ResponseError for PrefactorError {
+    /// Maps a non-success response to its variant: HTTP 429 is always
+    /// [`PrefactorError::RateLimited`]; otherwise the envelope's `code` decides.
+    fn from_response(exchange: &Exchange) -> Self {
+        let status = exchange.status.as_u16();
+        let envelope = decode_json::<Envelope>(exchange).ok();
+        if status == 429 {
+            let message = envelope.and_then(|e| match (e.code, e.message) {
+                (Some(code), Some(message)) => Some(format!("{code}: {message}")),
+                (code, message) => code.or(message),
+            });
+            return PrefactorError::RateLimited {
+                retry_after: parse_retry_after(&exchange.headers, SystemTime::now()),
+                details: ApiDetails { status, message },
+            };
+        }
+        match envelope {
+            Some(Envelope {
+                code: Some(code),
+                message,
+                errors,
+            }) => Self::from_code(status, &code, message, errors),
+            _ => PrefactorError::UnexpectedStatus {
+                status,
+                body: snippet(&exchange.body),
+            },
+        }
     }
 }

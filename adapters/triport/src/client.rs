@@ -61,14 +61,11 @@ impl TriportClient {
                 0,
             )
         })?;
-        let settled = self.http.fetch_json(&spec, &NoHooks).await.map_err(|e| {
-            let attempts = e.attempts;
-            self.fail(TriportError::Transport(e), &label, attempts)
-        })?;
-        settled
-            .into_value(TriportError::from_response)
-            .map(|(value, _)| value)
-            .map_err(|(err, attempts)| self.fail(err, &label, attempts))
+        self.http
+            .get_json::<T, TriportError>(&spec, &NoHooks)
+            .await
+            .map(|ok| ok.value)
+            .map_err(|f| self.fail(f.error, &f.request, f.attempts))
     }
 
     /// Wraps an error with provider, request and attempts.

@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use affiliate_core::{AdapterError, ErrorKind};
 use affiliate_http::{
-    decode_json, parse_retry_after, snippet, DecodeError, Exchange, TransportError,
+    decode_json, parse_retry_after, snippet, DecodeError, Exchange, ResponseError, TransportError,
 };
 use serde::Deserialize;
 
@@ -136,10 +136,10 @@ struct Envelope {
     request_id: Option<String>,
 }
 
-impl TriportError {
+impl ResponseError for TriportError {
     /// Maps a non-success response to its variant (unknown tags are kept verbatim in
     /// [`TriportError::Api`]).
-    pub fn from_response(exchange: &Exchange) -> Self {
+    fn from_response(exchange: &Exchange) -> Self {
         let status = exchange.status.as_u16();
         let Ok(env) = decode_json::<Envelope>(exchange) else {
             return if status == 410 {

@@ -109,22 +109,34 @@ pub enum Settled<T> {
     },
 }
 
-impl<T> Settled<T> {
-    /// The decoded value and the attempts made, or the adapter's error and the attempts
-    /// made: a final error status through `from_status`, a body that never decoded through
-    /// `From<DecodeError>`. The match every adapter would otherwise write.
-    pub fn into_value<E: From<DecodeError>>(
-        self,
-        from_status: impl FnOnce(&Exchange) -> E,
-    ) -> Result<(T, u32), (E, u32)> {
-        match self {
-            Settled::Decoded {
-                value, attempts, ..
-            } => Ok((value, attempts)),
-            Settled::Status(ex) => Err((from_status(&ex), ex.attempts)),
-            Settled::Undecodable { error, exchange } => Err((E::from(error), exchange.attempts)),
-        }
-    }
+/// What an adapter's error enum is made from on the shared request path
+/// ([`HttpClient::get_json`]): a transport failure, an undecodable body, or a final error
+/// response that only the adapter knows how to read.
+pub trait ResponseError: From<TransportError> + From<DecodeError> {
+    /// Maps a final non-success response (or one the hooks flagged) to the adapter's variant.
+    fn from_response(exchange: &Exchange) -> Self;
+}
+
+/// A decoded success of [`HttpClient::get_json`].
+#[derive(Debug)]
+pub struct Success<T> {
+    /// The decoded body.
+    pub value: T,
+    /// `GET /path?query` of the request.
+    pub request: String,
+    /// Attempts made.
+    pub attempts: u32,
+}
+
+/// A failure of [`HttpClient::get_json`]: the adapter's error plus what request failed.
+#[derive(Debug)]
+pub struct Failure<E> {
+    /// The adapter's typed error.
+    pub error: E,
+    /// `GET /path?query` of the request.
+    pub request: String,
+    /// Attempts made (0 when nothing was sent).
+    pub attempts: u32,
 }
 
 /// The HTTP client every adapter uses. Cheap to clone; clones share the connection pool
@@ -208,6 +220,38 @@ impl HttpClient {
     ) -> Result<Settled<T>, TransportError> {
         self.run(spec, hooks, |ex: &Exchange| decode_json::<T>(ex).map(Some))
             .await
+    }
+
+    /// The request path every adapter shares: [`HttpClient::fetch_json`], then a success
+    /// body as `T` or the adapter's error `E` for whatever went wrong.
+    pub async fn get_json<T: DeserializeOwned, E: ResponseError>(
+        &self,
+        spec: &RequestSpec,
+        hooks: &dyn RequestHooks,
+    ) -> Result<Success<T>, Failure<E>> {
+        let request = spec.label();
+        let fail = |error: E, attempts: u32, request: String| Failure {
+            error,
+            request,
+            attempts,
+        };
+        match self.fetch_json::<T>(spec, hooks).await {
+            Ok(Settled::Decoded {
+                value, attempts, ..
+            }) => Ok(Success {
+                value,
+                request,
+                attempts,
+            }),
+            Ok(Settled::Status(ex)) => Err(fail(E::from_response(&ex), ex.attempts, request)),
+            Ok(Settled::Undecodable { error, exchange }) => {
+                Err(fail(E::from(error), exchange.attempts, request))
+            }
+            Err(err) => {
+                let attempts = err.attempts;
+                Err(fail(E::from(err), attempts, request))
+            }
+        }
     }
 
     /// The retry loop. `decode` turns a success body into `Some(value)` (settle), `None`

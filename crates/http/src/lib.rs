@@ -42,7 +42,7 @@ mod retry_after;
 mod secret;
 
 pub use backoff::BackoffConfig;
-pub use client::{ClientConfig, Exchange, HttpClient, Settled};
+pub use client::{ClientConfig, Exchange, Failure, HttpClient, ResponseError, Settled, Success};
 pub use decode::{decode_json, snippet, DecodeError};
 pub use endpoint::{endpoint, Query};
 pub use error::{TransportError, TransportErrorKind};

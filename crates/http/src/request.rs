@@ -53,6 +53,12 @@ impl RequestSpec {
         Ok(self)
     }
 
+    /// Adds `Authorization: Bearer <token>` (marked sensitive).
+    pub fn bearer_auth(self, token: &Secret) -> Result<Self, reqwest::header::InvalidHeaderValue> {
+        let value = Secret::new(format!("Bearer {}", token.expose()));
+        self.secret_header(reqwest::header::AUTHORIZATION, &value)
+    }
+
     /// Marks the request as credentialed when hooks add the credentials per attempt.
     pub fn with_credentials(mut self) -> Self {
         self.carries_credentials = true;
