@@ -3,7 +3,7 @@
 //!
 //! An adapter's test file implements [`Harness`] and invokes [`conformance_suite!`]:
 //!
-//! ```ignore
+//! ```text
 //! affiliate_tests::conformance_suite!(TriportHarness);
 //! ```
 

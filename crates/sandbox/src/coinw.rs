@@ -38,8 +38,6 @@
 //! * **Drift** (after every answered list request): sign-ups at the head (the newest
 //!   registration times) and deletions, as in the Triport emulator.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::extract::{RawQuery, State};
@@ -59,6 +57,7 @@ use sha2::Sha256;
 
 use crate::faults::reset;
 use crate::generate::hash;
+use crate::support::{self, percent_decode};
 use crate::{Dataset, Drift, Emulator, Fault, FaultPlan, Running};
 
 /// The endpoint's path ("patener" is CoinW's spelling).
@@ -183,18 +182,9 @@ impl CoinwConfig {
     }
 }
 
-#[derive(Debug)]
-struct Inner {
-    data: Dataset,
-    faults: FaultPlan,
-    latency: Duration,
-    requests: Vec<String>,
-    answers: VecDeque<(StatusCode, Value)>,
-}
-
 #[derive(Debug, Clone)]
 struct Shared {
-    inner: Arc<Mutex<Inner>>,
+    state: support::Shared<(StatusCode, Value)>,
     api_key: String,
     secret_key: String,
     restricted_key: Option<(String, String)>,
@@ -203,8 +193,8 @@ struct Shared {
 }
 
 impl Shared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> std::sync::MutexGuard<'_, support::State<(StatusCode, Value)>> {
+        self.state.lock()
     }
 }
 
@@ -226,13 +216,7 @@ impl CoinwEmulator {
         );
         data.set_drift(config.drift);
         let shared = Shared {
-            inner: Arc::new(Mutex::new(Inner {
-                data,
-                faults: config.faults,
-                latency: config.latency,
-                requests: Vec::new(),
-                answers: VecDeque::new(),
-            })),
+            state: support::Shared::new(data, config.faults, config.latency),
             api_key: config.api_key,
             secret_key: config.secret_key,
             restricted_key: config.restricted_key,
@@ -363,7 +347,7 @@ impl CoinwEmulator {
     /// answers queue up in order.
     pub fn push_answer(&self, status: u16, body: Value) {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-        self.shared.lock().answers.push_back((status, body));
+        self.shared.lock().scripted.push_back((status, body));
     }
 
     /// Every request served so far, as `METHOD /path?query` (the raw, encoded query).
@@ -459,60 +443,15 @@ async fn prelude(
     path: &str,
     query: Option<&str>,
 ) -> Option<Response> {
-    let (latency, fault, scripted) = {
-        let mut inner = shared.lock();
-        let line = match query {
-            Some(q) => format!("{method} {path}?{q}"),
-            None => format!("{method} {path}"),
-        };
-        inner.requests.push(line);
-        let fault = inner.faults.next_fault();
-        let scripted = match &fault {
-            Some(Fault::Slow(_)) | None => inner.answers.pop_front(),
-            Some(_) => None,
-        };
-        (inner.latency, fault, scripted)
-    };
-    let extra = match &fault {
-        Some(Fault::Slow(delay)) => *delay,
-        _ => Duration::ZERO,
-    };
-    if !(latency + extra).is_zero() {
-        tokio::time::sleep(latency + extra).await;
+    if let Some(response) = shared
+        .state
+        .prelude(method, path, query, render_fault)
+        .await
+    {
+        return Some(response);
     }
-    if let Some((status, body)) = scripted {
-        return Some((status, Json(body)).into_response());
-    }
-    fault.and_then(render_fault)
-}
-
-/// Percent-decodes a query string the way a form decoder does (`+` is a space, `%XX` a
-/// byte, a stray `%` stays literal); invalid UTF-8 is replaced.
-pub fn percent_decode(raw: &str) -> String {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = |b: &u8| (*b as char).to_digit(16);
-                match (
-                    bytes.get(i + 1).and_then(hex),
-                    bytes.get(i + 2).and_then(hex),
-                ) {
-                    (Some(h), Some(l)) => {
-                        out.push((h * 16 + l) as u8);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    let scripted = shared.lock().scripted.pop_front();
+    scripted.map(|(status, body)| (status, Json(body)).into_response())
 }
 
 /// The signature CoinW.Net sends: `Base64(HMAC-SHA256(secret, prehash))`.

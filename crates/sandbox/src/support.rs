@@ -1,5 +1,4 @@
-//! Plumbing shared by the emulators of providers with a bearer token and a plain query
-//! string (Prefactor, Census): the mutable state behind one emulator, the per-request
+//! Plumbing shared by the emulators: the mutable state behind one emulator, the per-request
 //! prelude (request log, latency, injected fault), query parsing and the bearer check.
 
 use std::collections::{HashMap, VecDeque};
@@ -15,21 +14,27 @@ use crate::{Dataset, Fault, FaultPlan};
 /// the detail is Prefactor's `code` or Census's `message`.
 pub(crate) type ScriptedError = (u16, String);
 
-/// What one emulator changes while it serves.
+/// What one emulator changes while it serves; `S` is the emulator's scripted answer.
 #[derive(Debug)]
-pub(crate) struct State {
+pub(crate) struct State<S = ScriptedError> {
     pub(crate) data: Dataset,
     pub(crate) faults: FaultPlan,
     pub(crate) latency: Duration,
     pub(crate) requests: Vec<String>,
-    pub(crate) scripted: VecDeque<ScriptedError>,
+    pub(crate) scripted: VecDeque<S>,
 }
 
 /// The state behind a lock, shared by the handlers and the test-facing handle.
-#[derive(Debug, Clone)]
-pub(crate) struct Shared(Arc<Mutex<State>>);
+#[derive(Debug)]
+pub(crate) struct Shared<S = ScriptedError>(Arc<Mutex<State<S>>>);
 
-impl Shared {
+impl<S> Clone for Shared<S> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<S> Shared<S> {
     pub(crate) fn new(data: Dataset, faults: FaultPlan, latency: Duration) -> Self {
         Self(Arc::new(Mutex::new(State {
             data,
@@ -41,7 +46,7 @@ impl Shared {
     }
 
     /// The state; a handler that panicked does not poison the emulator for the next test.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State<S>> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -87,24 +92,26 @@ pub(crate) fn query_params(query: Option<&str>) -> HashMap<String, String> {
         .collect()
 }
 
-/// `%XX` and `+` decoding; invalid escapes are kept as they are.
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
+/// Percent-decodes a query string the way a form decoder does (`+` is a space, `%XX` a
+/// byte, a stray `%` stays literal); invalid UTF-8 is replaced.
+pub(crate) fn percent_decode(raw: &str) -> String {
+    let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match std::str::from_utf8(&bytes[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                {
-                    Some(b) => {
-                        out.push(b);
+            b'%' => {
+                let hex = |b: &u8| (*b as char).to_digit(16);
+                match (
+                    bytes.get(i + 1).and_then(hex),
+                    bytes.get(i + 2).and_then(hex),
+                ) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
                         i += 2;
                     }
-                    None => out.push(b'%'),
+                    _ => out.push(b'%'),
                 }
             }
             b => out.push(b),

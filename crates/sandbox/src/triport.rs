@@ -9,8 +9,6 @@
 //! `admin_token_invalid` (401), `invalid_user_id` (400), `method_not_allowed` (405), and
 //! 410 for the retired `POST /v1/admin/referrals/simulate-paid`.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::extract::{Path, RawQuery, State};
@@ -23,6 +21,7 @@ use serde_json::{json, Value};
 
 use crate::faults::{malformed, reset};
 use crate::generate::{hash, mix, name, uuid};
+use crate::support;
 use crate::{Dataset, Drift, Emulator, Fault, FaultPlan, Running};
 
 /// Documented default and bounds of `limit`.
@@ -99,24 +98,17 @@ impl TriportConfig {
     }
 }
 
-#[derive(Debug)]
-struct Inner {
-    data: Dataset,
-    faults: FaultPlan,
-    latency: Duration,
-    requests: Vec<String>,
-}
-
+/// The handlers' state: the shared emulator state plus the credentials it accepts.
 #[derive(Debug, Clone)]
 struct Shared {
-    inner: Arc<Mutex<Inner>>,
+    state: support::Shared<()>,
     session: String,
     admin_token: Option<String>,
 }
 
 impl Shared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> std::sync::MutexGuard<'_, support::State<()>> {
+        self.state.lock()
     }
 }
 
@@ -138,12 +130,7 @@ impl TriportEmulator {
         );
         data.set_drift(config.drift);
         let shared = Shared {
-            inner: Arc::new(Mutex::new(Inner {
-                data,
-                faults: config.faults,
-                latency: config.latency,
-                requests: Vec::new(),
-            })),
+            state: support::Shared::new(data, config.faults, config.latency),
             session: config.session,
             admin_token: config.admin_token,
         };
@@ -292,33 +279,10 @@ async fn prelude(
     path: &str,
     query: Option<&str>,
 ) -> Option<Response> {
-    let (latency, fault) = {
-        let mut inner = shared.lock();
-        let line = match query {
-            Some(q) => format!("{method} {path}?{q}"),
-            None => format!("{method} {path}"),
-        };
-        inner.requests.push(line);
-        (inner.latency, inner.faults.next_fault())
-    };
-    let extra = match &fault {
-        Some(Fault::Slow(delay)) => *delay,
-        _ => Duration::ZERO,
-    };
-    if !(latency + extra).is_zero() {
-        tokio::time::sleep(latency + extra).await;
-    }
-    fault.and_then(render_fault)
-}
-
-fn query_map(query: Option<&str>) -> HashMap<String, String> {
-    query
-        .unwrap_or_default()
-        .split('&')
-        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
-        .filter(|(k, _)| !k.is_empty())
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
+    shared
+        .state
+        .prelude(method, path, query, render_fault)
+        .await
 }
 
 fn has_session(headers: &HeaderMap, session: &str) -> bool {
@@ -362,7 +326,7 @@ async fn invitees(
     if !has_session(&headers, &shared.session) {
         return envelope(StatusCode::UNAUTHORIZED, "unauthenticated", None);
     }
-    let params = query_map(query.as_deref());
+    let params = support::query_params(query.as_deref());
     let limit = params
         .get("limit")
         .and_then(|v| v.parse::<u64>().ok())
