@@ -8,16 +8,15 @@
 //! `--per-page N` (1..=100) and `--order asc|desc` override the defaults. Exit code 2 on bad
 //! arguments or configuration, 1 when the listing fails.
 
-use std::io::Write;
+#[path = "../../print_listing.rs"]
+mod print_listing;
+
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
 
 use affiliate_census::{CensusBuilder, Order, Region};
-use affiliate_core::driver::{invitees, DriverOptions};
-use affiliate_core::{InviteeStatus, Scope};
+use affiliate_core::Scope;
 use affiliate_sandbox::census::{CensusConfig, CensusEmulator};
-use futures::StreamExt;
 
 struct Args {
     base_url: Option<String>,
@@ -120,35 +119,14 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let started = Instant::now();
-    let mut stream = invitees(source, Scope::full(), DriverOptions::default());
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let (mut count, mut joined) = (0u64, 0u64);
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(invitee) => {
-                count += 1;
-                if invitee.status == InviteeStatus::Joined {
-                    joined += 1;
-                }
-                let line = serde_json::to_string(&invitee).unwrap_or_default();
-                if writeln!(out, "{line}").is_err() {
-                    return ExitCode::from(1);
-                }
-            }
-            Err(e) => {
-                let _ = out.flush();
-                eprintln!("error: {e}");
-                return ExitCode::from(1);
-            }
+    match print_listing::print_listing(source, Scope::full()).await {
+        Ok(summary) => {
+            eprintln!("census: {summary}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
         }
     }
-    let _ = out.flush();
-    eprintln!(
-        "census: {count} invitations ({joined} claimed, {} pending) in {:.2?}",
-        count - joined,
-        started.elapsed()
-    );
-    ExitCode::SUCCESS
 }

@@ -15,18 +15,17 @@
 //! about 25 months) and uses its keys. Exit code 2 on bad arguments or configuration, 1 when
 //! the listing fails.
 
-use std::io::Write;
+#[path = "../../print_listing.rs"]
+mod print_listing;
+
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
 
 use affiliate_coinw::{default_client_config, CoinwBuilder, WindowLength};
-use affiliate_core::driver::{invitees, DriverOptions};
 use affiliate_core::{InviteeSource, Scope};
 use affiliate_http::RateLimit;
 use affiliate_sandbox::coinw::{CoinwConfig, CoinwEmulator};
 use chrono::{DateTime, NaiveDate, Utc};
-use futures::StreamExt;
 
 const USAGE: &str =
     "usage: list_invitees [--base-url URL | --sandbox [--records N]] [--since DATE|RFC3339] \
@@ -186,7 +185,6 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let started = Instant::now();
     let scope = Scope::full();
     let (source, windows, probes): (Arc<dyn InviteeSource>, usize, u64) = if args.calendar {
         let windows = match client.calendar_windows(&scope) {
@@ -209,45 +207,17 @@ async fn main() -> ExitCode {
             }
         }
     };
-    let mut stream = invitees(source, scope, DriverOptions::default());
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut count = 0u64;
-    let (mut newest, mut oldest): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = (None, None);
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(invitee) => {
-                count += 1;
-                if let Some(at) = invitee.joined_at {
-                    newest = Some(newest.map_or(at, |n| n.max(at)));
-                    oldest = Some(oldest.map_or(at, |o| o.min(at)));
-                }
-                let written = serde_json::to_writer(&mut out, &invitee)
-                    .map_err(std::io::Error::from)
-                    .and_then(|()| writeln!(out));
-                if written.is_err() {
-                    return ExitCode::from(1);
-                }
-            }
-            Err(e) => {
-                let _ = out.flush();
-                eprintln!("error: {e}");
-                return ExitCode::from(1);
-            }
+    let summary = match print_listing::print_listing(source, scope).await {
+        Ok(summary) => summary,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
         }
-    }
-    let _ = out.flush();
+    };
     let requests = emulator
         .as_ref()
         .map(|e| format!(", {} requests served by the sandbox", e.requests().len()))
         .unwrap_or_default();
-    let range = match (oldest, newest) {
-        (Some(o), Some(n)) => format!(", joined {o} .. {n}"),
-        _ => String::new(),
-    };
-    eprintln!(
-        "coinw: {count} invitees from {windows} windows ({probes} probe requests){requests}{range} in {:.2?}",
-        started.elapsed()
-    );
+    eprintln!("coinw: {summary}; {windows} windows, {probes} probe requests{requests}");
     ExitCode::SUCCESS
 }

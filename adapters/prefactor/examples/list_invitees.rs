@@ -8,17 +8,15 @@
 //! override the defaults. Exit code 2 on bad arguments or configuration, 1 when the
 //! listing fails.
 
-use std::collections::BTreeMap;
-use std::io::Write;
+#[path = "../../print_listing.rs"]
+mod print_listing;
+
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
 
-use affiliate_core::driver::{invitees, DriverOptions};
 use affiliate_core::Scope;
 use affiliate_prefactor::PrefactorBuilder;
 use affiliate_sandbox::prefactor::{PrefactorConfig, PrefactorEmulator};
-use futures::StreamExt;
 
 struct Args {
     base_url: Option<String>,
@@ -113,38 +111,14 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let started = Instant::now();
-    let mut stream = invitees(source, Scope::full(), DriverOptions::default());
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut by_status: BTreeMap<String, u64> = BTreeMap::new();
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(invitee) => {
-                *by_status.entry(invitee.status.to_string()).or_default() += 1;
-                let line = serde_json::to_string(&invitee).unwrap_or_default();
-                if writeln!(out, "{line}").is_err() {
-                    return ExitCode::from(1);
-                }
-            }
-            Err(e) => {
-                let _ = out.flush();
-                eprintln!("error: {e}");
-                return ExitCode::from(1);
-            }
+    match print_listing::print_listing(source, Scope::full()).await {
+        Ok(summary) => {
+            eprintln!("prefactor: {summary}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
         }
     }
-    let _ = out.flush();
-    let total: u64 = by_status.values().sum();
-    let breakdown: Vec<String> = by_status.iter().map(|(s, n)| format!("{n} {s}")).collect();
-    eprintln!(
-        "prefactor: {total} admin invites ({}) in {:.2?}",
-        if breakdown.is_empty() {
-            "none".to_owned()
-        } else {
-            breakdown.join(", ")
-        },
-        started.elapsed()
-    );
-    ExitCode::SUCCESS
 }

@@ -7,16 +7,15 @@
 //! `--limit N` sets the page size (1..=200). Exit code 2 on bad arguments or configuration,
 //! 1 when the listing fails.
 
-use std::io::Write;
+#[path = "../../print_listing.rs"]
+mod print_listing;
+
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
 
-use affiliate_core::driver::{invitees, DriverOptions};
 use affiliate_core::Scope;
 use affiliate_sandbox::triport::{TriportConfig, TriportEmulator};
 use affiliate_triport::TriportBuilder;
-use futures::StreamExt;
 
 struct Args {
     base_url: Option<String>,
@@ -95,36 +94,14 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let started = Instant::now();
-    let mut stream = invitees(source, Scope::full(), DriverOptions::default());
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let (mut count, mut paid, mut total_paid) = (0u64, 0u64, 0i64);
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(invitee) => {
-                count += 1;
-                if invitee.total_paid_micro.unwrap_or(0) > 0 {
-                    paid += 1;
-                    total_paid += invitee.total_paid_micro.unwrap_or(0);
-                }
-                let line = serde_json::to_string(&invitee).unwrap_or_default();
-                if writeln!(out, "{line}").is_err() {
-                    return ExitCode::from(1);
-                }
-            }
-            Err(e) => {
-                let _ = out.flush();
-                eprintln!("error: {e}");
-                return ExitCode::from(1);
-            }
+    match print_listing::print_listing(source, Scope::full()).await {
+        Ok(summary) => {
+            eprintln!("triport: {summary}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
         }
     }
-    let _ = out.flush();
-    eprintln!(
-        "triport: {count} invitees ({paid} paying, {:.2} paid in total) in {:.2?}",
-        total_paid as f64 / 1e6,
-        started.elapsed()
-    );
-    ExitCode::SUCCESS
 }
