@@ -3,7 +3,7 @@
 
 use affiliate_core::{
     Cursor, Invitee, InviteeSource, InviteeStatus, Page, Position, Scope, SourceError, SourceId,
-    Strategy, Total,
+    Strategy, Total, TransportStats,
 };
 use affiliate_http::Query;
 use async_trait::async_trait;
@@ -165,6 +165,11 @@ impl CensusClient {
 
 #[async_trait]
 impl InviteeSource for CensusClient {
+    fn transport_stats(&self) -> TransportStats {
+        let (attempts, retries) = self.http.counters();
+        TransportStats::new(attempts, retries)
+    }
+
     fn id(&self) -> &SourceId {
         &self.id
     }

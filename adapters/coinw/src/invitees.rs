@@ -15,7 +15,8 @@
 use std::sync::Arc;
 
 use affiliate_core::{
-    Cursor, InviteeSource, Page, Position, Scope, SourceError, SourceId, Strategy, Total, Window,
+    Cursor, InviteeSource, Page, Position, Scope, SourceError, SourceId, Strategy, Total,
+    TransportStats, Window,
 };
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
@@ -122,6 +123,11 @@ impl CoinwClient {
 
 #[async_trait]
 impl InviteeSource for CoinwClient {
+    fn transport_stats(&self) -> TransportStats {
+        let (attempts, retries) = self.http.counters();
+        TransportStats::new(attempts, retries)
+    }
+
     fn id(&self) -> &SourceId {
         &self.id
     }
@@ -217,6 +223,10 @@ impl CoinwListing {
 
 #[async_trait]
 impl InviteeSource for CoinwListing {
+    fn transport_stats(&self) -> TransportStats {
+        self.client.transport_stats()
+    }
+
     fn id(&self) -> &SourceId {
         self.client.id()
     }

@@ -3,7 +3,7 @@
 
 use affiliate_core::{
     Cursor, Invitee, InviteeSource, InviteeStatus, Page, Position, Scope, SourceError, SourceId,
-    Strategy, Total,
+    Strategy, Total, TransportStats,
 };
 use affiliate_http::{DecodeError, Query};
 use async_trait::async_trait;
@@ -242,6 +242,11 @@ impl PrefactorClient {
 
 #[async_trait]
 impl InviteeSource for PrefactorClient {
+    fn transport_stats(&self) -> TransportStats {
+        let (attempts, retries) = self.http.counters();
+        TransportStats::new(attempts, retries)
+    }
+
     fn id(&self) -> &SourceId {
         &self.id
     }

@@ -2,7 +2,7 @@
 
 use affiliate_core::{
     Cursor, Invitee, InviteeSource, InviteeStatus, Page, Position, Scope, SourceError, SourceId,
-    Strategy,
+    Strategy, TransportStats,
 };
 use affiliate_http::Query;
 use async_trait::async_trait;
@@ -65,6 +65,11 @@ pub fn parse_invitees(source: &SourceId, body: &[u8]) -> Result<Vec<Invitee>, se
 
 #[async_trait]
 impl InviteeSource for TriportClient {
+    fn transport_stats(&self) -> TransportStats {
+        let (attempts, retries) = self.http.counters();
+        TransportStats::new(attempts, retries)
+    }
+
     fn id(&self) -> &SourceId {
         &self.id
     }

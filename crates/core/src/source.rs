@@ -77,6 +77,31 @@ pub enum Strategy {
     },
 }
 
+/// Requests a source has sent so far, for run reports. Counters only grow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TransportStats {
+    /// HTTP attempts sent (first tries and retries).
+    pub attempts: u64,
+    /// Attempts that were retries of an earlier one.
+    pub retries: u64,
+}
+
+impl TransportStats {
+    /// Counters with these values.
+    pub fn new(attempts: u64, retries: u64) -> Self {
+        Self { attempts, retries }
+    }
+
+    /// What happened between `earlier` and `self`.
+    pub fn since(&self, earlier: &TransportStats) -> TransportStats {
+        TransportStats {
+            attempts: self.attempts.saturating_sub(earlier.attempts),
+            retries: self.retries.saturating_sub(earlier.retries),
+        }
+    }
+}
+
 /// A paginated source of invitees: one implementation per provider.
 ///
 /// Implementors only describe slices and fetch single pages; the [`driver`](crate::driver)
@@ -97,10 +122,18 @@ pub trait InviteeSource: Debug + Send + Sync {
 
     /// Fetches and normalises one page.
     async fn fetch(&self, cursor: &Cursor) -> Result<Page, SourceError>;
+
+    /// Requests and retries sent so far (zeros for sources without a transport).
+    fn transport_stats(&self) -> TransportStats {
+        TransportStats::default()
+    }
 }
 
 #[async_trait]
 impl<T: InviteeSource + ?Sized> InviteeSource for Arc<T> {
+    fn transport_stats(&self) -> TransportStats {
+        (**self).transport_stats()
+    }
     fn id(&self) -> &SourceId {
         (**self).id()
     }
@@ -117,6 +150,9 @@ impl<T: InviteeSource + ?Sized> InviteeSource for Arc<T> {
 
 #[async_trait]
 impl<T: InviteeSource + ?Sized> InviteeSource for Box<T> {
+    fn transport_stats(&self) -> TransportStats {
+        (**self).transport_stats()
+    }
     fn id(&self) -> &SourceId {
         (**self).id()
     }

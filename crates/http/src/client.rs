@@ -1,6 +1,7 @@
 //! The retrying, rate-limited, size-capped HTTP client.
 
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -147,6 +148,14 @@ pub struct HttpClient {
     provider: &'static str,
     config: ClientConfig,
     limiter: Option<Arc<RateLimiter>>,
+    counters: Arc<Counters>,
+}
+
+/// Attempts and retries sent by one client and its clones.
+#[derive(Debug, Default)]
+struct Counters {
+    attempts: AtomicU64,
+    retries: AtomicU64,
 }
 
 /// How one attempt ended.
@@ -177,12 +186,21 @@ impl HttpClient {
             provider,
             config,
             limiter,
+            counters: Arc::default(),
         })
     }
 
     /// The provider this client talks to.
     pub fn provider(&self) -> &'static str {
         self.provider
+    }
+
+    /// `(attempts, retries)` sent so far by this client and its clones.
+    pub fn counters(&self) -> (u64, u64) {
+        (
+            self.counters.attempts.load(Ordering::Relaxed),
+            self.counters.retries.load(Ordering::Relaxed),
+        )
     }
 
     /// The settings in force.
@@ -277,6 +295,10 @@ impl HttpClient {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            self.counters.attempts.fetch_add(1, Ordering::Relaxed);
+            if attempt > 1 {
+                self.counters.retries.fetch_add(1, Ordering::Relaxed);
+            }
             if let Some(limiter) = &self.limiter {
                 limiter.acquire().await;
             }

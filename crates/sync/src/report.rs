@@ -142,6 +142,11 @@ pub struct SourceReport {
     pub existing: u64,
     /// Rows the page driver dropped as already emitted in this listing.
     pub duplicates: u64,
+    /// HTTP attempts the source started during the run (retries included; a speculative
+    /// page cancelled before it reached the server counts too).
+    pub requests: u64,
+    /// Attempts that retried an earlier one (throttling, 5xx, resets, bad bodies).
+    pub retries: u64,
     /// What failed, first failure first; empty unless the status is `Failed`.
     pub errors: Vec<Failure>,
     /// Wall time of the source's part.
@@ -164,6 +169,8 @@ impl SourceReport {
             records: 0,
             existing: 0,
             duplicates: 0,
+            requests: 0,
+            retries: 0,
             errors: Vec::new(),
             duration: Duration::ZERO,
             watermark: None,
@@ -220,18 +227,21 @@ impl SyncReport {
 }
 
 impl fmt::Display for SyncReport {
-    /// One line per source: status, pages, records, duration and the first error.
+    /// One line per source: status, pages, records, requests, retries, duration and the
+    /// first error.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for s in &self.sources {
             write!(
                 f,
-                "{}: {} ({} pages, {} new, {} existing, {} duplicates, {:.1}s)",
+                "{}: {} ({} pages, {} new, {} existing, {} duplicates, {} requests, {} retries, {:.1}s)",
                 s.source,
                 s.status,
                 s.pages,
                 s.records,
                 s.existing,
                 s.duplicates,
+                s.requests,
+                s.retries,
                 s.duration.as_secs_f64()
             )?;
             if let Some(err) = s.errors.first() {

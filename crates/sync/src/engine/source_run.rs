@@ -33,14 +33,17 @@ pub(super) async fn run(
     limits: SourceLimits,
 ) -> SourceReport {
     let started = Instant::now();
+    let stats_before = source.transport_stats();
     let id = source.id().clone();
     let mut report = SourceReport::new(id.clone(), ctx.options.mode);
     if ctx.run_token.is_cancelled() {
         report.status = SourceStatus::Cancelled;
     } else {
-        execute(&ctx, source, &limits, &mut report).await;
+        execute(&ctx, source.clone(), &limits, &mut report).await;
     }
     report.duration = started.elapsed();
+    let sent = source.transport_stats().since(&stats_before);
+    (report.requests, report.retries) = (sent.attempts, sent.retries);
     if report.status == SourceStatus::Failed {
         for err in &report.errors {
             warn!(source = %id, "{err}");
