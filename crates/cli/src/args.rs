@@ -1,0 +1,148 @@
+//! The command line, as clap reads it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Pull referral and invitee records from affiliate APIs into one clean table.
+///
+/// Exit codes: 0 success, 1 some sources (or the command) failed, 2 bad usage or
+/// configuration, 130 interrupted (run the same command again to resume).
+#[derive(Debug, Parser)]
+#[command(name = "affiliate", version, propagate_version = true)]
+pub(crate) struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Start local emulators of every provider and sync them all into a SQLite file.
+    Demo(DemoArgs),
+    /// Sync every source of a configuration file into an output.
+    Sync(SyncArgs),
+    /// Per-provider totals of a synced database, and a chart of sign-ups per week.
+    Report(ReportArgs),
+    /// Triport tools.
+    Triport {
+        /// The Triport command.
+        #[command(subcommand)]
+        command: TriportCommand,
+    },
+    /// Configuration file tools.
+    Config {
+        /// The config command.
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+/// `affiliate demo`.
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// The SQLite file to create (replaced on every run, if the demo created it).
+    #[arg(long, value_name = "PATH", default_value = "affiliate-demo.db")]
+    pub(crate) db: PathBuf,
+    /// Records per provider.
+    #[arg(long, value_name = "N", default_value_t = 3000,
+          value_parser = clap::value_parser!(u64).range(1..=200_000))]
+    pub(crate) records: u64,
+}
+
+/// `affiliate sync`.
+#[derive(Debug, Args)]
+pub(crate) struct SyncArgs {
+    /// The configuration file.
+    #[arg(long, value_name = "FILE", default_value = "affiliate.toml")]
+    pub(crate) config: PathBuf,
+    /// List everything, whatever `[sync] mode` says.
+    #[arg(long, conflicts_with = "incremental")]
+    pub(crate) full: bool,
+    /// Only what changed since the last finished run, whatever `[sync] mode` says.
+    #[arg(long)]
+    pub(crate) incremental: bool,
+    /// Where rows go: sqlite://PATH, ndjson:PATH, csv:PATH, - (NDJSON on standard output)
+    /// or postgres://USER@HOST/DB. Default: `[output] url`, else sqlite://affiliate.db.
+    #[arg(long, value_name = "URL")]
+    pub(crate) out: Option<String>,
+}
+
+/// Output formats of `report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ReportFormat {
+    /// An aligned text table.
+    Table,
+    /// A JSON array, one object per provider.
+    Json,
+    /// CSV with a header row.
+    Csv,
+}
+
+/// `affiliate report`.
+#[derive(Debug, Args)]
+pub(crate) struct ReportArgs {
+    /// The database: sqlite://PATH (or a .db path) or postgres://USER@HOST/DB.
+    #[arg(long, value_name = "URL")]
+    pub(crate) db: String,
+    /// How to print the totals.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub(crate) format: ReportFormat,
+    /// Also write an SVG chart of sign-ups per week per provider to this file.
+    #[arg(long, value_name = "FILE.svg")]
+    pub(crate) chart: Option<PathBuf>,
+    /// PostgreSQL schema holding the tables.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) schema: Option<String>,
+}
+
+/// Output formats of `triport user`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ViewFormat {
+    /// Readable text.
+    Table,
+    /// The operator view as JSON.
+    Json,
+}
+
+/// `affiliate triport ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum TriportCommand {
+    /// Show the operator view of one user (needs TRIPORT_ADMIN_TOKEN).
+    User(UserArgs),
+}
+
+/// `affiliate triport user`.
+#[derive(Debug, Args)]
+pub(crate) struct UserArgs {
+    /// The user's id (a UUID).
+    pub(crate) uuid: String,
+    /// Take the base URL and token variable from this file's Triport source.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Which Triport source of the file (by label) when it has several.
+    #[arg(long, value_name = "LABEL", requires = "config")]
+    pub(crate) label: Option<String>,
+    /// How to print the view.
+    #[arg(long, value_enum, default_value_t = ViewFormat::Table)]
+    pub(crate) format: ViewFormat,
+}
+
+/// `affiliate config ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Check a configuration file (and that its environment variables are set).
+    Check(CheckArgs),
+}
+
+/// `affiliate config check`.
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    /// The configuration file.
+    #[arg(long, value_name = "FILE", default_value = "affiliate.toml")]
+    pub(crate) config: PathBuf,
+    /// Check only the file, not whether its environment variables are set.
+    #[arg(long)]
+    pub(crate) no_env: bool,
+}

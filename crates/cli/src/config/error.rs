@@ -1,0 +1,149 @@
+//! Configuration errors: which file, which key, what is wrong and how to fix it.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// One problem in a configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ConfigError {
+    /// The key, as a path (`source[2].utc_offset`, `sync.email`); empty for the whole file.
+    pub(crate) key: String,
+    /// The line the problem is on, when known (1-based).
+    pub(crate) line: Option<usize>,
+    /// What is wrong.
+    pub(crate) message: String,
+    /// How to fix it.
+    pub(crate) fix: String,
+}
+
+impl ConfigError {
+    /// A problem with `key`.
+    pub(crate) fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            line: None,
+            message: message.into(),
+            fix: String::new(),
+        }
+    }
+
+    /// Adds how to fix it.
+    pub(crate) fn fix(mut self, fix: impl Into<String>) -> Self {
+        self.fix = fix.into();
+        self
+    }
+
+    /// Adds the line the problem is on.
+    pub(crate) fn at_line(mut self, line: Option<usize>) -> Self {
+        self.line = line;
+        self
+    }
+}
+
+/// Every problem found in one configuration file (at least one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ConfigErrors {
+    /// The file, as given on the command line.
+    pub(crate) file: PathBuf,
+    /// The problems, in file order where possible.
+    pub(crate) errors: Vec<ConfigError>,
+}
+
+impl ConfigErrors {
+    /// One problem in `file`.
+    pub(crate) fn one(file: &Path, error: ConfigError) -> Self {
+        Self {
+            file: file.to_path_buf(),
+            errors: vec![error],
+        }
+    }
+}
+
+impl fmt::Display for ConfigErrors {
+    /// One paragraph per problem:
+    ///
+    /// ```text
+    /// affiliate.toml:14: source[2].utc_offset: missing (CoinW's times carry no zone)
+    ///   fix: add utc_offset = "+08:00" with the offset your CoinW account's times are in
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, err) in self.errors.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}", self.file.display())?;
+            if let Some(line) = err.line {
+                write!(f, ":{line}")?;
+            }
+            if !err.key.is_empty() {
+                write!(f, ": {}", err.key)?;
+            }
+            write!(f, ": {}", err.message)?;
+            if !err.fix.is_empty() {
+                write!(f, "\n  fix: {}", err.fix)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// The closest of `candidates` to `word` when it is a plausible typo.
+pub(crate) fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (edit_distance(word, c), *c))
+        .filter(|(d, c)| *d <= (c.len() / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                prev
+            } else {
+                1 + prev.min(cur).min(row[j])
+            };
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typos_are_suggested() {
+        assert_eq!(did_you_mean("limt", &["limit", "label"]), Some("limit"));
+        assert_eq!(
+            did_you_mean("utc_ofset", &["utc_offset", "uid"]),
+            Some("utc_offset")
+        );
+        assert_eq!(did_you_mean("zzz", &["limit", "label"]), None);
+    }
+
+    #[test]
+    fn errors_name_file_line_key_and_fix() {
+        let errs = ConfigErrors::one(
+            Path::new("a.toml"),
+            ConfigError::new("source[0].limit", "must be within 1..=200 (got 500)")
+                .fix("set limit = 200")
+                .at_line(Some(4)),
+        );
+        assert_eq!(
+            errs.to_string(),
+            "a.toml:4: source[0].limit: must be within 1..=200 (got 500)\n  fix: set limit = 200"
+        );
+    }
+}

@@ -1,0 +1,452 @@
+//! The configuration file (`affiliate.toml`): reading, checking, and turning it into
+//! sources, sync options and an output.
+//!
+//! ```toml
+//! [sync]
+//! mode = "incremental"
+//! email = "hash"
+//! email_salt_env = "AFFILIATE_EMAIL_SALT"
+//!
+//! [output]
+//! url = "sqlite://affiliate.db"
+//!
+//! [[source]]
+//! provider = "coinw"
+//! label = "main"
+//! utc_offset = "+08:00"
+//! ```
+//!
+//! Secrets are never written in the file: each is read from an environment variable that
+//! the file may name (`session_env`, `api_key_env`, ...). Every error names the file, the
+//! key and the fix.
+
+mod error;
+mod raw;
+mod source;
+mod values;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use affiliate::sync::{EmailPolicy, SyncMode, SyncOptions};
+use affiliate::InviteeSource;
+use chrono::TimeDelta;
+
+pub(crate) use error::{ConfigError, ConfigErrors};
+pub(crate) use source::{missing_var, ProviderSpec, SourceSpec};
+
+use raw::RawFile;
+
+/// Where secrets and `*_BASE_URL` overrides come from.
+pub(crate) trait Env {
+    /// The variable's value; `None` when unset or empty.
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+}
+
+/// A fixed set of variables (the demo hands its emulators' credentials over this way).
+impl Env for HashMap<String, String> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).filter(|v| !v.is_empty()).cloned()
+    }
+}
+
+/// What happens to email addresses, as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum EmailSetting {
+    /// Stored as received.
+    Keep,
+    /// Salted SHA-256; the salt is read from this variable.
+    Hash {
+        /// The variable holding the salt.
+        salt_env: String,
+    },
+    /// Not stored.
+    Drop,
+}
+
+/// `[sync]`, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SyncSettings {
+    /// Full or incremental (the command line may override it).
+    pub(crate) mode: SyncMode,
+    /// How far before the watermark incremental runs start.
+    pub(crate) overlap: TimeDelta,
+    /// Stop every source when one fails.
+    pub(crate) fail_fast: bool,
+    /// The email policy.
+    pub(crate) email: EmailSetting,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        Self {
+            mode: SyncMode::Full,
+            overlap: TimeDelta::hours(1),
+            fail_fast: false,
+            email: EmailSetting::Keep,
+        }
+    }
+}
+
+/// `[output]`, checked.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct OutputSettings {
+    /// The output URL written in the file.
+    pub(crate) url: Option<String>,
+    /// The variable holding the output URL.
+    pub(crate) url_env: Option<String>,
+    /// PostgreSQL schema.
+    pub(crate) schema: Option<String>,
+}
+
+/// A checked configuration file.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Config {
+    /// The file, as given.
+    pub(crate) path: PathBuf,
+    /// `[sync]`.
+    pub(crate) sync: SyncSettings,
+    /// `[output]`.
+    pub(crate) output: OutputSettings,
+    /// The `[[source]]` tables, in file order.
+    pub(crate) sources: Vec<SourceSpec>,
+}
+
+/// Everything a sync needs from the configuration, with secrets read.
+pub(crate) struct Resolved {
+    /// One adapter per `[[source]]`.
+    pub(crate) sources: Vec<Arc<dyn InviteeSource>>,
+    /// Options for the engine.
+    pub(crate) options: SyncOptions,
+}
+
+impl Config {
+    /// Reads and checks `path`; reports every problem it finds (secrets are not read yet).
+    pub(crate) fn load(path: &Path) -> Result<Self, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors::one(
+                path,
+                ConfigError::new("", format!("cannot be read: {e}"))
+                    .fix("check the path given with --config"),
+            )
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Checks the text of a configuration file named `path`.
+    pub(crate) fn parse(path: &Path, text: &str) -> Result<Self, ConfigErrors> {
+        let fail = |errors: Vec<ConfigError>| ConfigErrors {
+            file: path.to_path_buf(),
+            errors,
+        };
+        let deserializer = toml::Deserializer::parse(text).map_err(|e| {
+            fail(vec![ConfigError::new(
+                "",
+                format!("is not valid TOML: {}", e.message()),
+            )
+            .at_line(line_of(text, e.span()))
+            .fix("correct the syntax at that line")])
+        })?;
+        let raw: RawFile = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let line = line_of(text, e.inner().span());
+            let path = e.path().to_string();
+            fail(vec![
+                source::serde_error("", "", path, e.inner().message()).at_line(line)
+            ])
+        })?;
+        let mut errors = Vec::new();
+        let sync = sync_settings(raw.sync, &mut errors);
+        let output = output_settings(raw.output, &mut errors);
+        let mut sources: Vec<SourceSpec> = Vec::new();
+        for (index, table) in raw.source.into_iter().enumerate() {
+            let Some(spec) = SourceSpec::parse(index, table, &mut errors) else {
+                continue;
+            };
+            if let Some(first) = sources
+                .iter()
+                .find(|s| s.provider() == spec.provider() && s.label == spec.label)
+            {
+                errors.push(
+                    ConfigError::new(
+                        format!("{}.label", spec.key),
+                        format!(
+                            "{}:{} is already configured by {}",
+                            spec.provider(),
+                            spec.label,
+                            first.key
+                        ),
+                    )
+                    .fix("give each account of a provider its own label"),
+                );
+                continue;
+            }
+            sources.push(spec);
+        }
+        if errors.is_empty() && sources.is_empty() {
+            errors.push(
+                ConfigError::new("source", "no [[source]] is configured")
+                    .fix("add one [[source]] table per account, e.g.\n  [[source]]\n  provider = \"triport\"\n  label = \"main\""),
+            );
+        }
+        if errors.is_empty() {
+            Ok(Self {
+                path: path.to_path_buf(),
+                sync,
+                output,
+                sources,
+            })
+        } else {
+            Err(fail(errors))
+        }
+    }
+
+    /// Reads the secrets from `env` and builds every source and the engine options,
+    /// reporting every missing variable.
+    pub(crate) fn resolve(&self, env: &dyn Env) -> Result<Resolved, ConfigErrors> {
+        let mut errors = Vec::new();
+        let mut sources = Vec::new();
+        for spec in &self.sources {
+            match spec.build(env) {
+                Ok(source) => sources.push(source),
+                Err(errs) => errors.extend(errs),
+            }
+        }
+        let email = match &self.sync.email {
+            EmailSetting::Keep => EmailPolicy::Keep,
+            EmailSetting::Drop => EmailPolicy::Drop,
+            EmailSetting::Hash { salt_env } => match env.var(salt_env) {
+                Some(salt) => EmailPolicy::hash(salt),
+                None => {
+                    errors.push(missing_var(
+                        "sync.email_salt_env",
+                        salt_env,
+                        "the salt email addresses are hashed with",
+                    ));
+                    EmailPolicy::Drop
+                }
+            },
+        };
+        if !errors.is_empty() {
+            return Err(ConfigErrors {
+                file: self.path.clone(),
+                errors,
+            });
+        }
+        let options = SyncOptions::default()
+            .with_mode(self.sync.mode)
+            .with_overlap(self.sync.overlap)
+            .with_fail_fast(self.sync.fail_fast)
+            .with_email(email);
+        Ok(Resolved { sources, options })
+    }
+}
+
+fn sync_settings(raw: raw::RawSync, errors: &mut Vec<ConfigError>) -> SyncSettings {
+    let mut sync = SyncSettings::default();
+    if let Some(mode) = raw.mode {
+        match SyncMode::parse(&mode) {
+            Some(m) => sync.mode = m,
+            None => errors.push(
+                ConfigError::new(
+                    "sync.mode",
+                    format!("{mode:?} is neither \"full\" nor \"incremental\""),
+                )
+                .fix("write mode = \"full\" (the default) or mode = \"incremental\""),
+            ),
+        }
+    }
+    if let Some(overlap) = raw.overlap {
+        match values::duration(&overlap) {
+            Ok(d) => sync.overlap = d,
+            Err(m) => errors.push(
+                ConfigError::new("sync.overlap", m).fix("e.g. overlap = \"1h\" (the default)"),
+            ),
+        }
+    }
+    sync.fail_fast = raw.fail_fast.unwrap_or(false);
+    if raw.email_salt.is_some() {
+        errors.push(
+            ConfigError::new(
+                "sync.email_salt",
+                "a secret written into the config file; secrets are only read from environment variables",
+            )
+            .fix("delete this line, export the salt as an environment variable and name it instead: email_salt_env = \"AFFILIATE_EMAIL_SALT\""),
+        );
+    }
+    let salt_env = raw.email_salt_env.inspect(|var| {
+        if let Err(m) = values::env_name(var) {
+            errors.push(
+                ConfigError::new("sync.email_salt_env", m)
+                    .fix("name the variable that holds the salt, e.g. email_salt_env = \"AFFILIATE_EMAIL_SALT\""),
+            );
+        }
+    });
+    match raw.email.as_deref().unwrap_or("keep") {
+        "keep" => sync.email = EmailSetting::Keep,
+        "drop" => sync.email = EmailSetting::Drop,
+        "hash" => match salt_env {
+            Some(salt_env) => sync.email = EmailSetting::Hash { salt_env },
+            None => errors.push(
+                ConfigError::new("sync.email_salt_env", "missing: email = \"hash\" needs a salt")
+                    .fix("add email_salt_env = \"AFFILIATE_EMAIL_SALT\" and export that variable with a long random value"),
+            ),
+        },
+        other => errors.push(
+            ConfigError::new("sync.email", format!("{other:?} is not keep, hash or drop"))
+                .fix("write email = \"keep\" (the default), \"hash\" (salted SHA-256) or \"drop\""),
+        ),
+    }
+    sync
+}
+
+fn output_settings(raw: raw::RawOutput, errors: &mut Vec<ConfigError>) -> OutputSettings {
+    if raw.url.is_some() && raw.url_env.is_some() {
+        errors.push(
+            ConfigError::new("output.url_env", "both url and url_env are set")
+                .fix("keep one: url for a path, url_env for a URL that carries a password"),
+        );
+    }
+    if let Some(var) = &raw.url_env {
+        if let Err(m) = values::env_name(var) {
+            errors.push(ConfigError::new("output.url_env", m).fix(
+                "name the variable that holds the URL, e.g. url_env = \"AFFILIATE_OUTPUT_URL\"",
+            ));
+        }
+    }
+    if let Some(url) = &raw.url {
+        match crate::output::Target::parse(url) {
+            Ok(target) if target.has_password() => errors.push(
+                ConfigError::new("output.url", "the URL carries a password, which is a secret written into the config file")
+                    .fix("export the URL as an environment variable and name it instead: url_env = \"AFFILIATE_OUTPUT_URL\""),
+            ),
+            Ok(_) => {}
+            Err(err) => errors.push(ConfigError::new("output.url", err.message).fix(err.fix)),
+        }
+    }
+    OutputSettings {
+        url: raw.url,
+        url_env: raw.url_env,
+        schema: raw.schema,
+    }
+}
+
+/// The 1-based line of a byte offset's span.
+fn line_of(text: &str, span: Option<std::ops::Range<usize>>) -> Option<usize> {
+    let start = span?.start.min(text.len());
+    Some(
+        text.as_bytes()[..start]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigErrors> {
+        Config::parse(Path::new("a.toml"), text)
+    }
+
+    fn keys(text: &str) -> Vec<String> {
+        match parse(text) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.errors.into_iter().map(|e| e.key).collect(),
+        }
+    }
+
+    #[test]
+    fn a_full_file() {
+        let config = parse(
+            r#"
+            [sync]
+            mode = "incremental"
+            overlap = "30m"
+            fail_fast = true
+            email = "hash"
+            email_salt_env = "SALT"
+
+            [output]
+            url = "sqlite://x.db"
+
+            [[source]]
+            provider = "triport"
+            label = "main"
+            limit = 100
+
+            [[source]]
+            provider = "census"
+            region = "eu"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.sync.mode, SyncMode::Incremental);
+        assert_eq!(config.sync.overlap, TimeDelta::minutes(30));
+        assert_eq!(
+            config.sync.email,
+            EmailSetting::Hash {
+                salt_env: "SALT".into()
+            }
+        );
+        assert_eq!(config.sources.len(), 2);
+        assert_eq!(config.sources[1].label, "default");
+    }
+
+    #[test]
+    fn top_level_and_section_problems_name_their_key() {
+        assert_eq!(keys("[sink]\nurl = \"x\""), ["sink"]);
+        assert_eq!(
+            keys("[sync]\nmood = \"full\"\n[[source]]\nprovider = \"triport\""),
+            ["sync.mood"]
+        );
+        assert_eq!(
+            keys("[sync]\nemail = \"hash\"\n[[source]]\nprovider = \"triport\""),
+            ["sync.email_salt_env"]
+        );
+        assert_eq!(
+            keys("[output]\nurl = \"ftp://x\"\n[[source]]\nprovider = \"triport\""),
+            ["output.url"]
+        );
+        assert_eq!(keys(""), ["source"]);
+    }
+
+    #[test]
+    fn syntax_errors_carry_a_line() {
+        let err = parse("[[source]]\nprovider = \"triport\"\nlimit = = 3\n").unwrap_err();
+        assert_eq!(err.errors[0].line, Some(3), "{err}");
+    }
+
+    #[test]
+    fn duplicate_labels_are_refused() {
+        assert_eq!(
+            keys("[[source]]\nprovider = \"triport\"\n[[source]]\nprovider = \"triport\""),
+            ["source[1].label"]
+        );
+    }
+
+    #[test]
+    fn missing_secrets_are_all_reported() {
+        let config = parse(
+            "[[source]]\nprovider = \"coinw\"\nutc_offset = \"Z\"\nsecret_key_env = \"MY_SECRET\"",
+        )
+        .unwrap();
+        let env: HashMap<String, String> = HashMap::new();
+        let err = config.resolve(&env).err().unwrap();
+        let keys: Vec<_> = err.errors.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["source[0].api_key_env", "source[0].secret_key_env"]);
+        assert!(err.to_string().contains("MY_SECRET"));
+    }
+}

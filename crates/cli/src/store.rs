@@ -1,0 +1,193 @@
+//! Reading a synced database back: the `invitees` rows the report needs, from SQLite or
+//! PostgreSQL.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OpenFlags};
+use tokio_postgres::config::Host;
+use tokio_postgres::NoTls;
+
+use crate::error::Failure;
+use crate::output::Target;
+use crate::stats::{RowFacts, Stats};
+
+const COLUMNS: &str = "provider, account, status, joined_at, updated_at, total_paid_micro";
+
+/// A database written by `affiliate sync` (or the demo).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Db {
+    /// A SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL.
+    Postgres(String),
+}
+
+impl Db {
+    /// `sqlite://PATH`, a path ending in `.db`/`.sqlite`/`.sqlite3`, or `postgres://…`.
+    pub(crate) fn parse(text: &str) -> Result<Self, Failure> {
+        match Target::parse(text) {
+            Ok(Target::Sqlite(path)) => Ok(Db::Sqlite(path)),
+            Ok(Target::Postgres(url)) => Ok(Db::Postgres(url)),
+            Ok(other) => Err(Failure::Usage(format!(
+                "--db: {other} is a file of rows, not a database\n  fix: report on the database a sync wrote: sqlite://PATH or postgres://USER@HOST/DB"
+            ))),
+            Err(err) => Err(Failure::Usage(format!("--db: {err}"))),
+        }
+    }
+
+    /// Totals of every row, as of `now`.
+    pub(crate) async fn stats(
+        &self,
+        schema: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Stats, Failure> {
+        match self {
+            Db::Sqlite(path) => {
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || sqlite_stats(&path, now))
+                    .await
+                    .map_err(|e| Failure::Failed(format!("reading the database failed: {e}")))?
+            }
+            Db::Postgres(url) => postgres_stats(url, schema, now).await,
+        }
+    }
+}
+
+fn sqlite_stats(path: &Path, now: DateTime<Utc>) -> Result<Stats, Failure> {
+    if !path.is_file() {
+        return Err(Failure::Usage(format!(
+            "--db: there is no database at {}\n  fix: check the path, or create one with `affiliate sync` or `affiliate demo`",
+            path.display()
+        )));
+    }
+    let failed = |e: rusqlite::Error| Failure::Failed(format!("reading {}: {e}", path.display()));
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(failed)?;
+    let has_table: bool = conn
+        .query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'invitees'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|e| {
+            Failure::Usage(format!(
+                "--db: {} is not a SQLite database ({e})\n  fix: point --db at a database written by `affiliate sync`",
+                path.display()
+            ))
+        })?;
+    if !has_table {
+        return Err(Failure::Usage(format!(
+            "--db: {} has no invitees table\n  fix: point --db at a database written by `affiliate sync`",
+            path.display()
+        )));
+    }
+    let mut stmt = conn
+        .prepare(&format!("SELECT {COLUMNS} FROM invitees"))
+        .map_err(failed)?;
+    let mut rows = stmt.query([]).map_err(failed)?;
+    let mut stats = Stats::new(now);
+    while let Some(row) = rows.next().map_err(failed)? {
+        let time = |i: usize| -> Result<Option<DateTime<Utc>>, Failure> {
+            let text: Option<String> = row.get(i).map_err(failed)?;
+            text.map(|t| {
+                DateTime::parse_from_rfc3339(&t)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(|e| {
+                        Failure::Failed(format!(
+                            "{}: {t:?} in invitees is not an RFC 3339 instant: {e}",
+                            path.display()
+                        ))
+                    })
+            })
+            .transpose()
+        };
+        stats.add(&RowFacts {
+            provider: row.get(0).map_err(failed)?,
+            account: row.get(1).map_err(failed)?,
+            status: row.get(2).map_err(failed)?,
+            joined_at: time(3)?,
+            updated_at: time(4)?,
+            total_paid_micro: row.get(5).map_err(failed)?,
+        });
+    }
+    Ok(stats)
+}
+
+async fn postgres_stats(
+    url: &str,
+    schema: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Stats, Failure> {
+    let config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| Failure::Usage(format!("--db: the PostgreSQL URL is not valid: {e}")))?;
+    for host in config.get_hosts() {
+        if let Host::Tcp(name) = host {
+            let local = name.eq_ignore_ascii_case("localhost")
+                || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+            if !local {
+                return Err(Failure::Usage(format!(
+                    "--db: refusing a plain connection to {name}: without TLS only loopback and Unix sockets are allowed\n  fix: connect through localhost (e.g. an SSH tunnel)"
+                )));
+            }
+        }
+    }
+    let table = match schema {
+        None => "invitees".to_owned(),
+        Some(s) if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+            format!("\"{s}\".invitees")
+        }
+        Some(_) => {
+            return Err(Failure::Usage(
+                "--schema: must be letters, digits and '_'".to_owned(),
+            ))
+        }
+    };
+    let (client, connection) = config
+        .connect(NoTls)
+        .await
+        .map_err(|e| Failure::Failed(format!("connecting to PostgreSQL: {}", chain(&e))))?;
+    let driver = tokio::spawn(connection);
+    let rows = client
+        .query(
+            &format!(
+                "SELECT provider, account, status, joined_at, updated_at, total_paid_micro FROM {table}"
+            ),
+            &[],
+        )
+        .await
+        .map_err(|e| Failure::Failed(format!("reading {table}: {}", chain(&e))))?;
+    let mut stats = Stats::new(now);
+    for row in rows {
+        let get =
+            |e: tokio_postgres::Error| Failure::Failed(format!("reading {table}: {}", chain(&e)));
+        stats.add(&RowFacts {
+            provider: row.try_get(0).map_err(get)?,
+            account: row.try_get(1).map_err(get)?,
+            status: row.try_get(2).map_err(get)?,
+            joined_at: row.try_get(3).map_err(get)?,
+            updated_at: row.try_get(4).map_err(get)?,
+            total_paid_micro: row.try_get(5).map_err(get)?,
+        });
+    }
+    drop(client);
+    driver.abort();
+    Ok(stats)
+}
+
+/// An error with its causes (`tokio_postgres::Error` alone says only "db error").
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
+}
