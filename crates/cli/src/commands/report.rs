@@ -1,8 +1,11 @@
 //! `affiliate report`: per-provider totals as a table, JSON or CSV, and an SVG chart of
 //! sign-ups per week.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::args::{ReportArgs, ReportFormat};
 use crate::chart;
@@ -87,29 +90,42 @@ pub(crate) fn table_text(stats: &Stats) -> String {
     )
 }
 
+/// One provider in the JSON report (fields in this order).
+#[derive(Serialize)]
+struct ProviderJson<'a> {
+    provider: &'a str,
+    accounts: Vec<&'a str>,
+    invitees: u64,
+    joined: u64,
+    joined_last_30_days: u64,
+    paying: u64,
+    total_paid_micro: i64,
+    total_paid: String,
+    first_joined: Value,
+    last_joined: Value,
+    signups_per_week: BTreeMap<String, u64>,
+}
+
 /// The totals as a JSON array (amounts both in micro-units and as a decimal string).
 fn json_text(stats: &Stats) -> Result<String, Failure> {
-    let providers: Vec<Value> = stats
+    let providers: Vec<ProviderJson<'_>> = stats
         .providers()
-        .map(|p| {
-            let weeks: serde_json::Map<String, Value> = p
+        .map(|p| ProviderJson {
+            provider: &p.provider,
+            accounts: p.accounts.iter().map(String::as_str).collect(),
+            invitees: p.invitees,
+            joined: p.joined,
+            joined_last_30_days: p.joined_last_30_days,
+            paying: p.paying,
+            total_paid_micro: i64::try_from(p.total_paid_micro).unwrap_or(i64::MAX),
+            total_paid: table::units(p.total_paid_micro).replace(',', ""),
+            first_joined: instant(p.first_joined),
+            last_joined: instant(p.last_joined),
+            signups_per_week: p
                 .signups_per_week
                 .iter()
-                .map(|(w, n)| (w.format("%Y-%m-%d").to_string(), json!(n)))
-                .collect();
-            json!({
-                "provider": p.provider,
-                "accounts": p.accounts,
-                "invitees": p.invitees,
-                "joined": p.joined,
-                "joined_last_30_days": p.joined_last_30_days,
-                "paying": p.paying,
-                "total_paid_micro": i64::try_from(p.total_paid_micro).unwrap_or(i64::MAX),
-                "total_paid": table::units(p.total_paid_micro).replace(',', ""),
-                "first_joined": instant(p.first_joined),
-                "last_joined": instant(p.last_joined),
-                "signups_per_week": weeks,
-            })
+                .map(|(w, n)| (w.format("%Y-%m-%d").to_string(), *n))
+                .collect(),
         })
         .collect();
     serde_json::to_string_pretty(&providers)

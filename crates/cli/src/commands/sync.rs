@@ -117,6 +117,8 @@ pub(crate) fn summary(report: &SyncReport, target: &Target) -> String {
                 table::thousands(s.pages),
                 table::thousands(s.records),
                 table::thousands(s.existing),
+                table::thousands(s.requests),
+                table::thousands(s.retries),
                 format!("{:.1}s", s.duration.as_secs_f64()),
             ]
         })
@@ -133,6 +135,8 @@ pub(crate) fn summary(report: &SyncReport, target: &Target) -> String {
             ("pages", true),
             ("new", true),
             ("existing", true),
+            ("requests", true),
+            ("retries", true),
             ("time", true),
         ],
         &rows,
