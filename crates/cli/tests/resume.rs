@@ -20,11 +20,7 @@ const SEED: u64 = 0x5eed_0005;
 const KILLS: usize = 5;
 
 fn spawn(config: &str, out_url: &str, env: &[(String, String)]) -> std::process::Child {
-    Command::new(BIN)
-        .args(["sync", "--config", config, "--out", out_url])
-        .envs(env.iter().cloned())
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
+    command(&args(&["sync", "--config", config, "--out", out_url]), env)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -191,14 +187,14 @@ async fn ctrl_c_stops_between_pages_with_exit_code_130_and_the_next_run_resumes(
     let config = config.to_str().unwrap_or_default().to_owned();
     let out_url = format!("sqlite://{}", db.display());
 
-    let child = Command::new(BIN)
-        .args(["sync", "--config", &config, "--out", &out_url])
-        .envs(sandbox.env())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn affiliate");
+    let child = command(
+        &args(&["sync", "--config", &config, "--out", &out_url]),
+        &sandbox.env(),
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("spawn affiliate");
     tokio::time::sleep(Duration::from_millis(800)).await;
     let sent = Command::new("kill")
         .args(["-INT", &child.id().to_string()])

@@ -155,19 +155,53 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// Variables the binary reads, removed from the environment it inherits so only what a
+/// test passes counts.
+pub const PROVIDER_VARS: [&str; 14] = [
+    "TRIPORT_SESSION",
+    "TRIPORT_ADMIN_TOKEN",
+    "TRIPORT_BASE_URL",
+    "COINW_API_KEY",
+    "COINW_SECRET_KEY",
+    "COINW_BASE_URL",
+    "COINW_UTC_OFFSET",
+    "PREFACTOR_TOKEN",
+    "PREFACTOR_BASE_URL",
+    "PREFACTOR_ACCOUNT_ID",
+    "CENSUS_TOKEN",
+    "CENSUS_BASE_URL",
+    "CENSUS_REGION",
+    "RUST_LOG",
+];
+
+/// The binary with a clean environment plus `env`.
+pub fn command(args: &[String], env: &[(String, String)]) -> Command {
+    let mut cmd = Command::new(BIN);
+    for var in PROVIDER_VARS {
+        cmd.env_remove(var);
+    }
+    cmd.args(args)
+        .envs(env.iter().cloned())
+        .stdin(Stdio::null());
+    cmd
+}
+
 /// Runs the binary to completion off the async runtime (the emulators keep serving).
 pub async fn run(args: Vec<String>, env: Vec<(String, String)>) -> Output {
-    tokio::task::spawn_blocking(move || {
-        Command::new(BIN)
-            .args(&args)
-            .envs(env)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .output()
-            .expect("run affiliate")
-    })
-    .await
-    .expect("join")
+    tokio::task::spawn_blocking(move || command(&args, &env).output().expect("run affiliate"))
+        .await
+        .expect("join")
+}
+
+/// Runs the binary to completion (no emulators involved).
+pub fn run_now(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    command(&self::args(args), &env)
+        .output()
+        .expect("run affiliate")
 }
 
 /// `args` as owned strings.
