@@ -29,6 +29,8 @@ use tracing_subscriber::EnvFilter;
 
 use crate::args::Cli;
 
+/// Parses the command line (clap exits with 2 on bad usage), runs the command, maps the
+/// outcome to the exit code.
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();

@@ -109,6 +109,7 @@ impl Progress {
         *BARS.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 
+    /// One plain progress line, with the time since the start.
     fn line(&self, source: &SourceId, text: &str) {
         let secs = self.started.elapsed().as_secs_f64();
         print_line(&format!("[{secs:>6.1}s] {source}: {text}"));
@@ -121,6 +122,7 @@ impl Drop for Progress {
     }
 }
 
+/// A bar for a source whose size is known.
 fn bar_style(width: usize) -> ProgressStyle {
     let template =
         format!("{{prefix:<{width}}} [{{bar:32}}] {{pos:>7}}/{{len:<7}} {{elapsed:>3}}  {{msg}}");
@@ -129,6 +131,7 @@ fn bar_style(width: usize) -> ProgressStyle {
         .progress_chars("=> ")
 }
 
+/// A spinner and a row counter for a source whose size is not known.
 fn counter_style(width: usize) -> ProgressStyle {
     let template =
         format!("{{prefix:<{width}}} {{spinner}} {{pos:>8}} rows {{elapsed:>3}}  {{msg}}");
@@ -198,7 +201,7 @@ impl Observer for Progress {
                 report.existing
             ),
             SourceStatus::Cancelled => format!(
-                "stopped after {} pages ({} new); run again to resume",
+                "stopped after {} pages ({} new)",
                 report.pages, report.records
             ),
             _ => format!(

@@ -20,8 +20,7 @@ pub(crate) fn cancel_on_signal(token: CancellationToken) -> Arc<AtomicBool> {
         }
         flag.store(true, Ordering::SeqCst);
         print_line(
-            "interrupted: stopping after the pages in flight (press Ctrl-C again to stop at once; \
-             run the same command again to resume)",
+            "interrupted: stopping after the pages in flight (press Ctrl-C again to stop at once)",
         );
         token.cancel();
         if next_signal().await {

@@ -55,6 +55,7 @@ impl Db {
     }
 }
 
+/// Reads a SQLite database (read-only) into totals.
 fn sqlite_stats(path: &Path, now: DateTime<Utc>) -> Result<Stats, Failure> {
     if !path.is_file() {
         return Err(Failure::Usage(format!(
@@ -118,6 +119,8 @@ fn sqlite_stats(path: &Path, now: DateTime<Utc>) -> Result<Stats, Failure> {
     Ok(stats)
 }
 
+/// Reads a PostgreSQL database into totals; plain connections to loopback only, like the
+/// sink.
 async fn postgres_stats(
     url: &str,
     schema: Option<&str>,

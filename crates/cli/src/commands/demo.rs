@@ -72,7 +72,7 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), Failure> {
         started.elapsed().as_secs_f64(),
         args.db.display()
     );
-    outcome(&report)
+    outcome(&report, false)
 }
 
 /// The per-provider table the demo ends with.

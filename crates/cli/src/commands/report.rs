@@ -38,17 +38,20 @@ pub(crate) async fn run(args: ReportArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `2024-05-01`, or empty.
 fn date(t: Option<DateTime<Utc>>) -> String {
     t.map(|t| t.format("%Y-%m-%d").to_string())
         .unwrap_or_default()
 }
 
+/// RFC 3339 in UTC, or null.
 fn instant(t: Option<DateTime<Utc>>) -> Value {
     t.map_or(Value::Null, |t| {
         Value::String(t.to_rfc3339_opts(SecondsFormat::Secs, true))
     })
 }
 
+/// The account labels, space-separated.
 fn accounts(p: &ProviderStats) -> String {
     p.accounts.iter().cloned().collect::<Vec<_>>().join(" ")
 }

@@ -35,7 +35,7 @@ pub(crate) async fn run(args: SyncArgs) -> Result<(), Failure> {
         .collect();
     let report = execute(resolved.sources, resolved.options, sink, &sources).await;
     eprint!("{}", summary(&report, &target));
-    outcome(&report)
+    outcome(&report, true)
 }
 
 /// The output: `--out`, else `[output] url`, else the variable named by `[output] url_env`,
@@ -149,15 +149,20 @@ pub(crate) fn summary(report: &SyncReport, target: &Target) -> String {
     out
 }
 
-/// Exit status of a finished run.
-pub(crate) fn outcome(report: &SyncReport) -> Result<(), Failure> {
+/// Exit status of a finished run; `resumable` runs say how to continue when interrupted.
+pub(crate) fn outcome(report: &SyncReport, resumable: bool) -> Result<(), Failure> {
     let failed: Vec<String> = report.failed().map(|s| s.source.to_string()).collect();
     if !failed.is_empty() {
         return Err(Failure::Failed(format!(
-            "{} of {} sources failed: {} (committed pages are kept; the next run resumes them)",
+            "{} of {} sources failed: {}{}",
             failed.len(),
             report.sources.len(),
-            failed.join(", ")
+            failed.join(", "),
+            if resumable {
+                " (their committed pages are kept; the next run resumes them)"
+            } else {
+                ""
+            }
         )));
     }
     if report.cancelled
@@ -166,9 +171,11 @@ pub(crate) fn outcome(report: &SyncReport) -> Result<(), Failure> {
             .iter()
             .any(|s| s.status == SourceStatus::Cancelled)
     {
-        return Err(Failure::Interrupted(
-            "interrupted; run the same command again to resume".to_owned(),
-        ));
+        return Err(Failure::Interrupted(if resumable {
+            "interrupted; committed pages are kept: run the same command again to resume".to_owned()
+        } else {
+            "interrupted".to_owned()
+        }));
     }
     Ok(())
 }

@@ -252,6 +252,7 @@ impl Config {
     }
 }
 
+/// Checks `[sync]`.
 fn sync_settings(raw: raw::RawSync, errors: &mut Vec<ConfigError>) -> SyncSettings {
     let mut sync = SyncSettings::default();
     if let Some(mode) = raw.mode {
@@ -310,6 +311,7 @@ fn sync_settings(raw: raw::RawSync, errors: &mut Vec<ConfigError>) -> SyncSettin
     sync
 }
 
+/// Checks `[output]` (a URL with a password is refused: it is a secret).
 fn output_settings(raw: raw::RawOutput, errors: &mut Vec<ConfigError>) -> OutputSettings {
     if raw.url.is_some() && raw.url_env.is_some() {
         errors.push(

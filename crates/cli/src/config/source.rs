@@ -190,6 +190,7 @@ impl SourceSpec {
             .flatten()
     }
 
+    /// The keys every provider shares, checked, around the provider settings.
     fn common(
         key: &str,
         label: Option<String>,
@@ -236,6 +237,7 @@ impl SourceSpec {
         }
     }
 
+    /// Checks a Triport table.
     fn triport(key: &str, raw: RawTriport, errors: &mut Vec<ConfigError>) -> Option<Self> {
         let spec = TriportSpec {
             limit: page_size(key, "limit", raw.limit, 200, errors),
@@ -265,6 +267,7 @@ impl SourceSpec {
         ))
     }
 
+    /// Checks a CoinW table.
     fn coinw(key: &str, raw: RawCoinw, errors: &mut Vec<ConfigError>) -> Option<Self> {
         let utc_offset = match raw.utc_offset {
             None => {
@@ -361,6 +364,7 @@ impl SourceSpec {
         ))
     }
 
+    /// Checks a Prefactor table.
     fn prefactor(key: &str, raw: RawPrefactor, errors: &mut Vec<ConfigError>) -> Option<Self> {
         if let Some(account) = &raw.account_id {
             if account.is_empty() || !account.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -403,6 +407,7 @@ impl SourceSpec {
         ))
     }
 
+    /// Checks a Census table.
     fn census(key: &str, raw: RawCensus, errors: &mut Vec<ConfigError>) -> Option<Self> {
         let region = raw.region.and_then(|r| match r.parse::<Region>() {
             Ok(region) => Some(region),

@@ -1,0 +1,74 @@
+//! `affiliate sync` into PostgreSQL and `affiliate report` from it, against the server named
+//! by `AFFILIATE_TEST_POSTGRES_URL` (unset: prints `skipped` and passes; set but
+//! unreachable: fails). The test works in a schema of its own, dropped before and after.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use tokio_postgres::NoTls;
+
+const VAR: &str = "AFFILIATE_TEST_POSTGRES_URL";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_into_postgres_then_report_from_it() {
+    let Ok(url) = std::env::var(VAR) else {
+        println!("skipped: {VAR} not set");
+        return;
+    };
+    let (client, connection) = tokio_postgres::connect(&url, NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("{VAR}={url} is set but the server is unreachable: {e}"));
+    tokio::spawn(connection);
+    let schema = format!("affcli_{}", std::process::id());
+    let drop = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+    client.batch_execute(&drop).await.expect("drop schema");
+
+    let sandbox = Sandbox::start(80, Duration::ZERO).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut toml = sandbox.config(30, 500, "1 month", "");
+    toml.push_str(&format!(
+        "\n[output]\nurl_env = \"PG_OUT\"\nschema = \"{schema}\"\n"
+    ));
+    let config = write(dir.path(), "affiliate.toml", &toml);
+    let mut env = sandbox.env();
+    env.push(("PG_OUT".to_owned(), url.clone()));
+    let path = config.to_str().unwrap_or_default();
+
+    let first = run(args(&["sync", "--config", path]), env.clone()).await;
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let second = run(args(&["sync", "--config", path]), env).await;
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+
+    let rows: i64 = client
+        .query_one(&format!("SELECT count(*) FROM {schema}.invitees"), &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(rows, 320);
+    let distinct: i64 = client
+        .query_one(
+            &format!("SELECT count(DISTINCT (provider, account, id)) FROM {schema}.invitees"),
+            &[],
+        )
+        .await
+        .expect("count distinct")
+        .get(0);
+    assert_eq!(distinct, 320);
+
+    let report = run(
+        args(&[
+            "report", "--db", &url, "--schema", &schema, "--format", "json",
+        ]),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(report.status.code(), Some(0), "{}", stderr(&report));
+    let value: serde_json::Value = serde_json::from_str(&stdout(&report)).expect("JSON");
+    let providers = value.as_array().expect("array");
+    assert_eq!(providers.len(), 4);
+    assert!(providers.iter().all(|p| p["invitees"] == 80), "{value}");
+
+    client.batch_execute(&drop).await.expect("drop schema");
+}
