@@ -10,12 +10,14 @@ use affiliate::sync::CancellationToken;
 use crate::progress::print_line;
 
 /// Cancels `token` on the first Ctrl-C or SIGTERM; exits with code 130 on the second.
-/// Returns a flag that is set once a signal arrived.
+/// The handlers are installed before this returns. Returns a flag set once a signal
+/// arrived.
 pub(crate) fn cancel_on_signal(token: CancellationToken) -> Arc<AtomicBool> {
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = interrupted.clone();
+    let mut signals = Signals::install();
     tokio::spawn(async move {
-        if !next_signal().await {
+        if !signals.next().await {
             return;
         }
         flag.store(true, Ordering::SeqCst);
@@ -23,7 +25,7 @@ pub(crate) fn cancel_on_signal(token: CancellationToken) -> Arc<AtomicBool> {
             "interrupted: stopping after the pages in flight (press Ctrl-C again to stop at once)",
         );
         token.cancel();
-        if next_signal().await {
+        if signals.next().await {
             print_line("interrupted again: stopping now; committed pages are kept");
             std::process::exit(130);
         }
@@ -31,21 +33,51 @@ pub(crate) fn cancel_on_signal(token: CancellationToken) -> Arc<AtomicBool> {
     interrupted
 }
 
-/// Waits for Ctrl-C or (on Unix) SIGTERM; false when no handler could be installed.
-async fn next_signal() -> bool {
-    #[cfg(unix)]
-    {
+/// SIGINT and SIGTERM listeners (Unix), registered when created.
+#[cfg(unix)]
+struct Signals {
+    interrupt: Option<tokio::signal::unix::Signal>,
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+#[cfg(unix)]
+impl Signals {
+    /// Registers both handlers now (a handler that cannot be installed is left out).
+    fn install() -> Self {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                r = tokio::signal::ctrl_c() => r.is_ok(),
-                r = term.recv() => r.is_some(),
-            },
-            Err(_) => tokio::signal::ctrl_c().await.is_ok(),
+        Self {
+            interrupt: signal(SignalKind::interrupt()).ok(),
+            terminate: signal(SignalKind::terminate()).ok(),
         }
     }
-    #[cfg(not(unix))]
-    {
+
+    /// Waits for the next signal; false when no handler is installed.
+    async fn next(&mut self) -> bool {
+        match (&mut self.interrupt, &mut self.terminate) {
+            (Some(i), Some(t)) => tokio::select! {
+                r = i.recv() => r.is_some(),
+                r = t.recv() => r.is_some(),
+            },
+            (Some(i), None) => i.recv().await.is_some(),
+            (None, Some(t)) => t.recv().await.is_some(),
+            (None, None) => false,
+        }
+    }
+}
+
+/// Ctrl-C elsewhere.
+#[cfg(not(unix))]
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    /// Nothing to register up front.
+    fn install() -> Self {
+        Signals
+    }
+
+    /// Waits for Ctrl-C; false when no handler could be installed.
+    async fn next(&mut self) -> bool {
         tokio::signal::ctrl_c().await.is_ok()
     }
 }

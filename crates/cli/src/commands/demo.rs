@@ -22,6 +22,7 @@ use crate::args::DemoArgs;
 use crate::config::Config;
 use crate::error::Failure;
 use crate::output::Target;
+use crate::progress::Style;
 use crate::stats::Stats;
 use crate::store::Db;
 use crate::table;
@@ -62,7 +63,14 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), Failure> {
         table::thousands(args.records),
         args.db.display()
     );
-    let report = execute(resolved.sources, resolved.options, sink, &bars).await;
+    let report = execute(
+        resolved.sources,
+        resolved.options,
+        sink,
+        &bars,
+        Style::detect(),
+    )
+    .await;
     drop(emulators);
     eprint!("{}", summary(&report, &target));
     let stats = Db::Sqlite(args.db.clone()).stats(None, Utc::now()).await?;

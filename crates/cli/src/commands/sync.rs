@@ -1,5 +1,6 @@
 //! `affiliate sync`: every source of a configuration file into one output, resumably.
 
+use std::io::IsTerminal;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -33,7 +34,12 @@ pub(crate) async fn run(args: SyncArgs) -> Result<(), Failure> {
         .iter()
         .map(|s| (s.id().clone(), None))
         .collect();
-    let report = execute(resolved.sources, resolved.options, sink, &sources).await;
+    // Rows on a terminal's standard output would tear the bars: print lines instead.
+    let style = match target {
+        Target::Stdout(_) if std::io::stdout().is_terminal() => Style::Lines,
+        _ => Style::detect(),
+    };
+    let report = execute(resolved.sources, resolved.options, sink, &sources, style).await;
     eprint!("{}", summary(&report, &target));
     outcome(&report, true)
 }
@@ -81,14 +87,15 @@ pub(crate) async fn open_sink(
     })
 }
 
-/// Runs the engine with progress on standard error and Ctrl-C handling.
+/// Runs the engine with progress on standard error (`style`) and Ctrl-C handling.
 pub(crate) async fn execute(
     sources: Vec<Arc<dyn InviteeSource>>,
     options: SyncOptions,
     sink: Arc<dyn Sink>,
     progress_for: &[(affiliate::SourceId, Option<u64>)],
+    style: Style,
 ) -> SyncReport {
-    let progress = Arc::new(Progress::new(Style::detect(), progress_for));
+    let progress = Arc::new(Progress::new(style, progress_for));
     let sync = Sync::new(sink)
         .with_sources(sources)
         .with_options(options)
