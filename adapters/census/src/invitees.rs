@@ -182,7 +182,7 @@ impl InviteeSource for CensusClient {
         }
     }
 
-    fn plan(&self, _scope: &Scope) -> Result<Vec<Cursor>, SourceError> {
+    async fn plan(&self, _scope: &Scope) -> Result<Vec<Cursor>, SourceError> {
         Ok(vec![Cursor::at(Position::Page {
             number: 1,
             size: self.per_page,

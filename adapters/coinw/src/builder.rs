@@ -98,7 +98,7 @@ pub struct CoinwBuilder {
     referral_code: Option<String>,
     since: Since,
     until: Option<DateTime<Utc>>,
-    split_cap: u64,
+    split_cap: Option<u64>,
     clock: ClockHandle,
     http: ClientConfig,
 }
@@ -117,7 +117,7 @@ impl Default for CoinwBuilder {
             referral_code: None,
             since: Since::LocalDate(default_since_date()),
             until: None,
-            split_cap: DEFAULT_SPLIT_CAP,
+            split_cap: Some(DEFAULT_SPLIT_CAP),
             clock: ClockHandle::default(),
             http: default_client_config(),
         }
@@ -236,7 +236,14 @@ impl CoinwBuilder {
 
     /// Rows above which [`CoinwClient::prepare`] splits a window in two (at least 1).
     pub fn with_split_cap(mut self, cap: u64) -> Self {
-        self.split_cap = cap;
+        self.split_cap = Some(cap);
+        self
+    }
+
+    /// Reads every calendar window whole: no size probe per window while planning (one
+    /// request fewer per window), and no split of oversized windows.
+    pub fn without_split(mut self) -> Self {
+        self.split_cap = None;
         self
     }
 
@@ -289,7 +296,7 @@ impl CoinwBuilder {
                 self.window
             )));
         }
-        if self.split_cap == 0 {
+        if self.split_cap == Some(0) {
             return Err(CoinwError::Config(
                 "the split cap must be at least 1".into(),
             ));

@@ -33,7 +33,7 @@ pub struct CoinwClient {
     pub(crate) referral_code: Option<String>,
     pub(crate) since: DateTime<Utc>,
     pub(crate) until: Option<DateTime<Utc>>,
-    pub(crate) split_cap: u64,
+    pub(crate) split_cap: Option<u64>,
     pub(crate) clock: ClockHandle,
     pub(crate) http: HttpClient,
 }
@@ -109,8 +109,8 @@ impl CoinwClient {
         self.window
     }
 
-    /// Rows above which [`CoinwClient::prepare`] splits a window.
-    pub fn split_cap(&self) -> u64 {
+    /// Rows above which planning splits a window (`None`: windows are read whole, unprobed).
+    pub fn split_cap(&self) -> Option<u64> {
         self.split_cap
     }
 

@@ -56,7 +56,7 @@ impl CoinwClient {
         while let Some(window) = stack.pop() {
             let total = self.list_page(&window, 1, 1).await?.total;
             probes += 1;
-            if total > self.split_cap {
+            if self.split_cap.is_some_and(|cap| total > cap) {
                 if let Some((older, newer)) = halve(window) {
                     stack.push(older);
                     stack.push(newer);
@@ -138,13 +138,19 @@ impl InviteeSource for CoinwClient {
         }
     }
 
-    /// One slice per calendar window, newest first; `until` is frozen now (the scope's,
-    /// the configured one, or the clock's now).
-    fn plan(&self, scope: &Scope) -> Result<Vec<Cursor>, SourceError> {
-        Ok(self
-            .calendar_windows(scope)?
+    /// One slice per non-empty window, newest first (per calendar window, unprobed, after
+    /// [`CoinwBuilder::without_split`](crate::CoinwBuilder::without_split)): the scope's calendar windows
+    /// (`until` frozen now: the scope's, the configured one, or the clock's now), probed
+    /// and split at the cap ([`CoinwClient::probe_windows`], one request per window).
+    async fn plan(&self, scope: &Scope) -> Result<Vec<Cursor>, SourceError> {
+        if self.split_cap.is_none() {
+            let windows = self.calendar_windows(scope)?;
+            return Ok(windows.into_iter().map(|w| self.first_page(w)).collect());
+        }
+        let (windows, _) = self.probe_windows(scope).await?;
+        Ok(windows
             .into_iter()
-            .map(|w| self.first_page(w))
+            .map(|probed| self.first_page(probed.window))
             .collect())
     }
 
@@ -236,7 +242,7 @@ impl InviteeSource for CoinwListing {
     }
 
     /// The prepared windows; refuses a scope other than the one it was prepared with.
-    fn plan(&self, scope: &Scope) -> Result<Vec<Cursor>, SourceError> {
+    async fn plan(&self, scope: &Scope) -> Result<Vec<Cursor>, SourceError> {
         if *scope != self.scope {
             return Err(self.client.fail(
                 CoinwError::Config(format!(

@@ -48,13 +48,14 @@
 //!   [`WindowLength`]), inclusive edges one second apart (CoinW's times have second
 //!   resolution), newest first. `until` is frozen when a listing is planned: sign-ups stamped
 //!   later belong to the next run. A CoinW clock running *behind* ours could stamp a sign-up
-//!   made during the run inside the newest window; the driver re-reads a window whose total
-//!   changed (a bounded number of times), which covers occasional ones.
+//!   made during the run inside the newest window; the driver extends a window's plan when
+//!   a later page reports a larger total, and re-reads a window whose total changed.
 //! * **Split cap.** The core driver cannot split a slice once it runs, so splitting happens
-//!   before the listing: [`CoinwClient::prepare`] probes each window's `total` with a
-//!   `pageSize=1` request and halves windows above [`CoinwBuilder::with_split_cap`]
-//!   recursively. The plain [`InviteeSource::plan`](affiliate_core::InviteeSource::plan)
-//!   of [`CoinwClient`] skips the probes and reads every calendar window whole.
+//!   while planning: [`InviteeSource::plan`](affiliate_core::InviteeSource::plan) probes
+//!   each calendar window's `total` with a `pageSize=1` request, halves windows above
+//!   [`CoinwBuilder::with_split_cap`] recursively and drops empty ones (one extra request
+//!   per window). [`CoinwClient::prepare`] does the same ahead of time, for callers who want
+//!   to see the windows and their totals before reading.
 //! * **Sanity check.** A row registered outside the requested window fails the page
 //!   ([`CoinwError::OutsideWindow`]): it would mean the server ignored the window, and
 //!   windows could then no longer guarantee each record once.

@@ -28,6 +28,7 @@ async fn small() -> CoinwEmulator {
 
 fn one_window(emu: &CoinwEmulator) -> CoinwBuilder {
     builder(emu)
+        .without_split()
         .with_since(Utc::now() - Duration::days(2))
         .with_window_length(WindowLength::Months(1200))
 }

@@ -201,11 +201,31 @@ fn planning_client(now: DateTime<Utc>) -> affiliate_coinw::CoinwClient {
         .unwrap()
 }
 
+/// The slices `plan` starts from before probing: one first page per calendar window.
+fn calendar_plan(
+    client: &affiliate_coinw::CoinwClient,
+    scope: &Scope,
+) -> Result<Vec<affiliate_core::Cursor>, affiliate_core::SourceError> {
+    Ok(client
+        .calendar_windows(scope)?
+        .into_iter()
+        .map(|w| {
+            affiliate_core::Cursor::in_window(
+                w,
+                Position::Page {
+                    number: 1,
+                    size: client.page_size(),
+                },
+            )
+        })
+        .collect())
+}
+
 #[test]
-fn plan_freezes_until_and_narrows_since() {
+fn calendar_plan_freezes_until_and_narrows_since() {
     let now = Utc.with_ymd_and_hms(2024, 4, 10, 3, 20, 11).unwrap() + Duration::milliseconds(400);
     let client = planning_client(now);
-    let cursors = client.plan(&Scope::full()).unwrap();
+    let cursors = calendar_plan(&client, &Scope::full()).unwrap();
     assert_eq!(cursors.len(), 4, "Jan..Apr 2024");
     let newest = cursors[0].window.unwrap();
     assert_eq!(
@@ -229,7 +249,7 @@ fn plan_freezes_until_and_narrows_since() {
     }
     // Incremental: the scope's since narrows the start.
     let since = local(cst(), "2024-03-20 08:00:00");
-    let narrowed = client.plan(&Scope::since(since)).unwrap();
+    let narrowed = calendar_plan(&client, &Scope::since(since)).unwrap();
     let windows: Vec<Window> = narrowed.iter().map(|c| c.window.unwrap()).collect();
     assert_eq!(
         shown(&windows, cst()),
@@ -239,21 +259,23 @@ fn plan_freezes_until_and_narrows_since() {
         ]
     );
     // A scope since before the configured one does not widen it.
-    let wide = client
-        .plan(&Scope::since(
-            Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap(),
-        ))
-        .unwrap();
+    let wide = calendar_plan(
+        &client,
+        &Scope::since(Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap()),
+    )
+    .unwrap();
     assert_eq!(wide.len(), 4);
     // The scope's until freezes the end.
     let until = local(cst(), "2024-02-10 00:00:00");
-    let frozen = client.plan(&Scope::full().until(until)).unwrap();
+    let frozen = calendar_plan(&client, &Scope::full().until(until)).unwrap();
     assert_eq!(frozen.len(), 2);
     assert_eq!(frozen[0].window.unwrap().end, until);
     // Since after until: refused before any request.
-    let err = client
-        .plan(&Scope::since(until + Duration::days(1)).until(until))
-        .unwrap_err();
+    let err = calendar_plan(
+        &client,
+        &Scope::since(until + Duration::days(1)).until(until),
+    )
+    .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config);
     assert_eq!(err.attempts(), 0);
 }
@@ -308,7 +330,10 @@ async fn windows_over_the_cap_are_split_recursively_and_read_exactly_once() {
     assert_eq!(ids, truth);
     // A listing refuses a scope it was not prepared for.
     let other = Scope::since(Utc::now() - Duration::days(3));
-    assert_eq!(listing.plan(&other).unwrap_err().kind(), ErrorKind::Config);
+    assert_eq!(
+        listing.plan(&other).await.unwrap_err().kind(),
+        ErrorKind::Config
+    );
 }
 
 #[tokio::test]

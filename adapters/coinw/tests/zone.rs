@@ -41,6 +41,7 @@ async fn window_bounds_are_sent_in_the_provider_offset() {
     let c = builder(&emu)
         .with_since(since)
         .with_until(until)
+        .without_split()
         .build()
         .unwrap();
     list_all(Arc::new(c), Scope::full()).await.unwrap();

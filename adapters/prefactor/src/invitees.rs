@@ -259,7 +259,7 @@ impl InviteeSource for PrefactorClient {
         }
     }
 
-    fn plan(&self, _scope: &Scope) -> Result<Vec<Cursor>, SourceError> {
+    async fn plan(&self, _scope: &Scope) -> Result<Vec<Cursor>, SourceError> {
         Ok(vec![Cursor::at(Position::Offset {
             offset: 0,
             limit: self.page_size,

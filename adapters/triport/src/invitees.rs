@@ -78,7 +78,7 @@ impl InviteeSource for TriportClient {
         Strategy::NewestFirstOffset
     }
 
-    fn plan(&self, _scope: &Scope) -> Result<Vec<Cursor>, SourceError> {
+    async fn plan(&self, _scope: &Scope) -> Result<Vec<Cursor>, SourceError> {
         Ok(vec![Cursor::at(Position::Offset {
             offset: 0,
             limit: self.limit,

@@ -116,9 +116,9 @@ pub trait InviteeSource: Debug + Send + Sync {
 
     /// The first cursor of each independent slice the scope needs, in output order.
     ///
-    /// Fails (before any request) when the scope cannot be served, e.g. `since` after
-    /// `until`.
-    fn plan(&self, scope: &Scope) -> Result<Vec<Cursor>, SourceError>;
+    /// May send requests (CoinW probes each window's size to split oversized ones). Fails
+    /// when the scope cannot be served, e.g. `since` after `until` (before any request).
+    async fn plan(&self, scope: &Scope) -> Result<Vec<Cursor>, SourceError>;
 
     /// Fetches and normalises one page.
     async fn fetch(&self, cursor: &Cursor) -> Result<Page, SourceError>;
@@ -140,8 +140,8 @@ impl<T: InviteeSource + ?Sized> InviteeSource for Arc<T> {
     fn strategy(&self) -> Strategy {
         (**self).strategy()
     }
-    fn plan(&self, scope: &Scope) -> Result<Vec<Cursor>, SourceError> {
-        (**self).plan(scope)
+    async fn plan(&self, scope: &Scope) -> Result<Vec<Cursor>, SourceError> {
+        (**self).plan(scope).await
     }
     async fn fetch(&self, cursor: &Cursor) -> Result<Page, SourceError> {
         (**self).fetch(cursor).await
@@ -159,8 +159,8 @@ impl<T: InviteeSource + ?Sized> InviteeSource for Box<T> {
     fn strategy(&self) -> Strategy {
         (**self).strategy()
     }
-    fn plan(&self, scope: &Scope) -> Result<Vec<Cursor>, SourceError> {
-        (**self).plan(scope)
+    async fn plan(&self, scope: &Scope) -> Result<Vec<Cursor>, SourceError> {
+        (**self).plan(scope).await
     }
     async fn fetch(&self, cursor: &Cursor) -> Result<Page, SourceError> {
         (**self).fetch(cursor).await

@@ -29,7 +29,7 @@
 //! impl InviteeSource for Ten {
 //!     fn id(&self) -> &SourceId { &self.0 }
 //!     fn strategy(&self) -> Strategy { Strategy::Counted { growing_tail: false } }
-//!     fn plan(&self, _: &Scope) -> Result<Vec<Cursor>, SourceError> {
+//!     async fn plan(&self, _: &Scope) -> Result<Vec<Cursor>, SourceError> {
 //!         Ok(vec![Cursor::at(Position::Offset { offset: 0, limit: 3 })])
 //!     }
 //!     async fn fetch(&self, cursor: &Cursor) -> Result<Page, SourceError> {
@@ -131,22 +131,31 @@ pub type PageStream = BoxStream<'static, Result<DrivenPage, SourceError>>;
 
 /// Every slice the scope needs, one after the other, sharing one [`SeenSet`].
 pub fn pages(source: Arc<dyn InviteeSource>, scope: Scope, options: DriverOptions) -> PageStream {
-    let slices = match source.plan(&scope) {
-        Ok(slices) => slices,
-        Err(err) => return stream::once(ready(Err(err))).boxed(),
+    let planned = {
+        let (source, scope) = (source.clone(), scope.clone());
+        async move { source.plan(&scope).await }
     };
     let seen = SeenSet::new();
-    stream::iter(slices)
-        .map(move |start| {
-            slice_pages(
-                source.clone(),
-                start,
-                scope.clone(),
-                seen.clone(),
-                options.clone(),
-            )
+    stream::once(planned)
+        .flat_map(move |plan| match plan {
+            Ok(slices) => {
+                let (source, scope, seen, options) =
+                    (source.clone(), scope.clone(), seen.clone(), options.clone());
+                stream::iter(slices)
+                    .map(move |start| {
+                        slice_pages(
+                            source.clone(),
+                            start,
+                            scope.clone(),
+                            seen.clone(),
+                            options.clone(),
+                        )
+                    })
+                    .flatten()
+                    .left_stream()
+            }
+            Err(err) => stream::once(ready(Err(err))).right_stream(),
         })
-        .flatten()
         .boxed()
 }
 

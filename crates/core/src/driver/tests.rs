@@ -57,7 +57,7 @@ impl InviteeSource for FakeList {
     fn strategy(&self) -> Strategy {
         self.strategy
     }
-    fn plan(&self, _: &Scope) -> Result<Vec<Cursor>, SourceError> {
+    async fn plan(&self, _: &Scope) -> Result<Vec<Cursor>, SourceError> {
         let position = match self.strategy {
             Strategy::NewestFirstOffset => Position::Offset {
                 offset: 0,
@@ -298,7 +298,7 @@ impl InviteeSource for Stuck {
             growing_tail: false,
         }
     }
-    fn plan(&self, _: &Scope) -> Result<Vec<Cursor>, SourceError> {
+    async fn plan(&self, _: &Scope) -> Result<Vec<Cursor>, SourceError> {
         Ok(vec![Cursor::at(Position::Offset {
             offset: 0,
             limit: 2,

@@ -52,7 +52,7 @@ use crate::{Sink, SourceLimits, SyncOptions};
 /// impl InviteeSource for Five {
 ///     fn id(&self) -> &SourceId { &self.0 }
 ///     fn strategy(&self) -> Strategy { Strategy::Counted { growing_tail: false } }
-///     fn plan(&self, _: &Scope) -> Result<Vec<Cursor>, SourceError> {
+///     async fn plan(&self, _: &Scope) -> Result<Vec<Cursor>, SourceError> {
 ///         Ok(vec![Cursor::at(Position::Offset { offset: 0, limit: 2 })])
 ///     }
 ///     async fn fetch(&self, cursor: &Cursor) -> Result<Page, SourceError> {

@@ -200,6 +200,7 @@ async fn start_or_resume(
     };
     let slices = source
         .plan(&scope)
+        .await
         .map_err(|err| Failure::source(FailureStage::Plan, &err, None))?;
     let run = RunState::new(new_run_id(id, now), mode, &scope, now, slices);
     ctx.sink

@@ -179,7 +179,7 @@ impl InviteeSource for Fake {
         self.strategy
     }
 
-    fn plan(&self, scope: &Scope) -> Result<Vec<Cursor>, SourceError> {
+    async fn plan(&self, scope: &Scope) -> Result<Vec<Cursor>, SourceError> {
         let first = Position::Offset {
             offset: 0,
             limit: self.page_size,
