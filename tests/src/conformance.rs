@@ -1,7 +1,7 @@
 //! One suite every adapter runs against its emulator with the same cases: sizes around the
 //! page size, drift, every fault kind, cancellation and redaction.
 //!
-//! An adapter's test file implements [`Harness`] and invokes [`conformance_suite!`]:
+//! An adapter's test file implements [`Harness`] and invokes [`conformance_suite!`](crate::conformance_suite):
 //!
 //! ```text
 //! affiliate_tests::conformance_suite!(TriportHarness);

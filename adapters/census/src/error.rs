@@ -115,22 +115,6 @@ fn message(body: &[u8]) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn message_field_or_raw_text() {
-        assert_eq!(
-            message(br#"{"status":"error","message":"Invalid token"}"#),
-            "Invalid token"
-        );
-        assert_eq!(message(b"Retry later\n"), "Retry later\n");
-        assert_eq!(message(br#"{"error":"x"}"#), r#"{"error":"x"}"#);
-        assert_eq!(message(b""), "(empty body)");
-    }
-}
-
 impl ResponseError for CensusError {
     /// Maps a non-success response to its variant.
     fn from_response(exchange: &Exchange) -> Self {
@@ -147,5 +131,21 @@ impl ResponseError for CensusError {
             status @ 500..=599 => CensusError::Server { status, message },
             status => CensusError::Api { status, message },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_field_or_raw_text() {
+        assert_eq!(
+            message(br#"{"status":"error","message":"Invalid token"}"#),
+            "Invalid token"
+        );
+        assert_eq!(message(b"Retry later\n"), "Retry later\n");
+        assert_eq!(message(br#"{"error":"x"}"#), r#"{"error":"x"}"#);
+        assert_eq!(message(b""), "(empty body)");
     }
 }

@@ -220,6 +220,23 @@ impl CoinwError {
     }
 }
 
+impl ResponseError for CoinwError {
+    /// Maps a response the transport settled on without a success body: CoinW's envelope
+    /// when there is one (whatever the HTTP status), else the status alone.
+    fn from_response(exchange: &Exchange) -> Self {
+        let status = exchange.status.as_u16();
+        match decode_json::<ErrorEnvelope>(exchange) {
+            Ok(env) if !env.code.is_success() => {
+                CoinwError::from_code(env.code.as_str(), env.msg.or(env.message), status)
+            }
+            _ => CoinwError::HttpStatus {
+                status,
+                body: snippet(&exchange.body),
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,22 +265,5 @@ mod tests {
         assert_eq!(k("-103"), ErrorKind::Other);
         let unknown = CoinwError::from_code("-103", None, 200);
         assert!(matches!(unknown, CoinwError::Api { ref code, .. } if code == "-103"));
-    }
-}
-
-impl ResponseError for CoinwError {
-    /// Maps a response the transport settled on without a success body: CoinW's envelope
-    /// when there is one (whatever the HTTP status), else the status alone.
-    fn from_response(exchange: &Exchange) -> Self {
-        let status = exchange.status.as_u16();
-        match decode_json::<ErrorEnvelope>(exchange) {
-            Ok(env) if !env.code.is_success() => {
-                CoinwError::from_code(env.code.as_str(), env.msg.or(env.message), status)
-            }
-            _ => CoinwError::HttpStatus {
-                status,
-                body: snippet(&exchange.body),
-            },
-        }
     }
 }

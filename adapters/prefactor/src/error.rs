@@ -208,6 +208,36 @@ impl PrefactorError {
     }
 }
 
+impl ResponseError for PrefactorError {
+    /// Maps a non-success response to its variant: HTTP 429 is always
+    /// [`PrefactorError::RateLimited`]; otherwise the envelope's `code` decides.
+    fn from_response(exchange: &Exchange) -> Self {
+        let status = exchange.status.as_u16();
+        let envelope = decode_json::<Envelope>(exchange).ok();
+        if status == 429 {
+            let message = envelope.and_then(|e| match (e.code, e.message) {
+                (Some(code), Some(message)) => Some(format!("{code}: {message}")),
+                (code, message) => code.or(message),
+            });
+            return PrefactorError::RateLimited {
+                retry_after: parse_retry_after(&exchange.headers, SystemTime::now()),
+                details: ApiDetails { status, message },
+            };
+        }
+        match envelope {
+            Some(Envelope {
+                code: Some(code),
+                message,
+                errors,
+            }) => Self::from_code(status, &code, message, errors),
+            _ => PrefactorError::UnexpectedStatus {
+                status,
+                body: snippet(&exchange.body),
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,35 +279,5 @@ mod tests {
         let other = PrefactorError::from_code(418, "teapot", None, None);
         assert!(matches!(&other, PrefactorError::Api { code, .. } if code == "teapot"));
         assert_eq!(other.kind(), ErrorKind::Other);
-    }
-}
-
-impl ResponseError for PrefactorError {
-    /// Maps a non-success response to its variant: HTTP 429 is always
-    /// [`PrefactorError::RateLimited`]; otherwise the envelope's `code` decides.
-    fn from_response(exchange: &Exchange) -> Self {
-        let status = exchange.status.as_u16();
-        let envelope = decode_json::<Envelope>(exchange).ok();
-        if status == 429 {
-            let message = envelope.and_then(|e| match (e.code, e.message) {
-                (Some(code), Some(message)) => Some(format!("{code}: {message}")),
-                (code, message) => code.or(message),
-            });
-            return PrefactorError::RateLimited {
-                retry_after: parse_retry_after(&exchange.headers, SystemTime::now()),
-                details: ApiDetails { status, message },
-            };
-        }
-        match envelope {
-            Some(Envelope {
-                code: Some(code),
-                message,
-                errors,
-            }) => Self::from_code(status, &code, message, errors),
-            _ => PrefactorError::UnexpectedStatus {
-                status,
-                body: snippet(&exchange.body),
-            },
-        }
     }
 }
