@@ -397,3 +397,26 @@ async fn raw(
     let ex = http.execute(&spec, &NoHooks).await.unwrap();
     (ex.status.as_u16(), TriportError::from_response(&ex))
 }
+
+#[tokio::test]
+async fn a_session_pasted_with_its_cookie_name_still_works() {
+    let emu = emulator(3).await;
+    let source = TriportBuilder::new()
+        .with_base_url(emu.base_url())
+        .with_session(format!("nl_session={} ", emu.session()))
+        .with_client_config(fast_client_config())
+        .build()
+        .unwrap();
+    assert_eq!(list(Arc::new(source)).await.len(), 3);
+}
+
+#[tokio::test]
+async fn credentials_are_refused_for_plain_http_off_loopback_at_build_time() {
+    let err = TriportBuilder::new()
+        .with_base_url("http://api.triport.io")
+        .with_session("s3cr3t-session")
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("plain HTTP"), "{err}");
+    assert!(!err.to_string().contains("s3cr3t"));
+}

@@ -43,6 +43,14 @@ impl Default for TriportBuilder {
     }
 }
 
+/// The cookie's value, without a leading `nl_session=` someone copied from a browser.
+fn cookie_value(session: Secret) -> Secret {
+    match session.expose().trim().strip_prefix("nl_session=") {
+        Some(value) => Secret::new(value),
+        None => Secret::new(session.expose().trim()),
+    }
+}
+
 impl TriportBuilder {
     /// Defaults: production base URL, `limit` 200, no credentials.
     pub fn new() -> Self {
@@ -53,7 +61,7 @@ impl TriportBuilder {
     pub fn from_env() -> Self {
         let mut builder = Self::new();
         if let Ok(session) = Secret::from_env("TRIPORT_SESSION") {
-            builder.session = Some(session);
+            builder = builder.with_session(session);
         }
         if let Ok(token) = Secret::from_env("TRIPORT_ADMIN_TOKEN") {
             builder.admin_token = Some(token);
@@ -78,9 +86,10 @@ impl TriportBuilder {
         self
     }
 
-    /// The value of the console session cookie `nl_session` (needed for invitees).
+    /// The value of the console session cookie `nl_session` (needed for invitees). A value
+    /// pasted with its name (`nl_session=…`) is accepted too.
     pub fn with_session(mut self, session: impl Into<Secret>) -> Self {
-        self.session = Some(session.into());
+        self.session = Some(cookie_value(session.into()));
         self
     }
 

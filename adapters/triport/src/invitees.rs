@@ -17,10 +17,11 @@ const PATH: &str = "/v1/referrals/invitees";
 /// One row as Triport sends it.
 #[derive(Debug, Deserialize)]
 struct Row {
-    user_id: uuid::Uuid,
-    display_name: String,
+    /// A UUID, kept as Triport wrote it (the provider's own id, verbatim).
+    user_id: String,
+    display_name: Option<String>,
     signed_at: DateTime<Utc>,
-    total_paid_micro: i64,
+    total_paid_micro: Option<i64>,
 }
 
 /// The documented body: `items` is never null.
@@ -31,14 +32,10 @@ struct Body {
 
 impl Row {
     fn into_invitee(self, source: &SourceId) -> Invitee {
-        let mut invitee = Invitee::new(
-            source.clone(),
-            self.user_id.to_string(),
-            InviteeStatus::Joined,
-        );
+        let mut invitee = Invitee::new(source.clone(), self.user_id, InviteeStatus::Joined);
         invitee.joined_at = Some(self.signed_at);
-        invitee.display_name = Some(self.display_name);
-        invitee.total_paid_micro = Some(self.total_paid_micro);
+        invitee.display_name = self.display_name;
+        invitee.total_paid_micro = self.total_paid_micro;
         invitee
     }
 }
