@@ -38,7 +38,9 @@ struct Pagination {
     prev_page: Option<i64>,
     page: i64,
     next_page: Option<i64>,
-    last_page: i64,
+    /// "The number of the last page with records": absent or null when there are none.
+    #[serde(default)]
+    last_page: Option<i64>,
 }
 
 /// `{"status": "success", "pagination": {…}, "data": […]}`.
@@ -84,7 +86,7 @@ impl Pagination {
             ("prev_page", self.prev_page),
             ("page", Some(self.page)),
             ("next_page", self.next_page),
-            ("last_page", Some(self.last_page)),
+            ("last_page", self.last_page),
         ];
         if let Some((name, Some(value))) = fields.iter().find(|(_, v)| v.is_some_and(|v| v < 0)) {
             return Err(format!("{name} is negative ({value})"));

@@ -45,6 +45,7 @@ fn fast() -> ClientConfig {
         },
         max_retries: 2,
         retry_timeout: Duration::from_secs(5),
+        max_decode_retries: 3,
         max_retry_after: Duration::from_millis(10),
     })
 }
@@ -187,4 +188,20 @@ async fn a_last_page_ends_the_listing() {
     assert_eq!(results.len(), 10);
     assert!(results.iter().all(Result::is_ok));
     assert_eq!(hits, 2, "the page, then the re-read of the (growing) tail");
+}
+
+#[tokio::test]
+async fn an_empty_organization_may_have_no_last_page() {
+    // "The number of the last page with records": with no records there is none.
+    for last_page in [json!(null), json!(0)] {
+        let body = json!({
+            "status": "success",
+            "pagination": {"total_records": 0, "per_page": 10, "prev_page": null, "page": 1,
+                           "next_page": null, "last_page": last_page},
+            "data": []
+        });
+        let (results, hits) = run(200, "application/json", body.to_string()).await;
+        assert!(results.is_empty(), "{last_page}: {results:?}");
+        assert!(hits <= 2, "{last_page}: {hits} requests");
+    }
 }

@@ -46,6 +46,7 @@ pub fn default_client_config() -> ClientConfig {
             },
             max_retries: 8,
             retry_timeout: Duration::from_secs(300),
+            max_decode_retries: 3,
             max_retry_after: Duration::from_secs(60),
         })
 }

@@ -179,11 +179,12 @@ impl CoinwClient {
         let query = self.query(window, page_no, page_size);
         let spec = RequestSpec::get(endpoint(&self.base_url, LIST_PATH, &query)).with_credentials();
         let label = spec.label();
+        // The path as sent: a base URL with a path prefix (a proxy) is part of it.
         let signer = Signer {
             api_key: &self.api_key,
             secret_key: &self.secret_key,
             clock: self.clock.0.as_ref(),
-            path: LIST_PATH,
+            path: spec.url.path(),
             query: query.decoded(),
         };
         let ok = self

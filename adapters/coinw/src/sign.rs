@@ -124,7 +124,7 @@ pub(crate) struct Signer<'a> {
     pub(crate) api_key: &'a Secret,
     pub(crate) secret_key: &'a Secret,
     pub(crate) clock: &'a dyn Clock,
-    /// The API path signed (without any base-URL prefix).
+    /// The path signed: the request URL's path as sent (with any base-URL prefix).
     pub(crate) path: &'a str,
     /// The decoded query, built once with the URL's encoded one.
     pub(crate) query: String,

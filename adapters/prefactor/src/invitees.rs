@@ -229,8 +229,18 @@ impl PrefactorClient {
                 });
                 (Some(Total::Items(p.item_count as u64)), next)
             }
-            // No pagination object: the server sent the whole list.
-            None => (None, None),
+            // No pagination object: keep reading while pages come back full, so a server
+            // that pages without saying so loses nothing; a short page is the last.
+            None => {
+                let full = rows.len() >= limit as usize && !rows.is_empty();
+                let next = full.then(|| {
+                    Cursor::at(Position::Offset {
+                        offset: offset + rows.len() as u64,
+                        limit,
+                    })
+                });
+                (None, next)
+            }
         };
         Ok(Page {
             invitees: rows.into_iter().map(|r| r.into_invitee(&self.id)).collect(),

@@ -293,6 +293,7 @@ impl HttpClient {
         let retry = &self.config.retry;
         let started = Instant::now();
         let mut attempt = 0;
+        let mut decode_failures = 0;
         loop {
             attempt += 1;
             self.counters.attempts.fetch_add(1, Ordering::Relaxed);
@@ -325,7 +326,14 @@ impl HttpClient {
                         decoded = Some(decode(ex));
                     }
                     match &decoded {
-                        Some(Err(_)) => Verdict::Retry { after: None },
+                        Some(Err(_)) => {
+                            decode_failures += 1;
+                            if decode_failures > retry.max_decode_retries {
+                                Verdict::Done
+                            } else {
+                                Verdict::Retry { after: None }
+                            }
+                        }
                         _ => verdict,
                     }
                 }

@@ -17,6 +17,10 @@ pub struct RetryConfig {
     /// Total time budget for one request including waits (default 180 s): a retry whose
     /// wait would overrun it is not made.
     pub retry_timeout: Duration,
+    /// Retries of a success response whose body did not decode (default 3): enough to ride
+    /// out a truncated body, without spending the whole budget on a body that will never
+    /// have the documented shape.
+    pub max_decode_retries: u32,
     /// Cap on a server-requested `Retry-After` (default 60 s), so "come back in an hour"
     /// cannot stall a sync; the capped wait still counts against `retry_timeout`.
     pub max_retry_after: Duration,
@@ -28,6 +32,7 @@ impl Default for RetryConfig {
             backoff: BackoffConfig::default(),
             max_retries: 10,
             retry_timeout: Duration::from_secs(180),
+            max_decode_retries: 3,
             max_retry_after: Duration::from_secs(60),
         }
     }

@@ -72,6 +72,7 @@ fn fast() -> ClientConfig {
         },
         max_retries: 3,
         retry_timeout: Duration::from_secs(10),
+        max_decode_retries: 3,
         max_retry_after: Duration::from_secs(5),
     })
 }

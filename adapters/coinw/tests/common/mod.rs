@@ -25,6 +25,7 @@ pub fn fast() -> ClientConfig {
             },
             max_retries: 6,
             retry_timeout: Duration::from_secs(20),
+            max_decode_retries: 3,
             max_retry_after: Duration::from_secs(1),
         })
 }

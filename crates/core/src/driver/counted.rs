@@ -139,6 +139,9 @@ impl Walk {
             let (_, page) = self.request(cursor.clone()).await;
             let page = self.accept(page)?;
             let empty = page.invitees.is_empty();
+            if !empty && page.invitees.iter().all(|r| self.seen.contains(&r.id)) {
+                return Err(self.pagination(PaginationError::NoProgress(cursor)));
+            }
             next = if empty { None } else { page.next.clone() };
             self.emit(cursor.clone(), page.invitees, next.clone())
                 .await?;

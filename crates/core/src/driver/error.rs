@@ -17,6 +17,10 @@ pub enum PaginationError {
         /// What the provider said comes next.
         next: Cursor,
     },
+    /// Following the provider's `next`, a whole page held only rows already emitted: the
+    /// server is ignoring the position asked for.
+    #[error("page {0:?} repeated only rows already listed; the server ignores the position")]
+    NoProgress(Cursor),
     /// More pages than the configured ceiling.
     #[error("more than {0} pages in one listing (max_pages)")]
     PageCeiling(u64),
