@@ -275,7 +275,11 @@ async fn malformed_bodies_are_retried_then_a_decode_error() {
     let err = first_error(one_window(&emu).build().unwrap()).await;
     assert!(matches!(coinw(&err), CoinwError::Decode(_)), "{err}");
     assert_eq!(err.kind(), ErrorKind::Decode);
-    assert_eq!(list_requests(&emu), 4, "a bad body is retried max_decode_retries (3) times");
+    assert_eq!(
+        list_requests(&emu),
+        4,
+        "a bad body is retried max_decode_retries (3) times"
+    );
 }
 
 #[tokio::test]
