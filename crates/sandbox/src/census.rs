@@ -180,12 +180,7 @@ impl CensusEmulator {
 
     /// Deletes the invitation at 0-based position `n` of the newest-first list.
     pub fn delete_at(&self, n: u64) -> bool {
-        let mut state = self.ctx.shared.lock();
-        let end = state.data.end();
-        match state.data.nth_desc(0, end, n) {
-            Some(seq) => state.data.delete(seq),
-            None => false,
-        }
+        self.ctx.shared.lock().data.delete_newest_at(n)
     }
 
     /// Replaces the fault plan.

@@ -324,12 +324,7 @@ impl CoinwEmulator {
 
     /// Deletes the invitee at 0-based position `n` of the API's order.
     pub fn delete_at(&self, n: u64) -> bool {
-        let mut inner = self.shared.lock();
-        let end = inner.data.end();
-        match inner.data.nth_desc(0, end, n) {
-            Some(seq) => inner.data.delete(seq),
-            None => false,
-        }
+        self.shared.lock().data.delete_newest_at(n)
     }
 
     /// Replaces the fault plan.

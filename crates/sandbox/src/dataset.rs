@@ -89,6 +89,22 @@ impl Dataset {
         self.is_live(seq) && self.deleted.insert(seq)
     }
 
+    /// Deletes the live row at 0-based position `n`, newest first; false if there is none.
+    pub fn delete_newest_at(&mut self, n: u64) -> bool {
+        match self.nth_desc(0, self.next_seq, n) {
+            Some(seq) => self.delete(seq),
+            None => false,
+        }
+    }
+
+    /// Deletes the live row at 0-based position `n`, oldest first; false if there is none.
+    pub fn delete_oldest_at(&mut self, n: u64) -> bool {
+        match self.nth_asc(0, self.next_seq, n) {
+            Some(seq) => self.delete(seq),
+            None => false,
+        }
+    }
+
     /// Applies the configured drift once.
     pub fn after_request(&mut self) {
         if self.drift.inserts_per_request > 0 {

@@ -198,12 +198,7 @@ impl PrefactorEmulator {
 
     /// Deletes the invite at 0-based position `n` of [`PrefactorEmulator::ids`].
     pub fn delete_at(&self, n: u64) -> bool {
-        let mut state = self.ctx.shared.lock();
-        let end = state.data.end();
-        match state.data.nth_asc(0, end, n) {
-            Some(seq) => state.data.delete(seq),
-            None => false,
-        }
+        self.ctx.shared.lock().data.delete_oldest_at(n)
     }
 
     /// Replaces the fault plan.
