@@ -85,6 +85,13 @@ const CASES: &[Case] = &[
         check_too: true,
     },
     Case {
+        name: "negative split_cap",
+        toml: "[[source]]\nprovider = \"coinw\"\nutc_offset = \"+08:00\"\nsplit_cap = -5\n",
+        key: "source[0].split_cap",
+        secret: None,
+        check_too: true,
+    },
+    Case {
         name: "bad window",
         toml: "[[source]]\nprovider = \"coinw\"\nutc_offset = \"+08:00\"\nwindow = \"fortnightly\"\n",
         key: "source[0].window",

@@ -98,6 +98,8 @@ pub(crate) struct RawCoinw {
     pub(crate) uid: Option<toml::Value>,
     /// Only users registered with this code.
     pub(crate) referral_code: Option<String>,
+    /// Rows above which a window is split while planning; 0 reads windows whole, unprobed.
+    pub(crate) split_cap: Option<i64>,
     /// Variable holding the API key.
     pub(crate) api_key_env: Option<String>,
     /// Variable holding the secret key.

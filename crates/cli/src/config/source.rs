@@ -84,6 +84,8 @@ pub(crate) struct CoinwSpec {
     pub(crate) uid: Option<u64>,
     /// Only this referral code.
     pub(crate) referral_code: Option<String>,
+    /// Split cap: `Some(0)` reads windows whole without probing.
+    pub(crate) split_cap: Option<u64>,
     /// Variable holding the API key.
     pub(crate) api_key_env: String,
     /// Variable holding the secret key.
@@ -337,6 +339,16 @@ impl SourceSpec {
                     .fix("remove it to list every invitee"),
             );
         }
+        let split_cap = match raw.split_cap {
+            Some(cap) if cap < 0 => {
+                errors.push(
+                    ConfigError::new(format!("{key}.split_cap"), format!("{cap} is negative"))
+                        .fix("a row count such as 10000, or 0 to read windows whole"),
+                );
+                None
+            }
+            other => other.map(|cap| cap as u64),
+        };
         let spec = CoinwSpec {
             utc_offset,
             since,
@@ -344,6 +356,7 @@ impl SourceSpec {
             page_size: page_size(key, "page_size", raw.page_size, 1000, errors),
             uid,
             referral_code: raw.referral_code,
+            split_cap,
             api_key_env: env_key(key, "api_key_env", raw.api_key_env, "COINW_API_KEY", errors),
             secret_key_env: env_key(
                 key,
@@ -549,6 +562,11 @@ impl SourceSpec {
                 }
                 if let Some(code) = &c.referral_code {
                     b = b.with_referral_code(code);
+                }
+                match c.split_cap {
+                    Some(0) => b = b.without_split(),
+                    Some(cap) => b = b.with_split_cap(cap),
+                    None => {}
                 }
                 if let Some(rate) = self.rate_limit {
                     b = b.with_client_config(
