@@ -1,9 +1,11 @@
 //! Shared end-to-end test machinery: the [`conformance`] suite every adapter runs against
-//! its emulator, and log capture for redaction checks.
+//! its emulator, log capture for redaction checks, a canned-response [`stub`] server and
+//! the fast retry settings every test uses.
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 pub mod conformance;
 pub mod logs;
+pub mod stub;
 
 use std::time::Duration;
 

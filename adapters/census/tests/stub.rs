@@ -1,66 +1,28 @@
 //! Census against a stub server answering canned bodies: malformed pagination objects and
 //! error bodies the emulator never sends.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use affiliate_census::{CensusBuilder, CensusError};
 use affiliate_core::driver::{invitees, DriverOptions};
 use affiliate_core::{ErrorKind, Invitee, Scope, SourceError};
-use affiliate_http::{BackoffConfig, ClientConfig, RetryConfig};
-use axum::http::{header, StatusCode};
-use axum::Router;
+use affiliate_tests::fast_client_config;
+use affiliate_tests::stub::canned;
 use futures::StreamExt;
 use serde_json::{json, Value};
-
-/// Serves `body` with `status` and `content_type` to every request; counts the requests.
-async fn stub(status: u16, content_type: &'static str, body: String) -> (String, Arc<AtomicUsize>) {
-    let hits = Arc::new(AtomicUsize::new(0));
-    let counter = hits.clone();
-    let app = Router::new().fallback(move || {
-        let counter = counter.clone();
-        let body = body.clone();
-        async move {
-            counter.fetch_add(1, Ordering::SeqCst);
-            (
-                StatusCode::from_u16(status).unwrap(),
-                [(header::CONTENT_TYPE, content_type)],
-                body,
-            )
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
-    (format!("http://{addr}"), hits)
-}
-
-fn fast() -> ClientConfig {
-    ClientConfig::default().with_retry(RetryConfig {
-        backoff: BackoffConfig {
-            init_backoff: Duration::from_millis(1),
-            max_backoff: Duration::from_millis(2),
-            base: 2.0,
-        },
-        max_retries: 2,
-        retry_timeout: Duration::from_secs(5),
-        max_decode_retries: 3,
-        max_retry_after: Duration::from_millis(10),
-    })
-}
 
 async fn run(
     status: u16,
     content_type: &'static str,
     body: String,
 ) -> (Vec<Result<Invitee, SourceError>>, usize) {
-    let (url, hits) = stub(status, content_type, body).await;
+    let (url, hits) = canned(status, content_type, body).await;
     let source = CensusBuilder::new()
         .with_base_url(url)
         .with_token("stub-pat")
         .with_per_page(10)
-        .with_client_config(fast())
+        .with_client_config(fast_client_config())
         .build()
         .unwrap();
     let results = invitees(Arc::new(source), Scope::full(), DriverOptions::default())
@@ -147,7 +109,7 @@ async fn a_body_without_pagination_or_data_is_a_decode_error_after_retries() {
     let (err, hits) = error(200, "application/json", body).await;
     assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
     assert!(err.to_string().contains("pagination"), "{err}");
-    assert_eq!(hits, 3, "1 attempt + 2 retries");
+    assert_eq!(hits, 4, "1 attempt + max_decode_retries (3)");
 }
 
 #[tokio::test]
@@ -174,7 +136,7 @@ async fn error_messages_come_from_message_or_the_raw_body() {
         matches!(err.downcast_ref::<CensusError>(), Some(CensusError::Server { status: 503, message }) if message == "upstream down"),
         "{err}"
     );
-    assert_eq!(hits, 3, "5xx is retried");
+    assert_eq!(hits, 7, "5xx is retried: 1 attempt + max_retries (6)");
     assert!(err.is_transient());
 }
 

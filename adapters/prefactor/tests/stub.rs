@@ -1,62 +1,24 @@
 //! Prefactor against a stub server answering canned bodies: malformed pagination objects,
 //! the nullable and alternative envelope forms, errors the emulator never sends.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use affiliate_core::driver::{invitees, DriverOptions};
 use affiliate_core::{ErrorKind, Invitee, InviteeStatus, Scope, SourceError};
-use affiliate_http::{BackoffConfig, ClientConfig, RetryConfig};
 use affiliate_prefactor::{PrefactorBuilder, PrefactorError};
-use axum::http::{header, StatusCode};
-use axum::Router;
+use affiliate_tests::fast_client_config;
+use affiliate_tests::stub::canned;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
-/// Serves `body` with `status` to every request; counts the requests.
-async fn stub(status: u16, body: String) -> (String, Arc<AtomicUsize>) {
-    let hits = Arc::new(AtomicUsize::new(0));
-    let counter = hits.clone();
-    let app = Router::new().fallback(move || {
-        let counter = counter.clone();
-        let body = body.clone();
-        async move {
-            counter.fetch_add(1, Ordering::SeqCst);
-            (
-                StatusCode::from_u16(status).unwrap(),
-                [(header::CONTENT_TYPE, "application/json")],
-                body,
-            )
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
-    (format!("http://{addr}"), hits)
-}
-
-fn fast() -> ClientConfig {
-    ClientConfig::default().with_retry(RetryConfig {
-        backoff: BackoffConfig {
-            init_backoff: Duration::from_millis(1),
-            max_backoff: Duration::from_millis(2),
-            base: 2.0,
-        },
-        max_retries: 2,
-        retry_timeout: Duration::from_secs(5),
-        max_decode_retries: 3,
-        max_retry_after: Duration::from_millis(10),
-    })
-}
-
 async fn run(status: u16, body: Value) -> (Vec<Result<Invitee, SourceError>>, usize) {
-    let (url, hits) = stub(status, body.to_string()).await;
+    let (url, hits) = canned(status, "application/json", body.to_string()).await;
     let source = PrefactorBuilder::new()
         .with_base_url(url)
         .with_token("stub-token")
         .with_page_size(10)
-        .with_client_config(fast())
+        .with_client_config(fast_client_config())
         .build()
         .unwrap();
     let results = invitees(Arc::new(source), Scope::full(), DriverOptions::default())

@@ -3,31 +3,18 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use affiliate_coinw::{CoinwBuilder, CoinwClient};
 use affiliate_core::driver::{invitees, DriverOptions};
 use affiliate_core::{Invitee, InviteeSource, Scope, SourceError};
-use affiliate_http::{BackoffConfig, ClientConfig, RetryConfig};
+use affiliate_http::ClientConfig;
 use affiliate_sandbox::coinw::{CoinwConfig, CoinwEmulator};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use futures::StreamExt;
 
 /// The real retry loop with millisecond backoff and no client-side rate limit.
 pub fn fast() -> ClientConfig {
-    ClientConfig::default()
-        .with_timeout(Duration::from_secs(10))
-        .with_retry(RetryConfig {
-            backoff: BackoffConfig {
-                init_backoff: Duration::from_millis(1),
-                max_backoff: Duration::from_millis(5),
-                base: 2.0,
-            },
-            max_retries: 6,
-            retry_timeout: Duration::from_secs(20),
-            max_decode_retries: 3,
-            max_retry_after: Duration::from_secs(1),
-        })
+    affiliate_tests::fast_client_config()
 }
 
 pub async fn emulator(config: CoinwConfig) -> CoinwEmulator {
