@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -110,4 +111,30 @@ pub async fn print_listing(
     out.flush().map_err(Failed::Output)?;
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// The tail of every example: builds the source (exit 2 on a configuration error), lists
+/// it as NDJSON and prints `provider: summary` on stderr (exit 1 when the listing fails).
+pub async fn run<S, E>(provider: &str, built: Result<S, E>) -> ExitCode
+where
+    S: InviteeSource + 'static,
+    E: fmt::Display,
+{
+    let source = match built {
+        Ok(source) => Arc::new(source),
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match print_listing(source, Scope::full()).await {
+        Ok(summary) => {
+            eprintln!("{provider}: {summary}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
 }

@@ -12,10 +12,8 @@
 mod print_listing;
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use affiliate_census::{CensusBuilder, Order, Region};
-use affiliate_core::Scope;
 use affiliate_sandbox::census::{CensusConfig, CensusEmulator};
 
 struct Args {
@@ -112,21 +110,5 @@ async fn main() -> ExitCode {
     if let Some(order) = args.order {
         builder = builder.with_order(order);
     }
-    let source = match builder.build() {
-        Ok(s) => Arc::new(s),
-        Err(e) => {
-            eprintln!("configuration error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    match print_listing::print_listing(source, Scope::full()).await {
-        Ok(summary) => {
-            eprintln!("census: {summary}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        }
-    }
+    print_listing::run("census", builder.build()).await
 }

@@ -10,7 +10,7 @@
 //! offset; default 2017-01-01), `--until RFC3339` (default: now, frozen at the start),
 //! `--utc-offset ±HH:MM` (required against a real endpoint; `COINW_UTC_OFFSET` works too),
 //! `--page-size N` (1..=1000), `--window months:N|days:N`, `--split-cap N`, `--uid UID`,
-//! `--referral-code CODE`, `--calendar` (skip the probing/splitting step), `--label L`.
+//! `--referral-code CODE`, `--calendar` (read calendar windows whole: no probing or splitting), `--label L`.
 //! `--sandbox` starts the CoinW emulator in-process (UTC+08:00, `--records` invitees over
 //! about 25 months) and uses its keys. Exit code 2 on bad arguments or configuration, 1 when
 //! the listing fails.
@@ -19,10 +19,8 @@
 mod print_listing;
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use affiliate_coinw::{default_client_config, CoinwBuilder, WindowLength};
-use affiliate_core::{InviteeSource, Scope};
 use affiliate_http::RateLimit;
 use affiliate_sandbox::coinw::{CoinwConfig, CoinwEmulator};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -144,6 +142,9 @@ fn configure(args: &Args, emulator: Option<&CoinwEmulator>) -> Result<CoinwBuild
     if let Some(cap) = args.split_cap {
         builder = builder.with_split_cap(cap);
     }
+    if args.calendar {
+        builder = builder.without_split();
+    }
     if let Some(uid) = &args.uid {
         builder = builder.with_uid(uid);
     }
@@ -162,6 +163,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Kept alive until the listing ends.
     let emulator = if args.sandbox {
         let config = CoinwConfig::new(args.records.unwrap_or(5_000));
         match CoinwEmulator::start(config).await {
@@ -174,50 +176,11 @@ async fn main() -> ExitCode {
     } else {
         None
     };
-    let client = match configure(&args, emulator.as_ref()).map(|b| b.build()) {
-        Ok(Ok(client)) => client,
-        Ok(Err(e)) => {
-            eprintln!("configuration error: {e}");
-            return ExitCode::from(2);
-        }
+    match configure(&args, emulator.as_ref()) {
+        Ok(builder) => print_listing::run("coinw", builder.build()).await,
         Err(msg) => {
             eprintln!("{msg}\n{USAGE}");
-            return ExitCode::from(2);
+            ExitCode::from(2)
         }
-    };
-    let scope = Scope::full();
-    let (source, windows, probes): (Arc<dyn InviteeSource>, usize, u64) = if args.calendar {
-        let windows = match client.calendar_windows(&scope) {
-            Ok(w) => w.len(),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(2);
-            }
-        };
-        (Arc::new(client), windows, 0)
-    } else {
-        match client.prepare(&scope).await {
-            Ok(listing) => {
-                let (windows, probes) = (listing.windows().len(), listing.probes());
-                (Arc::new(listing), windows, probes)
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(1);
-            }
-        }
-    };
-    let summary = match print_listing::print_listing(source, scope).await {
-        Ok(summary) => summary,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let requests = emulator
-        .as_ref()
-        .map(|e| format!(", {} requests served by the sandbox", e.requests().len()))
-        .unwrap_or_default();
-    eprintln!("coinw: {summary}; {windows} windows, {probes} probe requests{requests}");
-    ExitCode::SUCCESS
+    }
 }

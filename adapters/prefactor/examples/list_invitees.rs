@@ -12,9 +12,7 @@
 mod print_listing;
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use affiliate_core::Scope;
 use affiliate_prefactor::PrefactorBuilder;
 use affiliate_sandbox::prefactor::{PrefactorConfig, PrefactorEmulator};
 
@@ -104,21 +102,5 @@ async fn main() -> ExitCode {
     if let Some(account) = args.account_id {
         builder = builder.with_account_id(account);
     }
-    let source = match builder.build() {
-        Ok(s) => Arc::new(s),
-        Err(e) => {
-            eprintln!("configuration error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    match print_listing::print_listing(source, Scope::full()).await {
-        Ok(summary) => {
-            eprintln!("prefactor: {summary}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        }
-    }
+    print_listing::run("prefactor", builder.build()).await
 }

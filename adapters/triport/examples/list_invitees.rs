@@ -11,9 +11,7 @@
 mod print_listing;
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use affiliate_core::Scope;
 use affiliate_sandbox::triport::{TriportConfig, TriportEmulator};
 use affiliate_triport::TriportBuilder;
 
@@ -87,21 +85,5 @@ async fn main() -> ExitCode {
     if let Some(limit) = args.limit {
         builder = builder.with_limit(limit);
     }
-    let source = match builder.build() {
-        Ok(s) => Arc::new(s),
-        Err(e) => {
-            eprintln!("configuration error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    match print_listing::print_listing(source, Scope::full()).await {
-        Ok(summary) => {
-            eprintln!("triport: {summary}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        }
-    }
+    print_listing::run("triport", builder.build()).await
 }

@@ -85,13 +85,6 @@ const CASES: &[Case] = &[
         check_too: true,
     },
     Case {
-        name: "negative split_cap",
-        toml: "[[source]]\nprovider = \"coinw\"\nutc_offset = \"+08:00\"\nsplit_cap = -5\n",
-        key: "source[0].split_cap",
-        secret: None,
-        check_too: true,
-    },
-    Case {
         name: "bad window",
         toml: "[[source]]\nprovider = \"coinw\"\nutc_offset = \"+08:00\"\nwindow = \"fortnightly\"\n",
         key: "source[0].window",
@@ -245,6 +238,29 @@ fn every_config_error_exits_2_naming_file_key_and_fix() {
         if case.check_too {
             let out = run_now(&["config", "check", "--config", path], &[]);
             check_output(case, &file, "config check", &out);
+        }
+    }
+}
+
+#[test]
+fn coinw_split_cap_takes_a_row_count_or_zero() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (cap, ok) in [("0", true), ("5000", true), ("-5", false)] {
+        let toml = format!(
+            "[[source]]\nprovider = \"coinw\"\nutc_offset = \"+08:00\"\nsplit_cap = {cap}\n"
+        );
+        let file = write(dir.path(), &format!("cap{cap}.toml"), &toml);
+        let path = file.to_str().unwrap_or_default();
+        let out = run_now(&["config", "check", "--no-env", "--config", path], &[]);
+        let text = stderr(&out);
+        if ok {
+            assert_eq!(out.status.code(), Some(0), "split_cap = {cap}: {text}");
+        } else {
+            assert_eq!(out.status.code(), Some(2), "split_cap = {cap}: {text}");
+            assert!(
+                text.contains("source[0].split_cap") && text.contains("negative"),
+                "{text}"
+            );
         }
     }
 }
