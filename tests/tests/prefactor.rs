@@ -6,6 +6,7 @@ use affiliate_core::driver::{invitees, DriverOptions};
 use affiliate_core::{ErrorKind, InviteeSource, InviteeStatus, Scope, SourceError, Strategy};
 use affiliate_prefactor::{PrefactorBuilder, PrefactorClient, PrefactorError};
 use affiliate_sandbox::prefactor::{PrefactorConfig, PrefactorEmulator};
+use affiliate_sandbox::Emulator;
 use affiliate_sandbox::{Fault, FaultPlan};
 use affiliate_tests::conformance::{assert_exactly_once, first_error, list, Harness};
 use affiliate_tests::fast_client_config;

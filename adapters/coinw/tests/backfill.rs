@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use affiliate_core::Scope;
 use affiliate_sandbox::coinw::CoinwConfig;
+use affiliate_sandbox::Emulator;
 use affiliate_sandbox::{Drift, Fault, FaultPlan};
 use chrono::Duration;
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use affiliate_coinw::{CoinwBuilder, CoinwError, WindowLength};
 use affiliate_core::{ErrorKind, Scope, SourceError};
 use affiliate_sandbox::coinw::{CoinwConfig, CoinwEmulator};
+use affiliate_sandbox::Emulator;
 use affiliate_sandbox::{Fault, FaultPlan};
 use chrono::{Duration, Utc};
 use serde_json::json;

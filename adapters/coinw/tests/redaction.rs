@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use affiliate_coinw::{CoinwBuilder, WindowLength};
 use affiliate_core::Scope;
 use affiliate_sandbox::coinw::{CoinwConfig, CoinwEmulator};
+use affiliate_sandbox::Emulator;
 use affiliate_sandbox::{Fault, FaultPlan};
 use chrono::{Duration, Utc};
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use affiliate_coinw::zone::{from_provider_text, parse_utc_offset, to_provider_text};
 use affiliate_core::Scope;
 use affiliate_sandbox::coinw::CoinwConfig;
+use affiliate_sandbox::Emulator;
 use chrono::{Duration, FixedOffset, TimeZone, Utc};
 
 use common::*;

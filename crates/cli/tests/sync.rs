@@ -7,6 +7,7 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
+use affiliate_sandbox::Emulator;
 use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,8 +73,8 @@ async fn an_incremental_run_after_new_sign_ups_fetches_only_the_new_pages() {
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     let after_first = sandbox.requests();
 
-    sandbox.triport.insert_head(3);
-    sandbox.coinw.insert_head(3);
+    sandbox.triport.insert_newest(3);
+    sandbox.coinw.insert_newest(3);
     sandbox.prefactor.insert_newest(3);
     sandbox.census.insert_newest(3);
     let second = run(cmd, sandbox.env()).await;

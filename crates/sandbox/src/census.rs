@@ -173,26 +173,6 @@ impl CensusEmulator {
             .collect()
     }
 
-    /// Adds `count` invitations now (the newest).
-    pub fn insert_newest(&self, count: u64) {
-        self.ctx.shared.lock().data.insert_head(count);
-    }
-
-    /// Deletes the invitation at 0-based position `n` of the newest-first list.
-    pub fn delete_at(&self, n: u64) -> bool {
-        self.ctx.shared.lock().data.delete_newest_at(n)
-    }
-
-    /// Replaces the fault plan.
-    pub fn set_faults(&self, faults: FaultPlan) {
-        self.ctx.shared.lock().faults = faults;
-    }
-
-    /// Replaces the drift.
-    pub fn set_drift(&self, drift: Drift) {
-        self.ctx.shared.lock().data.set_drift(drift);
-    }
-
     /// The next authenticated list request answers with this status and `message`
     /// (an empty message sends an empty body); several queue up in order.
     pub fn push_error(&self, status: u16, message: &str) {
@@ -201,11 +181,6 @@ impl CensusEmulator {
             .lock()
             .scripted
             .push_back((status, message.to_owned()));
-    }
-
-    /// Every request served so far, as `METHOD /path?query`.
-    pub fn requests(&self) -> Vec<String> {
-        self.ctx.shared.lock().requests.clone()
     }
 }
 
@@ -217,19 +192,19 @@ impl Emulator for CensusEmulator {
         self.ids_newest_first()
     }
     fn insert_newest(&self, count: u64) {
-        CensusEmulator::insert_newest(self, count);
+        self.ctx.shared.lock().data.insert_head(count);
     }
     fn delete_at(&self, n: u64) -> bool {
-        CensusEmulator::delete_at(self, n)
+        self.ctx.shared.lock().data.delete_newest_at(n)
     }
     fn set_faults(&self, faults: FaultPlan) {
-        CensusEmulator::set_faults(self, faults);
+        self.ctx.shared.lock().faults = faults;
     }
     fn set_drift(&self, drift: Drift) {
-        CensusEmulator::set_drift(self, drift);
+        self.ctx.shared.lock().data.set_drift(drift);
     }
     fn requests(&self) -> Vec<String> {
-        CensusEmulator::requests(self)
+        self.ctx.shared.lock().requests.clone()
     }
 }
 

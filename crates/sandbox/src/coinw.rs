@@ -317,37 +317,12 @@ impl CoinwEmulator {
         registered_at(&self.shared.lock().data, 0)
     }
 
-    /// Adds `count` registrations at the head (the newest registration times).
-    pub fn insert_head(&self, count: u64) {
-        self.shared.lock().data.insert_head(count);
-    }
-
-    /// Deletes the invitee at 0-based position `n` of the API's order.
-    pub fn delete_at(&self, n: u64) -> bool {
-        self.shared.lock().data.delete_newest_at(n)
-    }
-
-    /// Replaces the fault plan.
-    pub fn set_faults(&self, faults: FaultPlan) {
-        self.shared.lock().faults = faults;
-    }
-
-    /// Replaces the drift.
-    pub fn set_drift(&self, drift: Drift) {
-        self.shared.lock().data.set_drift(drift);
-    }
-
     /// Answers the next list request that is not faulted with `body` at HTTP `status`
     /// (before any check), e.g. `json!({"code": 402, "msg": "param required"})`. Scripted
     /// answers queue up in order.
     pub fn push_answer(&self, status: u16, body: Value) {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
         self.shared.lock().scripted.push_back((status, body));
-    }
-
-    /// Every request served so far, as `METHOD /path?query` (the raw, encoded query).
-    pub fn requests(&self) -> Vec<String> {
-        self.shared.lock().requests.clone()
     }
 }
 
@@ -362,19 +337,19 @@ impl Emulator for CoinwEmulator {
             .collect()
     }
     fn insert_newest(&self, count: u64) {
-        self.insert_head(count);
+        self.shared.lock().data.insert_head(count);
     }
     fn delete_at(&self, n: u64) -> bool {
-        CoinwEmulator::delete_at(self, n)
+        self.shared.lock().data.delete_newest_at(n)
     }
     fn set_faults(&self, faults: FaultPlan) {
-        CoinwEmulator::set_faults(self, faults);
+        self.shared.lock().faults = faults;
     }
     fn set_drift(&self, drift: Drift) {
-        CoinwEmulator::set_drift(self, drift);
+        self.shared.lock().data.set_drift(drift);
     }
     fn requests(&self) -> Vec<String> {
-        CoinwEmulator::requests(self)
+        self.shared.lock().requests.clone()
     }
 }
 

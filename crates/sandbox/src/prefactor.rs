@@ -191,26 +191,6 @@ impl PrefactorEmulator {
             .collect()
     }
 
-    /// Adds `count` invites now (the newest: the highest ids).
-    pub fn insert_newest(&self, count: u64) {
-        self.ctx.shared.lock().data.insert_head(count);
-    }
-
-    /// Deletes the invite at 0-based position `n` of [`PrefactorEmulator::ids`].
-    pub fn delete_at(&self, n: u64) -> bool {
-        self.ctx.shared.lock().data.delete_oldest_at(n)
-    }
-
-    /// Replaces the fault plan.
-    pub fn set_faults(&self, faults: FaultPlan) {
-        self.ctx.shared.lock().faults = faults;
-    }
-
-    /// Replaces the drift.
-    pub fn set_drift(&self, drift: Drift) {
-        self.ctx.shared.lock().data.set_drift(drift);
-    }
-
     /// The next authenticated list request answers with this error `code` and HTTP status
     /// (e.g. `(409, "idempotency_key_already_used")`); several queue up in order.
     /// `validation_errors` comes with an `errors` map.
@@ -220,11 +200,6 @@ impl PrefactorEmulator {
             .lock()
             .scripted
             .push_back((status, code.to_owned()));
-    }
-
-    /// Every request served so far, as `METHOD /path?query` (query as sent, encoded).
-    pub fn requests(&self) -> Vec<String> {
-        self.ctx.shared.lock().requests.clone()
     }
 }
 
@@ -236,19 +211,19 @@ impl Emulator for PrefactorEmulator {
         PrefactorEmulator::ids(self)
     }
     fn insert_newest(&self, count: u64) {
-        PrefactorEmulator::insert_newest(self, count);
+        self.ctx.shared.lock().data.insert_head(count);
     }
     fn delete_at(&self, n: u64) -> bool {
-        PrefactorEmulator::delete_at(self, n)
+        self.ctx.shared.lock().data.delete_oldest_at(n)
     }
     fn set_faults(&self, faults: FaultPlan) {
-        PrefactorEmulator::set_faults(self, faults);
+        self.ctx.shared.lock().faults = faults;
     }
     fn set_drift(&self, drift: Drift) {
-        PrefactorEmulator::set_drift(self, drift);
+        self.ctx.shared.lock().data.set_drift(drift);
     }
     fn requests(&self) -> Vec<String> {
-        PrefactorEmulator::requests(self)
+        self.ctx.shared.lock().requests.clone()
     }
 }
 

@@ -181,31 +181,6 @@ impl TriportEmulator {
             .map(|seq| row(&inner.data, seq))
             .collect()
     }
-
-    /// Adds `count` sign-ups at the head now.
-    pub fn insert_head(&self, count: u64) {
-        self.shared.lock().data.insert_head(count);
-    }
-
-    /// Deletes the invitee at 0-based position `n` of the newest-first list.
-    pub fn delete_at(&self, n: u64) -> bool {
-        self.shared.lock().data.delete_newest_at(n)
-    }
-
-    /// Replaces the fault plan.
-    pub fn set_faults(&self, faults: FaultPlan) {
-        self.shared.lock().faults = faults;
-    }
-
-    /// Replaces the drift.
-    pub fn set_drift(&self, drift: Drift) {
-        self.shared.lock().data.set_drift(drift);
-    }
-
-    /// Every request served so far, as `METHOD /path?query`.
-    pub fn requests(&self) -> Vec<String> {
-        self.shared.lock().requests.clone()
-    }
 }
 
 impl Emulator for TriportEmulator {
@@ -216,19 +191,19 @@ impl Emulator for TriportEmulator {
         self.ids_newest_first()
     }
     fn insert_newest(&self, count: u64) {
-        self.insert_head(count);
+        self.shared.lock().data.insert_head(count);
     }
     fn delete_at(&self, n: u64) -> bool {
-        TriportEmulator::delete_at(self, n)
+        self.shared.lock().data.delete_newest_at(n)
     }
     fn set_faults(&self, faults: FaultPlan) {
-        TriportEmulator::set_faults(self, faults);
+        self.shared.lock().faults = faults;
     }
     fn set_drift(&self, drift: Drift) {
-        TriportEmulator::set_drift(self, drift);
+        self.shared.lock().data.set_drift(drift);
     }
     fn requests(&self) -> Vec<String> {
-        TriportEmulator::requests(self)
+        self.shared.lock().requests.clone()
     }
 }
 

@@ -2,6 +2,7 @@
 //! its module docs decide where they are silent).
 
 use affiliate_sandbox::census::{CensusConfig, CensusEmulator};
+use affiliate_sandbox::Emulator;
 use affiliate_sandbox::{Fault, FaultPlan};
 use serde_json::{json, Value};
 

@@ -2,6 +2,7 @@
 //! where the seed is silent).
 
 use affiliate_sandbox::prefactor::{PrefactorConfig, PrefactorEmulator};
+use affiliate_sandbox::Emulator;
 use affiliate_sandbox::{Fault, FaultPlan};
 use serde_json::{json, Value};
 

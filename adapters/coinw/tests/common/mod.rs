@@ -9,6 +9,7 @@ use affiliate_core::driver::{invitees, DriverOptions};
 use affiliate_core::{Invitee, InviteeSource, Scope, SourceError};
 use affiliate_http::ClientConfig;
 use affiliate_sandbox::coinw::{CoinwConfig, CoinwEmulator};
+use affiliate_sandbox::Emulator;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use futures::StreamExt;
 

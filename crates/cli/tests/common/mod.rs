@@ -11,6 +11,7 @@ use affiliate_sandbox::census::{CensusConfig, CensusEmulator};
 use affiliate_sandbox::coinw::{CoinwConfig, CoinwEmulator};
 use affiliate_sandbox::prefactor::{PrefactorConfig, PrefactorEmulator};
 use affiliate_sandbox::triport::{TriportConfig, TriportEmulator};
+use affiliate_sandbox::Emulator;
 use chrono::{DateTime, TimeDelta, Utc};
 
 /// The binary under test.
