@@ -22,7 +22,7 @@ pub const DEFAULT_PAGE_SIZE: u32 = 1000;
 /// Largest `pageSize` CoinW documents.
 pub const MAX_PAGE_SIZE: u32 = 1000;
 /// Default split cap: a window holding more rows than this is split in two (recursively)
-/// by [`CoinwClient::prepare`].
+/// by planning.
 pub const DEFAULT_SPLIT_CAP: u64 = 10_000;
 
 /// The default start of a listing: 2017-01-01 00:00:00 in the provider's offset. CoinW
@@ -235,7 +235,7 @@ impl CoinwBuilder {
         self
     }
 
-    /// Rows above which [`CoinwClient::prepare`] splits a window in two (at least 1).
+    /// Rows above which planning splits a window in two (at least 1).
     pub fn with_split_cap(mut self, cap: u64) -> Self {
         self.split_cap = Some(cap);
         self

@@ -16,8 +16,8 @@ use crate::CoinwError;
 pub const LIST_PATH: &str = "/api/v3/patener/openapi/v1/partner/invitation/user/list";
 
 /// A CoinW affiliate account: its directly invited users through
-/// [`InviteeSource`](affiliate_core::InviteeSource) (calendar windows) or through
-/// [`CoinwClient::prepare`] (windows probed and split at the cap).
+/// [`InviteeSource`](affiliate_core::InviteeSource), one slice per registration window
+/// (probed and split at the cap while planning).
 ///
 /// Built with [`CoinwBuilder`](crate::CoinwBuilder). `Debug` never shows a credential.
 #[derive(Debug, Clone)]

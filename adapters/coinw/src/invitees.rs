@@ -1,18 +1,11 @@
 //! The invited-user list as an [`InviteeSource`]: windows as slices, pages by number.
 //!
-//! Two ways to plan a listing:
-//!
-//! * [`InviteeSource::plan`] on [`CoinwClient`]: calendar windows only (no request). Every
-//!   window is read whole, however many rows it holds.
-//! * [`CoinwClient::prepare`]: the calendar windows are **probed** (one `pageSize=1` request
-//!   each, reading `total`), every window holding more than the split cap is halved at its
-//!   middle second and probed again, recursively, and empty windows are dropped. The result
-//!   is a [`CoinwListing`], itself an [`InviteeSource`] whose `plan` returns the split
-//!   windows. This is the recommended path for large accounts: it bounds how deep any
-//!   window is paged and how much a drifting window costs to re-read. (The core driver has
-//!   no way to split a slice once it is running, so the split happens before the listing.)
-
-use std::sync::Arc;
+//! Planning probes each calendar window (one `pageSize=1` request reading `total`), halves
+//! every window holding more than the split cap at its middle second, recursively, and
+//! drops empty windows: the core driver cannot split a slice once it runs, so the split
+//! happens while planning. [`CoinwClient::probe_windows`] exposes the probed windows for
+//! callers who want to see them first; [`CoinwBuilder::without_split`](crate::CoinwBuilder::without_split)
+//! plans the calendar windows unprobed.
 
 use affiliate_core::{
     Cursor, InviteeSource, Page, Position, Scope, SourceError, SourceId, Strategy, Total,
@@ -24,7 +17,7 @@ use futures::{StreamExt, TryStreamExt};
 use crate::window::halve;
 use crate::{CoinwClient, CoinwError};
 
-/// Windows probed at once by [`CoinwClient::prepare`] (the rate limit applies on top).
+/// Windows probed at once by planning (the rate limit applies on top).
 const PROBE_CONCURRENCY: usize = 4;
 
 /// A window and the number of rows CoinW reported for it when probed.
@@ -85,39 +78,6 @@ impl CoinwClient {
             .await?;
         let probes = pieces.iter().map(|(_, n)| n).sum();
         Ok((pieces.into_iter().flat_map(|(w, _)| w).collect(), probes))
-    }
-
-    /// Freezes the scope's bounds now, probes and splits its windows
-    /// ([`CoinwClient::probe_windows`]), and returns the listing to hand to the driver.
-    ///
-    /// ```no_run
-    /// use std::sync::Arc;
-    /// use futures::TryStreamExt;
-    /// use affiliate_core::{driver, Scope};
-    /// use affiliate_coinw::CoinwBuilder;
-    ///
-    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    /// // COINW_API_KEY, COINW_SECRET_KEY (and COINW_BASE_URL) from the environment.
-    /// let coinw = CoinwBuilder::from_env().with_utc_offset("+08:00").build()?;
-    /// let scope = Scope::full();
-    /// let listing = Arc::new(coinw.prepare(&scope).await?);
-    /// println!("{} windows after {} probes", listing.windows().len(), listing.probes());
-    /// let invitees: Vec<_> = driver::invitees(listing, scope, Default::default())
-    ///     .try_collect()
-    ///     .await?;
-    /// println!("{} invitees", invitees.len());
-    /// # Ok(()) }
-    /// ```
-    pub async fn prepare(&self, scope: &Scope) -> Result<CoinwListing, SourceError> {
-        let (since, until) = self.bounds(scope).map_err(|e| self.fail(e, "plan", 0))?;
-        let frozen = Scope::since(since).until(until);
-        let (windows, probes) = self.probe_windows(&frozen).await?;
-        Ok(CoinwListing {
-            client: Arc::new(self.clone()),
-            scope: scope.clone(),
-            windows,
-            probes,
-        })
     }
 }
 
@@ -191,76 +151,5 @@ impl InviteeSource for CoinwClient {
             next,
             total: Some(Total::Items(page.total)),
         })
-    }
-}
-
-/// A CoinW listing whose windows were probed and split at the cap by
-/// [`CoinwClient::prepare`]. Its `plan` returns those windows (for the scope it was
-/// prepared with); `fetch` is the client's.
-#[derive(Debug, Clone)]
-pub struct CoinwListing {
-    client: Arc<CoinwClient>,
-    scope: Scope,
-    windows: Vec<ProbedWindow>,
-    probes: u64,
-}
-
-impl CoinwListing {
-    /// The windows to read, newest first, with their probed totals.
-    pub fn windows(&self) -> &[ProbedWindow] {
-        &self.windows
-    }
-
-    /// Requests spent probing.
-    pub fn probes(&self) -> u64 {
-        self.probes
-    }
-
-    /// Rows the probes counted in all.
-    pub fn expected_total(&self) -> u64 {
-        self.windows.iter().map(|w| w.total).sum()
-    }
-
-    /// The client.
-    pub fn client(&self) -> &CoinwClient {
-        &self.client
-    }
-}
-
-#[async_trait]
-impl InviteeSource for CoinwListing {
-    fn transport_stats(&self) -> TransportStats {
-        self.client.transport_stats()
-    }
-
-    fn id(&self) -> &SourceId {
-        self.client.id()
-    }
-
-    fn strategy(&self) -> Strategy {
-        self.client.strategy()
-    }
-
-    /// The prepared windows; refuses a scope other than the one it was prepared with.
-    async fn plan(&self, scope: &Scope) -> Result<Vec<Cursor>, SourceError> {
-        if *scope != self.scope {
-            return Err(self.client.fail(
-                CoinwError::Config(format!(
-                    "this listing was prepared for {:?}, not {scope:?}; prepare a new one",
-                    self.scope
-                )),
-                "plan",
-                0,
-            ));
-        }
-        Ok(self
-            .windows
-            .iter()
-            .map(|w| self.client.first_page(w.window))
-            .collect())
-    }
-
-    async fn fetch(&self, cursor: &Cursor) -> Result<Page, SourceError> {
-        self.client.fetch(cursor).await
     }
 }

@@ -10,8 +10,8 @@
 //! * a listing covers `[since, until]`, `until` frozen when it is planned, split into
 //!   registration-time **windows** ([`window`]; calendar months in the provider's offset by
 //!   default), each an independent slice paged with `pageNo`/`pageSize` whose first page's
-//!   `total` drives concurrent fetching of the rest; [`CoinwClient::prepare`] also splits
-//!   windows holding more than a cap;
+//!   `total` drives concurrent fetching of the rest; planning splits windows holding more
+//!   than a cap;
 //! * CoinW's zone-less times are read and written in a **required** UTC offset ([`zone`]);
 //! * `code` (string or number) is mapped to [`CoinwError`]; the throttling code `29001`
 //!   inside an HTTP 200 is retried by the transport with backoff.
@@ -28,9 +28,7 @@
 //!     .with_utc_offset("+08:00")
 //!     .with_label("main")
 //!     .build()?;
-//! let scope = Scope::full();
-//! let listing = Arc::new(coinw.prepare(&scope).await?);
-//! let invitees: Vec<_> = driver::invitees(listing, scope, Default::default())
+//! let invitees: Vec<_> = driver::invitees(Arc::new(coinw), Scope::full(), Default::default())
 //!     .try_collect()
 //!     .await?;
 //! for invitee in &invitees {
@@ -54,8 +52,8 @@
 //!   while planning: [`InviteeSource::plan`](affiliate_core::InviteeSource::plan) probes
 //!   each calendar window's `total` with a `pageSize=1` request, halves windows above
 //!   [`CoinwBuilder::with_split_cap`] recursively and drops empty ones (one extra request
-//!   per window). [`CoinwClient::prepare`] does the same ahead of time, for callers who want
-//!   to see the windows and their totals before reading.
+//!   per window). [`CoinwClient::probe_windows`] returns the probed windows and their
+//!   totals, for callers who want to see them before reading.
 //! * **Sanity check.** A row registered outside the requested window fails the page
 //!   ([`CoinwError::OutsideWindow`]): it would mean the server ignored the window, and
 //!   windows could then no longer guarantee each record once.
@@ -85,6 +83,6 @@ pub use builder::{
 };
 pub use client::{CoinwClient, LIST_PATH};
 pub use error::CoinwError;
-pub use invitees::{CoinwListing, ProbedWindow};
+pub use invitees::ProbedWindow;
 pub use sign::{Clock, FixedClock, SystemClock};
 pub use window::WindowLength;

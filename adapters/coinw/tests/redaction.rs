@@ -1,4 +1,4 @@
-//! Secrets never show in `Debug` (builder, client, listing), in errors or in logs. Alone in
+//! Secrets never show in `Debug` (builder, client), in errors or in logs. Alone in
 //! its binary: `tracing` caches callsite interest process-wide, so log capture with a
 //! thread-local subscriber is only reliable without concurrent tests.
 
@@ -54,8 +54,7 @@ async fn secrets_never_show_in_debug_errors_or_logs() {
     emu.set_faults(FaultPlan::none().then(Fault::RateLimited { retry_after: None }));
     let good = one_window(&emu).build().unwrap();
     let builder_debug = format!("{:?}", one_window(&emu));
-    let listing = good.prepare(&Scope::full()).await.unwrap();
-    let got = list_all(Arc::new(listing.clone()), Scope::full())
+    let got = list_all(Arc::new(good.clone()), Scope::full())
         .await
         .unwrap();
     assert_eq!(got.len(), 30);
@@ -66,7 +65,7 @@ async fn secrets_never_show_in_debug_errors_or_logs() {
         .unwrap();
     let err = first_error(bad.clone()).await;
     let shown = format!(
-        "{builder_debug}\n{good:?}\n{bad:?}\n{listing:?}\n{err}\n{err:?}\n{}",
+        "{builder_debug}\n{good:?}\n{bad:?}\n{err}\n{err:?}\n{}",
         String::from_utf8_lossy(&logs.0.lock().unwrap())
     );
     assert!(shown.contains("retrying"), "the 29001 retry was logged");
