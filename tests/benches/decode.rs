@@ -58,7 +58,8 @@ async fn main() {
 
 async fn reqwest_body(emu: &TriportEmulator) -> Vec<u8> {
     use affiliate_http::{HeaderName, HttpClient, NoHooks, RequestSpec, Secret, Url};
-    let http = HttpClient::new("bench", Default::default()).expect("client");
+    let http =
+        HttpClient::new(affiliate_core::Provider::Triport, Default::default()).expect("client");
     let url = Url::parse(&format!(
         "{}/v1/referrals/invitees?limit=200&offset=0",
         emu.base_url()
@@ -70,9 +71,8 @@ async fn reqwest_body(emu: &TriportEmulator) -> Vec<u8> {
             &Secret::new(format!("nl_session={}", emu.session())),
         )
         .expect("header");
-    http.execute(&spec, &NoHooks)
-        .await
-        .expect("page")
-        .body
-        .to_vec()
+    let page = http.get_json::<Box<serde_json::value::RawValue>, affiliate_triport::TriportError>(
+        &spec, &NoHooks,
+    );
+    page.await.expect("page").value.get().as_bytes().to_vec()
 }

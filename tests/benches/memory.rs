@@ -3,6 +3,7 @@
 //!
 //! `cargo bench -p affiliate-tests --bench memory`
 
+use affiliate_http::SourceBuilder;
 use std::process::Command;
 use std::sync::Arc;
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use affiliate_core::driver::{invitees, DriverOptions};
 use affiliate_core::InviteeSource;
 use affiliate_core::Scope;
-use affiliate_http::{ClientConfig, RateLimit};
+use affiliate_http::{RateLimit, SourceBuilder};
 use affiliate_sandbox::census::{CensusConfig, CensusEmulator};
 use affiliate_sandbox::triport::{TriportConfig, TriportEmulator};
 use affiliate_sandbox::Emulator;
@@ -33,32 +33,34 @@ struct Scenario {
     rate: Option<f64>,
 }
 
+/// The scenario's fixed client-side limit, or none.
+fn limited<B: SourceBuilder>(builder: B, rate: Option<f64>) -> B {
+    match rate {
+        Some(rate) => builder.with_rate_limit(RateLimit::new(rate, 1)),
+        None => builder.without_rate_limit(),
+    }
+}
+
 async fn run(s: &Scenario) {
-    let mut http = ClientConfig::default();
-    http.rate_limit = s.rate.map(|r| RateLimit::new(r, 1));
     let (emu, source): (Box<dyn Emulator>, Arc<dyn InviteeSource>) = match s.provider {
         Provider::Triport => {
             let emu = TriportEmulator::start(TriportConfig::new(s.rows).latency(s.latency))
                 .await
                 .expect("emulator");
-            let source = affiliate_triport::TriportBuilder::new()
+            let builder = affiliate_triport::TriportBuilder::new()
                 .with_base_url(emu.base_url())
-                .with_session(emu.session())
-                .with_client_config(http)
-                .build()
-                .expect("client");
+                .with_session(emu.session());
+            let source = limited(builder, s.rate).build().expect("client");
             (Box::new(emu), Arc::new(source))
         }
         Provider::Census => {
             let emu = CensusEmulator::start(CensusConfig::new(s.rows).latency(s.latency))
                 .await
                 .expect("emulator");
-            let source = affiliate_census::CensusBuilder::new()
+            let builder = affiliate_census::CensusBuilder::new()
                 .with_base_url(emu.base_url())
-                .with_token(emu.token())
-                .with_client_config(http)
-                .build()
-                .expect("client");
+                .with_token(emu.token());
+            let source = limited(builder, s.rate).build().expect("client");
             (Box::new(emu), Arc::new(source))
         }
     };

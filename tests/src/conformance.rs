@@ -29,7 +29,7 @@ pub trait Harness: Send + Sync {
     /// Starts an emulator holding `records` records.
     async fn start(&self, records: u64) -> Self::Emu;
     /// A source reading `emu`, configured with [`Harness::page_size`] and
-    /// [`fast_client_config`](crate::fast_client_config).
+    /// [`FastTransport::fast`](crate::FastTransport::fast).
     fn source(&self, emu: &Self::Emu) -> Arc<dyn InviteeSource>;
     /// A source reading `emu` with credentials the emulator refuses, plus every secret
     /// value it was given (none may appear in `Debug`, errors or logs).

@@ -1,5 +1,6 @@
 //! Census against its emulator: the conformance suite plus Census-specific cases.
 
+use affiliate_http::SourceBuilder;
 use std::sync::Arc;
 
 use affiliate_census::{CensusBuilder, CensusClient, CensusError, Order, Region};
@@ -9,7 +10,7 @@ use affiliate_sandbox::census::{CensusConfig, CensusEmulator};
 use affiliate_sandbox::Emulator;
 use affiliate_sandbox::{Fault, FaultPlan};
 use affiliate_tests::conformance::{assert_exactly_once, first_error, list, Harness};
-use affiliate_tests::fast_client_config;
+use affiliate_tests::FastTransport;
 use async_trait::async_trait;
 use futures::TryStreamExt;
 
@@ -22,7 +23,7 @@ fn builder(emu: &CensusEmulator) -> CensusBuilder {
         .with_base_url(emu.base_url())
         .with_token(emu.token())
         .with_per_page(PAGE)
-        .with_client_config(fast_client_config())
+        .fast()
 }
 
 fn client(emu: &CensusEmulator) -> CensusClient {
@@ -147,7 +148,7 @@ async fn default_per_page_is_100() {
     let source = CensusBuilder::new()
         .with_base_url(emu.base_url())
         .with_token(emu.token())
-        .with_client_config(fast_client_config())
+        .fast()
         .build()
         .unwrap();
     assert_eq!(source.per_page(), 100);

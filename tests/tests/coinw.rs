@@ -1,13 +1,14 @@
 //! CoinW against its emulator: the conformance suite (the CoinW-specific cases live in
 //! adapters/coinw/tests).
 
+use affiliate_http::SourceBuilder;
 use std::sync::Arc;
 
 use affiliate_coinw::{CoinwBuilder, WindowLength};
 use affiliate_core::InviteeSource;
 use affiliate_sandbox::coinw::{CoinwConfig, CoinwEmulator};
 use affiliate_tests::conformance::Harness;
-use affiliate_tests::fast_client_config;
+use affiliate_tests::FastTransport;
 use async_trait::async_trait;
 
 struct CoinwHarness;
@@ -23,7 +24,7 @@ fn builder(emu: &CoinwEmulator) -> CoinwBuilder {
         .with_page_size(PAGE)
         .with_window_length(WindowLength::Days(3))
         .with_since(emu.oldest_at() - chrono::Duration::days(1))
-        .with_client_config(fast_client_config())
+        .fast()
 }
 
 #[async_trait]

@@ -1,6 +1,7 @@
 //! The whole pipeline: every adapter against its emulator with faults injected, synced into
 //! SQLite by the engine. Nothing lost, nothing doubled, every retry counted.
 
+use affiliate_http::SourceBuilder;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -13,8 +14,8 @@ use affiliate_sandbox::coinw::{CoinwConfig, CoinwEmulator};
 use affiliate_sandbox::prefactor::{PrefactorConfig, PrefactorEmulator};
 use affiliate_sandbox::triport::{TriportConfig, TriportEmulator};
 use affiliate_sandbox::{Emulator, Fault, FaultPlan};
-use affiliate_sync::{SqliteSink, Sync as SyncRun};
-use affiliate_tests::fast_client_config;
+use affiliate_sync::{SqliteSink, SyncEngine};
+use affiliate_tests::FastTransport;
 use affiliate_triport::TriportBuilder;
 
 fn faults() -> FaultPlan {
@@ -64,7 +65,7 @@ async fn four_providers_under_faults_land_exactly_once() {
                 .with_base_url(triport.base_url())
                 .with_session(triport.session())
                 .with_limit(50)
-                .with_client_config(fast_client_config())
+                .fast()
                 .build()
                 .unwrap(),
         ),
@@ -77,7 +78,7 @@ async fn four_providers_under_faults_land_exactly_once() {
                 .with_since(coinw.oldest_at())
                 .with_window_length(WindowLength::Months(1))
                 .with_page_size(100)
-                .with_client_config(fast_client_config())
+                .fast()
                 .build()
                 .unwrap(),
         ),
@@ -86,7 +87,7 @@ async fn four_providers_under_faults_land_exactly_once() {
                 .with_base_url(prefactor.base_url())
                 .with_token(prefactor.token())
                 .with_page_size(25)
-                .with_client_config(fast_client_config())
+                .fast()
                 .build()
                 .unwrap(),
         ),
@@ -95,7 +96,7 @@ async fn four_providers_under_faults_land_exactly_once() {
                 .with_base_url(census.base_url())
                 .with_token(census.token())
                 .with_per_page(25)
-                .with_client_config(fast_client_config())
+                .fast()
                 .build()
                 .unwrap(),
         ),
@@ -103,7 +104,7 @@ async fn four_providers_under_faults_land_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("pipeline.db");
     let sink = Arc::new(SqliteSink::open(&db).await.unwrap());
-    let report = SyncRun::new(sink).with_sources(sources).run().await;
+    let report = SyncEngine::new(sink).with_sources(sources).run().await;
     assert!(report.is_success(), "{report}");
 
     let truths: [(&str, &dyn Emulator); 4] = [

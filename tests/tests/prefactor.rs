@@ -1,5 +1,6 @@
 //! Prefactor against its emulator: the conformance suite plus Prefactor-specific cases.
 
+use affiliate_http::SourceBuilder;
 use std::sync::Arc;
 
 use affiliate_core::driver::{invitees, DriverOptions};
@@ -9,7 +10,7 @@ use affiliate_sandbox::prefactor::{PrefactorConfig, PrefactorEmulator};
 use affiliate_sandbox::Emulator;
 use affiliate_sandbox::{Fault, FaultPlan};
 use affiliate_tests::conformance::{assert_exactly_once, first_error, list, Harness};
-use affiliate_tests::fast_client_config;
+use affiliate_tests::FastTransport;
 use async_trait::async_trait;
 use futures::TryStreamExt;
 
@@ -22,7 +23,7 @@ fn builder(emu: &PrefactorEmulator) -> PrefactorBuilder {
         .with_base_url(emu.base_url())
         .with_token(emu.token())
         .with_page_size(PAGE)
-        .with_client_config(fast_client_config())
+        .fast()
 }
 
 fn client(emu: &PrefactorEmulator) -> PrefactorClient {
@@ -178,7 +179,7 @@ async fn default_page_size_is_100() {
     let source = PrefactorBuilder::new()
         .with_base_url(emu.base_url())
         .with_token(emu.token())
-        .with_client_config(fast_client_config())
+        .fast()
         .build()
         .unwrap();
     assert_eq!(source.page_size(), 100);

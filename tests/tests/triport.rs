@@ -1,5 +1,6 @@
 //! Triport against its emulator: the conformance suite plus Triport-specific cases.
 
+use affiliate_http::SourceBuilder;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use affiliate_core::{ErrorKind, InviteeSource, Scope};
 use affiliate_sandbox::triport::{TriportConfig, TriportEmulator};
 use affiliate_sandbox::{Emulator, Fault, FaultPlan};
 use affiliate_tests::conformance::{assert_exactly_once, first_error, list, Harness};
-use affiliate_tests::fast_client_config;
+use affiliate_tests::FastTransport;
 use affiliate_triport::{TriportBuilder, TriportClient, TriportError};
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -23,7 +24,7 @@ fn client(emu: &TriportEmulator, limit: u32) -> TriportClient {
         .with_session(emu.session())
         .with_admin_token(emu.admin_token().unwrap_or("none"))
         .with_limit(limit)
-        .with_client_config(fast_client_config())
+        .fast()
         .build()
         .expect("valid config")
 }
@@ -47,7 +48,7 @@ impl Harness for TriportHarness {
         let source = TriportBuilder::new()
             .with_base_url(emu.base_url())
             .with_session(wrong.as_str())
-            .with_client_config(fast_client_config())
+            .fast()
             .build()
             .expect("valid config");
         (Arc::new(source), vec![wrong])
@@ -104,7 +105,7 @@ async fn default_limit_is_200_and_never_above() {
     let source = TriportBuilder::new()
         .with_base_url(emu.base_url())
         .with_session(emu.session())
-        .with_client_config(fast_client_config())
+        .fast()
         .build()
         .unwrap();
     assert_eq!(source.limit(), 200);
@@ -156,7 +157,7 @@ async fn unauthenticated_is_its_own_error() {
     let source = TriportBuilder::new()
         .with_base_url(emu.base_url())
         .with_session("nope")
-        .with_client_config(fast_client_config())
+        .fast()
         .build()
         .unwrap();
     let err = first_error(Arc::new(source)).await;
@@ -178,7 +179,7 @@ async fn missing_session_fails_before_any_request() {
     let emu = emulator(5).await;
     let source = TriportBuilder::new()
         .with_base_url(emu.base_url())
-        .with_client_config(fast_client_config())
+        .fast()
         .build()
         .unwrap();
     let err = first_error(Arc::new(source)).await;
@@ -332,61 +333,54 @@ async fn operator_view_errors_are_distinct() {
 async fn method_not_allowed_gone_and_invalid_user_id_map_from_the_wire() {
     // The client only sends GETs with valid UUIDs, so these come from raw responses.
     let emu = emulator(1).await;
-    let http = reqwest_like(&emu).await;
-    assert_eq!(http.0, 405);
+    let user = "/v1/admin/referrals/users/3f8c2a1e-9b4d-4c7a-8e21-6f0a1b2c3d4e";
+    let post = raw(&emu, affiliate_http::Method::POST, user).await;
     assert!(
-        matches!(http.1, TriportError::MethodNotAllowed(_)),
-        "{:?}",
-        http.1
+        matches!(
+            post.downcast_ref::<TriportError>(),
+            Some(TriportError::MethodNotAllowed(_))
+        ),
+        "{post}"
     );
-    let gone = gone(&emu).await;
-    assert!(matches!(gone, TriportError::Gone(_)), "{gone:?}");
-    let invalid = invalid_id(&emu).await;
-    assert!(
-        matches!(invalid, TriportError::InvalidUserId(_)),
-        "{invalid:?}"
-    );
-}
-
-/// Sends a POST to the operator path with the raw transport and maps the answer.
-async fn reqwest_like(emu: &TriportEmulator) -> (u16, TriportError) {
-    raw(
-        emu,
-        affiliate_http::Method::POST,
-        "/v1/admin/referrals/users/3f8c2a1e-9b4d-4c7a-8e21-6f0a1b2c3d4e",
-    )
-    .await
-}
-
-async fn gone(emu: &TriportEmulator) -> TriportError {
-    raw(
-        emu,
+    assert!(post.to_string().contains("405"), "{post}");
+    let gone = raw(
+        &emu,
         affiliate_http::Method::POST,
         "/v1/admin/referrals/simulate-paid",
     )
-    .await
-    .1
-}
-
-async fn invalid_id(emu: &TriportEmulator) -> TriportError {
-    raw(
-        emu,
+    .await;
+    assert!(
+        matches!(
+            gone.downcast_ref::<TriportError>(),
+            Some(TriportError::Gone(_))
+        ),
+        "{gone}"
+    );
+    let invalid = raw(
+        &emu,
         affiliate_http::Method::GET,
         "/v1/admin/referrals/users/12345",
     )
-    .await
-    .1
+    .await;
+    assert!(
+        matches!(
+            invalid.downcast_ref::<TriportError>(),
+            Some(TriportError::InvalidUserId(_))
+        ),
+        "{invalid}"
+    );
 }
 
+/// Sends `method path` with the operator token over the shared transport; the error it
+/// settles on.
 async fn raw(
     emu: &TriportEmulator,
     method: affiliate_http::Method,
     path: &str,
-) -> (u16, TriportError) {
-    use affiliate_http::{
-        HeaderName, HttpClient, NoHooks, RequestSpec, ResponseError, Secret, Url,
-    };
-    let http = HttpClient::new("triport", fast_client_config()).unwrap();
+) -> affiliate_core::SourceError {
+    use affiliate_http::{ClientConfig, HeaderName, HttpClient, NoHooks, RequestSpec, Secret, Url};
+    let config = ClientConfig::default().with_retry(affiliate_tests::fast_retry());
+    let http = HttpClient::new(affiliate_core::Provider::Triport, config).unwrap();
     let mut spec = RequestSpec::get(Url::parse(&format!("{}{path}", emu.base_url())).unwrap())
         .secret_header(
             HeaderName::from_static("x-admin-token"),
@@ -394,8 +388,9 @@ async fn raw(
         )
         .unwrap();
     spec.method = method;
-    let ex = http.execute(&spec, &NoHooks).await.unwrap();
-    (ex.status.as_u16(), TriportError::from_response(&ex))
+    http.get_json::<serde_json::Value, TriportError>(&spec, &NoHooks)
+        .await
+        .expect_err("an error status")
 }
 
 #[tokio::test]
@@ -404,7 +399,7 @@ async fn a_session_pasted_with_its_cookie_name_still_works() {
     let source = TriportBuilder::new()
         .with_base_url(emu.base_url())
         .with_session(format!("nl_session={} ", emu.session()))
-        .with_client_config(fast_client_config())
+        .fast()
         .build()
         .unwrap();
     assert_eq!(list(Arc::new(source)).await.len(), 3);

@@ -2,97 +2,54 @@
 //! stderr.
 //!
 //! ```text
-//! CENSUS_TOKEN=… cargo run -p affiliate-census --example list_invitees -- [--region eu] [--base-url URL]
+//! CENSUS_TOKEN=… cargo run -p affiliate-census --example list_invitees -- --region eu
 //! cargo run -p affiliate-census --example list_invitees -- --sandbox [--records N]
 //! ```
-//! `--per-page N` (1..=100) and `--order asc|desc` override the defaults. Exit code 2 on bad
-//! arguments or configuration, 1 when the listing fails.
-
-#[path = "../../print_listing.rs"]
-mod print_listing;
+//! Exit code 2 on bad arguments or configuration, 1 when the listing fails.
 
 use std::process::ExitCode;
 
-use affiliate_census::{CensusBuilder, Order, Region};
+use affiliate_census::{CensusBuilder, Order, Region, SourceBuilder};
+use affiliate_examples::{run, started, ListingArgs};
 use affiliate_sandbox::census::{CensusConfig, CensusEmulator};
+use clap::Parser;
 
+/// Lists every Census invitation (the personal access token comes from CENSUS_TOKEN).
+#[derive(Debug, Parser)]
 struct Args {
-    base_url: Option<String>,
+    #[command(flatten)]
+    listing: ListingArgs,
+    /// `us` or `eu`: selects the base URL.
+    #[arg(long, value_parser = |s: &str| s.parse::<Region>().map_err(|e| e.to_string()))]
     region: Option<Region>,
-    sandbox: bool,
-    records: u64,
+    /// Rows per page, 1..=100.
+    #[arg(long)]
     per_page: Option<u32>,
+    /// `asc` (default) or `desc`, by creation time.
+    #[arg(long, value_parser = order)]
     order: Option<Order>,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        base_url: None,
-        region: None,
-        sandbox: false,
-        records: 1_000,
-        per_page: None,
-        order: None,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
-        match arg.as_str() {
-            "--base-url" => args.base_url = Some(value("--base-url")?),
-            "--region" => {
-                args.region = Some(value("--region")?.parse().map_err(|e| format!("{e}"))?)
-            }
-            "--sandbox" => args.sandbox = true,
-            "--records" => {
-                args.records = value("--records")?
-                    .parse()
-                    .map_err(|_| "--records takes a number".to_owned())?
-            }
-            "--per-page" => {
-                args.per_page = Some(
-                    value("--per-page")?
-                        .parse()
-                        .map_err(|_| "--per-page takes a number".to_owned())?,
-                )
-            }
-            "--order" => {
-                args.order = Some(match value("--order")?.as_str() {
-                    "asc" => Order::Asc,
-                    "desc" => Order::Desc,
-                    other => return Err(format!("--order is asc or desc, not {other:?}")),
-                })
-            }
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument {other:?}")),
-        }
+fn order(text: &str) -> Result<Order, String> {
+    match text {
+        "asc" => Ok(Order::Asc),
+        "desc" => Ok(Order::Desc),
+        other => Err(format!("{other:?} is neither asc nor desc")),
     }
-    Ok(args)
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(msg) => {
-            eprintln!(
-                "{msg}\nusage: list_invitees [--region us|eu] [--base-url URL | --sandbox [--records N]] \
-                 [--per-page N] [--order asc|desc]\n\
-                 (the personal access token comes from CENSUS_TOKEN)"
-            );
-            return ExitCode::from(2);
-        }
-    };
+    let args = Args::parse();
     let mut builder = CensusBuilder::from_env();
     if let Some(region) = args.region {
         builder = builder.with_region(region);
     }
-    let _emulator = if args.sandbox {
-        let emulator = match CensusEmulator::start(CensusConfig::new(args.records)).await {
-            Ok(e) => e,
-            Err(e) => {
-                eprintln!("could not start the sandbox: {e}");
-                return ExitCode::from(1);
-            }
+    let _emulator = if args.listing.sandbox {
+        let config = CensusConfig::new(args.listing.records_or(1_000));
+        let emulator = match started(CensusEmulator::start(config).await) {
+            Ok(emulator) => emulator,
+            Err(code) => return code,
         };
         builder = builder
             .with_base_url(emulator.base_url())
@@ -101,14 +58,12 @@ async fn main() -> ExitCode {
     } else {
         None
     };
-    if let Some(url) = args.base_url {
-        builder = builder.with_base_url(url);
-    }
+    builder = args.listing.apply(builder);
     if let Some(per_page) = args.per_page {
         builder = builder.with_per_page(per_page);
     }
     if let Some(order) = args.order {
         builder = builder.with_order(order);
     }
-    print_listing::run("census", builder.build()).await
+    run("census", builder.build()).await
 }

@@ -2,10 +2,14 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
-use affiliate_core::{Provider, SourceId};
-use affiliate_http::{ensure_secure, ClientConfig, HttpClient, RateLimit, Secret, Url};
+use affiliate_core::Provider;
+use affiliate_http::config::{Env, ProcessEnv};
+use affiliate_http::{ClientConfig, Connection, RateLimit, Secret, SourceBuilder};
 
+use crate::client::Shared;
+use crate::config::{BASE_URL_ENV, REGION_ENV, TOKEN_ENV};
 use crate::{CensusClient, CensusError};
 
 /// Rows per page by default: the documented maximum.
@@ -79,7 +83,7 @@ impl fmt::Display for Order {
 /// Builds a [`CensusClient`]; nothing is validated until [`CensusBuilder::build`].
 ///
 /// ```
-/// use affiliate_census::{CensusBuilder, Order, Region};
+/// use affiliate_census::{CensusBuilder, Order, Region, SourceBuilder};
 ///
 /// let client = CensusBuilder::new()
 ///     .with_token("census_pat")
@@ -96,35 +100,41 @@ impl fmt::Display for Order {
 /// ```
 #[derive(Debug, Clone)]
 pub struct CensusBuilder {
-    region: Region,
+    connection: Connection,
     /// A `CENSUS_REGION` that is neither `us` nor `eu`, reported by `build()`.
     invalid_region: Option<String>,
-    base_url: Option<String>,
-    label: String,
     token: Option<Secret>,
     per_page: u32,
     order: Order,
-    http: ClientConfig,
+}
+
+/// The transport settings a Census client starts with: Census documents no rate limit
+/// for this API, so 10 requests/s with a burst of 20.
+pub fn default_client_config() -> ClientConfig {
+    ClientConfig::default().with_rate_limit(RateLimit::new(10.0, 20))
 }
 
 impl Default for CensusBuilder {
     fn default() -> Self {
         Self {
-            region: Region::Us,
+            connection: Connection::new(Region::Us.base_url(), default_client_config()),
             invalid_region: None,
-            base_url: None,
-            label: "default".to_owned(),
             token: None,
             per_page: DEFAULT_PER_PAGE,
             order: Order::Asc,
-            // Census documents no rate limit for this API. Stay polite.
-            http: ClientConfig::default().with_rate_limit(RateLimit::new(10.0, 20)),
         }
     }
 }
 
+impl SourceBuilder for CensusBuilder {
+    fn connection(&mut self) -> &mut Connection {
+        &mut self.connection
+    }
+}
+
 impl CensusBuilder {
-    /// Defaults: US region, `per_page` 100, `order=asc`, no token.
+    /// Defaults: US region, `per_page` 100, `order=asc`, [`default_client_config`], no
+    /// token. Paths are appended to the base URL under `/api/v1`.
     pub fn new() -> Self {
         Self::default()
     }
@@ -132,40 +142,29 @@ impl CensusBuilder {
     /// Reads `CENSUS_TOKEN`, `CENSUS_REGION` (`us`/`eu`) and `CENSUS_BASE_URL` when set.
     /// An unrecognised region is reported by [`CensusBuilder::build`].
     pub fn from_env() -> Self {
+        let env = ProcessEnv;
         let mut builder = Self::new();
-        if let Ok(token) = Secret::from_env("CENSUS_TOKEN") {
-            builder.token = Some(token);
+        if let Some(token) = env.var(TOKEN_ENV) {
+            builder = builder.with_token(token);
         }
-        if let Some(region) = non_empty_env("CENSUS_REGION") {
+        if let Some(region) = env.var(REGION_ENV) {
             match region.parse() {
-                Ok(region) => builder.region = region,
+                Ok(region) => builder = builder.with_region(region),
                 // Reported by build() instead of silently using the US.
                 Err(_) => builder.invalid_region = Some(region),
             }
         }
-        if let Some(url) = non_empty_env("CENSUS_BASE_URL") {
-            builder.base_url = Some(url);
+        if let Some(url) = env.var(BASE_URL_ENV) {
+            builder = builder.with_base_url(url);
         }
         builder
     }
 
     /// Selects the region's base URL (default US). A base URL set with
-    /// [`CensusBuilder::with_base_url`] wins.
+    /// [`SourceBuilder::with_base_url`] wins.
     pub fn with_region(mut self, region: Region) -> Self {
-        self.region = region;
+        self.connection.set_default_base_url(region.base_url());
         self.invalid_region = None;
-        self
-    }
-
-    /// Overrides the base URL (a sandbox, a proxy). Paths are appended under `/api/v1`.
-    pub fn with_base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = Some(url.into());
-        self
-    }
-
-    /// The account label records are tagged with (default `default`).
-    pub fn with_label(mut self, label: impl Into<String>) -> Self {
-        self.label = label.into();
         self
     }
 
@@ -189,12 +188,6 @@ impl CensusBuilder {
         self
     }
 
-    /// Transport settings (timeouts, retries, rate limit).
-    pub fn with_client_config(mut self, config: ClientConfig) -> Self {
-        self.http = config;
-        self
-    }
-
     /// Validates and builds. Fails without a token, on a `per_page` outside 1..=100, an
     /// unknown `CENSUS_REGION`, an unparsable base URL, or a plain-HTTP, non-loopback base
     /// URL.
@@ -215,24 +208,16 @@ impl CensusBuilder {
                 self.per_page
             )));
         }
-        let text = self
-            .base_url
-            .unwrap_or_else(|| self.region.base_url().to_owned());
-        let base_url = Url::parse(&text)
-            .map_err(|e| CensusError::Config(format!("base URL {text:?}: {e}")))?;
-        ensure_secure(&base_url).map_err(|e| CensusError::Config(e.to_string()))?;
-        let http = HttpClient::new("census", self.http)?;
+        let connected = self.connection.open(Provider::Census, "default", true)?;
         Ok(CensusClient {
-            id: SourceId::new(Provider::Census, self.label),
-            base_url,
-            token,
-            per_page: self.per_page,
-            order: self.order,
-            http,
+            shared: Arc::new(Shared {
+                id: connected.id,
+                base_url: connected.base_url,
+                token,
+                per_page: self.per_page,
+                order: self.order,
+                http: connected.http,
+            }),
         })
     }
-}
-
-fn non_empty_env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use affiliate_core::{AdapterError, ErrorKind};
 use affiliate_http::{
-    parse_retry_after, snippet, DecodeError, Exchange, ResponseError, TransportError,
+    parse_retry_after, snippet, ConnectError, DecodeError, Exchange, ResponseError, TransportError,
 };
 use serde::Deserialize;
 
@@ -79,6 +79,9 @@ pub enum CensusError {
     /// The client was configured wrongly.
     #[error("invalid Census configuration: {0}")]
     Config(String),
+    /// The base URL or the transport could not be set up.
+    #[error("invalid Census configuration: {0}")]
+    Connect(#[from] ConnectError),
 }
 
 impl AdapterError for CensusError {
@@ -96,7 +99,7 @@ impl AdapterError for CensusError {
             CensusError::Decode(_) => ErrorKind::Decode,
             CensusError::Transport(_) => ErrorKind::Transport,
             CensusError::MissingCredential(_) => ErrorKind::MissingCredential,
-            CensusError::Config(_) => ErrorKind::Config,
+            CensusError::Config(_) | CensusError::Connect(_) => ErrorKind::Config,
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use affiliate_core::{
     Cursor, Invitee, InviteeSource, InviteeStatus, Page, Position, Scope, SourceError, SourceId,
-    Strategy, Total, TransportStats,
+    Strategy, TransportStats,
 };
 use affiliate_http::Query;
 use async_trait::async_trait;
@@ -152,12 +152,12 @@ impl CensusClient {
         // `total_records` rather than `last_page`: it changes with every insert or
         // deletion (so the driver notices drift exactly), and page arithmetic uses our own
         // page size anyway.
-        let total = Some(Total::Items(p.total_records as u64));
+        let total = Some(p.total_records as u64);
         Ok(Page {
             invitees: body
                 .data
                 .into_iter()
-                .map(|r| r.into_invitee(&self.id))
+                .map(|r| r.into_invitee(&self.shared.id))
                 .collect(),
             next,
             total,
@@ -168,26 +168,25 @@ impl CensusClient {
 #[async_trait]
 impl InviteeSource for CensusClient {
     fn transport_stats(&self) -> TransportStats {
-        let (attempts, retries) = self.http.counters();
-        TransportStats::new(attempts, retries)
+        self.shared.http.transport_stats()
     }
 
     fn id(&self) -> &SourceId {
-        &self.id
+        &self.shared.id
     }
 
     /// Counted (every page reports `total_records`); oldest first, new invitations land at
     /// the end, so the listing ends by re-reading it.
     fn strategy(&self) -> Strategy {
         Strategy::Counted {
-            growing_tail: self.order == Order::Asc,
+            growing_tail: self.shared.order == Order::Asc,
         }
     }
 
     async fn plan(&self, _scope: &Scope) -> Result<Vec<Cursor>, SourceError> {
         Ok(vec![Cursor::at(Position::Page {
             number: 1,
-            size: self.per_page,
+            size: self.shared.per_page,
         })])
     }
 
@@ -207,10 +206,10 @@ impl InviteeSource for CensusClient {
         let query = Query::new()
             .push("page", number)
             .push("per_page", size)
-            .push("order", self.order);
-        let (body, request, attempts) = self.get_json::<Body>(PATH, &query).await?;
-        self.page(body, number, size)
-            .map_err(|e| self.fail(e, &request, attempts))
+            .push("order", self.shared.order);
+        let fetched = self.get_json::<Body>(PATH, &query).await?;
+        self.page(fetched.value, number, size)
+            .map_err(|e| self.fail(e, &fetched.request, fetched.attempts))
     }
 }
 

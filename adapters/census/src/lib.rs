@@ -25,17 +25,14 @@
 //! this crate stays small so a successor adapter can join it.
 //!
 //! ```no_run
-//! use std::sync::Arc;
 //! use futures::TryStreamExt;
-//! use affiliate_core::{driver, Scope};
+//! use affiliate_core::{InviteeSource, Scope};
 //! use affiliate_census::{CensusBuilder, Region};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! // CENSUS_TOKEN (and optionally CENSUS_REGION, CENSUS_BASE_URL) from the environment.
-//! let census = Arc::new(CensusBuilder::from_env().with_region(Region::Eu).build()?);
-//! let invitations: Vec<_> = driver::invitees(census, Scope::full(), Default::default())
-//!     .try_collect()
-//!     .await?;
+//! let census = CensusBuilder::from_env().with_region(Region::Eu).build()?;
+//! let invitations: Vec<_> = census.invitees(Scope::full()).try_collect().await?;
 //! println!("{} invitations", invitations.len());
 //! # Ok(()) }
 //! ```
@@ -44,9 +41,14 @@
 
 mod builder;
 mod client;
+mod config;
 mod error;
 mod invitees;
 
-pub use builder::{CensusBuilder, Order, Region, DEFAULT_PER_PAGE, MAX_PER_PAGE};
+pub use affiliate_http::SourceBuilder;
+pub use builder::{
+    default_client_config, CensusBuilder, Order, Region, DEFAULT_PER_PAGE, MAX_PER_PAGE,
+};
 pub use client::CensusClient;
+pub use config::{CensusConfig, BASE_URL_ENV, REGION_ENV, TOKEN_ENV};
 pub use error::CensusError;

@@ -1,14 +1,15 @@
 //! Census against a stub server answering canned bodies: malformed pagination objects and
 //! error bodies the emulator never sends.
 
+use affiliate_http::SourceBuilder;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use affiliate_census::{CensusBuilder, CensusError};
 use affiliate_core::driver::{invitees, DriverOptions};
 use affiliate_core::{ErrorKind, Invitee, Scope, SourceError};
-use affiliate_tests::fast_client_config;
 use affiliate_tests::stub::canned;
+use affiliate_tests::FastTransport;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
@@ -22,7 +23,7 @@ async fn run(
         .with_base_url(url)
         .with_token("stub-pat")
         .with_per_page(10)
-        .with_client_config(fast_client_config())
+        .fast()
         .build()
         .unwrap();
     let results = invitees(Arc::new(source), Scope::full(), DriverOptions::default())

@@ -3,13 +3,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use affiliate_core::{Provider, SourceId};
+use affiliate_core::Provider;
+use affiliate_http::config::{Env, ProcessEnv};
 use affiliate_http::{
-    ensure_secure, BackoffConfig, ClientConfig, HeaderValue, HttpClient, RateLimit, RetryConfig,
-    Secret, Url,
+    BackoffConfig, ClientConfig, Connection, HeaderValue, RateLimit, RetryConfig, Secret,
+    SourceBuilder,
 };
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, Utc};
 
+use crate::client::Shared;
+use crate::config::{API_KEY_ENV, BASE_URL_ENV, SECRET_KEY_ENV, UTC_OFFSET_ENV};
 use crate::sign::{Clock, ClockHandle};
 use crate::window::WindowLength;
 use crate::zone::{local_to_utc, parse_utc_offset};
@@ -65,7 +68,7 @@ enum Since {
 /// guess would shift every `joined_at` silently.
 ///
 /// ```
-/// use affiliate_coinw::{CoinwBuilder, WindowLength};
+/// use affiliate_coinw::{CoinwBuilder, SourceBuilder, WindowLength};
 ///
 /// let client = CoinwBuilder::new()
 ///     .with_api_key("my-api-key")
@@ -88,8 +91,7 @@ enum Since {
 /// ```
 #[derive(Debug, Clone)]
 pub struct CoinwBuilder {
-    base_url: String,
-    label: String,
+    connection: Connection,
     api_key: Option<Secret>,
     secret_key: Option<Secret>,
     offset: Option<Result<FixedOffset, String>>,
@@ -101,14 +103,12 @@ pub struct CoinwBuilder {
     until: Option<DateTime<Utc>>,
     split_cap: Option<u64>,
     clock: ClockHandle,
-    http: ClientConfig,
 }
 
 impl Default for CoinwBuilder {
     fn default() -> Self {
         Self {
-            base_url: DEFAULT_BASE_URL.to_owned(),
-            label: "default".to_owned(),
+            connection: Connection::new(DEFAULT_BASE_URL, default_client_config()),
             api_key: None,
             secret_key: None,
             offset: None,
@@ -120,8 +120,13 @@ impl Default for CoinwBuilder {
             until: None,
             split_cap: Some(DEFAULT_SPLIT_CAP),
             clock: ClockHandle::default(),
-            http: default_client_config(),
         }
+    }
+}
+
+impl SourceBuilder for CoinwBuilder {
+    fn connection(&mut self) -> &mut Connection {
+        &mut self.connection
     }
 }
 
@@ -136,36 +141,21 @@ impl CoinwBuilder {
     /// Reads `COINW_API_KEY`, `COINW_SECRET_KEY`, `COINW_BASE_URL` and `COINW_UTC_OFFSET`
     /// when set (empty counts as unset).
     pub fn from_env() -> Self {
+        let env = ProcessEnv;
         let mut builder = Self::new();
-        if let Ok(key) = Secret::from_env("COINW_API_KEY") {
-            builder.api_key = Some(key);
+        if let Some(key) = env.var(API_KEY_ENV) {
+            builder = builder.with_api_key(key);
         }
-        if let Ok(secret) = Secret::from_env("COINW_SECRET_KEY") {
-            builder.secret_key = Some(secret);
+        if let Some(secret) = env.var(SECRET_KEY_ENV) {
+            builder = builder.with_secret_key(secret);
         }
-        if let Ok(url) = std::env::var("COINW_BASE_URL") {
-            if !url.is_empty() {
-                builder.base_url = url;
-            }
+        if let Some(url) = env.var(BASE_URL_ENV) {
+            builder = builder.with_base_url(url);
         }
-        if let Ok(offset) = std::env::var("COINW_UTC_OFFSET") {
-            if !offset.is_empty() {
-                builder = builder.with_utc_offset(&offset);
-            }
+        if let Some(offset) = env.var(UTC_OFFSET_ENV) {
+            builder = builder.with_utc_offset(&offset);
         }
         builder
-    }
-
-    /// Overrides the base URL (a sandbox, a proxy). Plain `http://` only to loopback.
-    pub fn with_base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = url.into();
-        self
-    }
-
-    /// The account label records are tagged with.
-    pub fn with_label(mut self, label: impl Into<String>) -> Self {
-        self.label = label.into();
-        self
     }
 
     /// The API key (sent as the `api_key` header; needs the "Affiliate" permission).
@@ -254,12 +244,6 @@ impl CoinwBuilder {
         self
     }
 
-    /// Transport settings (timeouts, retries, rate limit); see [`default_client_config`].
-    pub fn with_client_config(mut self, config: ClientConfig) -> Self {
-        self.http = config;
-        self
-    }
-
     /// Validates and builds. Refuses: a missing key or secret, a missing or unparsable UTC
     /// offset, a page size outside 1..=1000, a zero window length or split cap, a
     /// non-numeric `uid`, an empty `referralCode`, `since` after `until` (or after now), an
@@ -333,25 +317,24 @@ impl CoinwBuilder {
                 "since ({since}) is after {named} ({until})"
             )));
         }
-        let base_url = Url::parse(&self.base_url)
-            .map_err(|e| CoinwError::Config(format!("base URL {:?}: {e}", self.base_url)))?;
-        ensure_secure(&base_url).map_err(|e| CoinwError::Config(e.to_string()))?;
-        let http = HttpClient::new("coinw", self.http)?;
+        let connected = self.connection.open(Provider::Coinw, "default", true)?;
         Ok(CoinwClient {
-            id: SourceId::new(Provider::Coinw, self.label),
-            base_url,
-            api_key,
-            secret_key,
-            offset,
-            page_size: self.page_size,
-            window: self.window,
-            uid,
-            referral_code: self.referral_code,
-            since,
-            until: self.until,
-            split_cap: self.split_cap,
-            clock: self.clock,
-            http,
+            shared: Arc::new(Shared {
+                id: connected.id,
+                base_url: connected.base_url,
+                api_key,
+                secret_key,
+                offset,
+                page_size: self.page_size,
+                window: self.window,
+                uid,
+                referral_code: self.referral_code,
+                since,
+                until: self.until,
+                split_cap: self.split_cap,
+                clock: self.clock,
+                http: connected.http,
+            }),
         })
     }
 }

@@ -1,5 +1,7 @@
 //! The configured CoinW client and its one signed request.
 
+use std::sync::Arc;
+
 use affiliate_core::{Invitee, InviteeStatus, Scope, SourceError, SourceId, Window};
 use affiliate_http::{endpoint, snippet, DecodeError, HttpClient, Query, RequestSpec, Secret, Url};
 use chrono::{DateTime, FixedOffset, Utc};
@@ -19,9 +21,16 @@ pub const LIST_PATH: &str = "/api/v3/patener/openapi/v1/partner/invitation/user/
 /// [`InviteeSource`](affiliate_core::InviteeSource), one slice per registration window
 /// (probed and split at the cap while planning).
 ///
-/// Built with [`CoinwBuilder`](crate::CoinwBuilder). `Debug` never shows a credential.
+/// Built with [`CoinwBuilder`](crate::CoinwBuilder). Cheap to clone (clones share the
+/// connection pool, counters and rate limit); `Debug` never shows a credential.
 #[derive(Debug, Clone)]
 pub struct CoinwClient {
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// What every clone of one client shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
     pub(crate) id: SourceId,
     pub(crate) base_url: Url,
     pub(crate) api_key: Secret,
@@ -91,47 +100,47 @@ impl<'de> Deserialize<'de> for Count {
 impl CoinwClient {
     /// The base URL requests go to.
     pub fn base_url(&self) -> &Url {
-        &self.base_url
+        &self.shared.base_url
     }
 
     /// Rows per page.
     pub fn page_size(&self) -> u32 {
-        self.page_size
+        self.shared.page_size
     }
 
     /// The UTC offset CoinW's times are read and written in.
     pub fn utc_offset(&self) -> FixedOffset {
-        self.offset
+        self.shared.offset
     }
 
     /// The calendar window length.
     pub fn window_length(&self) -> WindowLength {
-        self.window
+        self.shared.window
     }
 
     /// Rows above which planning splits a window (`None`: windows are read whole, unprobed).
     pub fn split_cap(&self) -> Option<u64> {
-        self.split_cap
+        self.shared.split_cap
     }
 
     /// The configured start of a listing.
     pub fn since(&self) -> DateTime<Utc> {
-        self.since
+        self.shared.since
     }
 
     /// The configured fixed upper bound, if any (otherwise "now" at plan time).
     pub fn until(&self) -> Option<DateTime<Utc>> {
-        self.until
+        self.shared.until
     }
 
     /// The `uid` filter, if any.
     pub fn uid(&self) -> Option<u64> {
-        self.uid
+        self.shared.uid
     }
 
     /// The `referralCode` filter, if any.
     pub fn referral_code(&self) -> Option<&str> {
-        self.referral_code.as_deref()
+        self.shared.referral_code.as_deref()
     }
 
     /// `[since, until]` of a listing: the later of the configured and the scope's `since`;
@@ -140,11 +149,13 @@ impl CoinwClient {
         &self,
         scope: &Scope,
     ) -> Result<(DateTime<Utc>, DateTime<Utc>), CoinwError> {
-        let since = scope.since.map_or(self.since, |s| s.max(self.since));
-        let until = match (scope.until, self.until) {
+        let since = scope
+            .since
+            .map_or(self.shared.since, |s| s.max(self.shared.since));
+        let until = match (scope.until, self.shared.until) {
             (Some(a), Some(b)) => a.min(b),
             (Some(t), None) | (None, Some(t)) => t,
-            (None, None) => DateTime::from_timestamp_millis(self.clock.0.now_millis())
+            (None, None) => DateTime::from_timestamp_millis(self.shared.clock.0.now_millis())
                 .ok_or_else(|| CoinwError::Config("the clock is out of range".into()))?,
         };
         Ok((since, until))
@@ -154,7 +165,7 @@ impl CoinwClient {
     /// [`InviteeSource::plan`](affiliate_core::InviteeSource::plan) uses).
     pub fn calendar_windows(&self, scope: &Scope) -> Result<Vec<Window>, SourceError> {
         let (since, until) = self.bounds(scope).map_err(|e| self.fail(e, "plan", 0))?;
-        calendar_windows(since, until, self.window, self.offset)
+        calendar_windows(since, until, self.shared.window, self.shared.offset)
             .map_err(|e| self.fail(e, "plan", 0))
     }
 
@@ -163,10 +174,13 @@ impl CoinwClient {
         Query::new()
             .push("pageNo", page_no)
             .push("pageSize", page_size)
-            .push("startTime", to_provider_text(window.start, self.offset))
-            .push("endTime", to_provider_text(window.end, self.offset))
-            .push_opt("uid", self.uid)
-            .push_opt("referralCode", self.referral_code.as_deref())
+            .push(
+                "startTime",
+                to_provider_text(window.start, self.shared.offset),
+            )
+            .push("endTime", to_provider_text(window.end, self.shared.offset))
+            .push_opt("uid", self.shared.uid)
+            .push_opt("referralCode", self.shared.referral_code.as_deref())
     }
 
     /// Fetches one page of one window, signed, and normalises it.
@@ -177,22 +191,23 @@ impl CoinwClient {
         page_size: u32,
     ) -> Result<ListPage, SourceError> {
         let query = self.query(window, page_no, page_size);
-        let spec = RequestSpec::get(endpoint(&self.base_url, LIST_PATH, &query)).with_credentials();
+        let spec =
+            RequestSpec::get(endpoint(&self.shared.base_url, LIST_PATH, &query)).with_credentials();
         let label = spec.label();
         // The path as sent: a base URL with a path prefix (a proxy) is part of it.
         let signer = Signer {
-            api_key: &self.api_key,
-            secret_key: &self.secret_key,
-            clock: self.clock.0.as_ref(),
+            api_key: &self.shared.api_key,
+            secret_key: &self.shared.secret_key,
+            clock: self.shared.clock.0.as_ref(),
             path: spec.url.path(),
             query: query.decoded(),
         };
-        let ok = self
+        let fetched = self
+            .shared
             .http
-            .get_json::<Envelope, CoinwError>(&spec, &signer)
-            .await
-            .map_err(|f| self.fail(f.error, &f.request, f.attempts))?;
-        let (envelope, attempts) = (ok.value, ok.attempts);
+            .get_json::<Envelope, CoinwError>(&spec, &signer);
+        let fetched = fetched.await?;
+        let (envelope, attempts) = (fetched.value, fetched.attempts);
         if !envelope.code.is_success() {
             let err = CoinwError::from_code(
                 envelope.code.as_str(),
@@ -227,7 +242,7 @@ impl CoinwClient {
         let rows = data.list.unwrap_or_default();
         let mut invitees = Vec::with_capacity(rows.len());
         for row in rows {
-            let joined_at = from_provider_text(&row.register_time, self.offset)?;
+            let joined_at = from_provider_text(&row.register_time, self.shared.offset)?;
             let uid = row.uid.0.to_string();
             if joined_at < window.start || joined_at > window.end {
                 return Err(CoinwError::OutsideWindow {
@@ -236,7 +251,7 @@ impl CoinwClient {
                     window: *window,
                 });
             }
-            let mut invitee = Invitee::new(self.id.clone(), uid, InviteeStatus::Joined);
+            let mut invitee = Invitee::new(self.shared.id.clone(), uid, InviteeStatus::Joined);
             invitee.joined_at = Some(joined_at);
             invitees.push(invitee);
         }
@@ -248,8 +263,6 @@ impl CoinwClient {
 
     /// Wraps an error with provider, request and attempts.
     pub(crate) fn fail(&self, err: CoinwError, request: &str, attempts: u32) -> SourceError {
-        SourceError::from_adapter(self.id.provider.clone(), err)
-            .with_request(request)
-            .with_attempts(attempts)
+        self.shared.http.fail(err, request, attempts)
     }
 }

@@ -2,7 +2,8 @@
 
 use affiliate_core::{AdapterError, ErrorKind, Window};
 use affiliate_http::{
-    decode_json, snippet, DecodeError, Exchange, ResponseError, TransportError, TransportErrorKind,
+    decode_json, snippet, ConnectError, DecodeError, Exchange, ResponseError, TransportError,
+    TransportErrorKind,
 };
 use serde::{Deserialize, Deserializer};
 
@@ -139,6 +140,9 @@ pub enum CoinwError {
     /// The client or a cursor was configured wrongly (caught before any request).
     #[error("invalid CoinW configuration: {0}")]
     Config(String),
+    /// The base URL or the transport could not be set up.
+    #[error("invalid CoinW configuration: {0}")]
+    Connect(#[from] ConnectError),
 }
 
 /// What went wrong with the transport, without the request and attempts (the
@@ -191,7 +195,9 @@ impl AdapterError for CoinwError {
                 ErrorKind::Decode
             }
             CoinwError::Transport(_) => ErrorKind::Transport,
-            CoinwError::Signing(_) | CoinwError::Config(_) => ErrorKind::Config,
+            CoinwError::Signing(_) | CoinwError::Config(_) | CoinwError::Connect(_) => {
+                ErrorKind::Config
+            }
             CoinwError::MissingCredential(_) => ErrorKind::MissingCredential,
         }
     }

@@ -8,8 +8,8 @@
 //! plans the calendar windows unprobed.
 
 use affiliate_core::{
-    Cursor, InviteeSource, Page, Position, Scope, SourceError, SourceId, Strategy, Total,
-    TransportStats, Window,
+    Cursor, InviteeSource, Page, Position, Scope, SourceError, SourceId, Strategy, TransportStats,
+    Window,
 };
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
@@ -35,7 +35,7 @@ impl CoinwClient {
             window,
             Position::Page {
                 number: 1,
-                size: self.page_size,
+                size: self.shared.page_size,
             },
         )
     }
@@ -49,7 +49,7 @@ impl CoinwClient {
         while let Some(window) = stack.pop() {
             let total = self.list_page(&window, 1, 1).await?.total;
             probes += 1;
-            if self.split_cap.is_some_and(|cap| total > cap) {
+            if self.shared.split_cap.is_some_and(|cap| total > cap) {
                 if let Some((older, newer)) = halve(window) {
                     stack.push(older);
                     stack.push(newer);
@@ -84,12 +84,11 @@ impl CoinwClient {
 #[async_trait]
 impl InviteeSource for CoinwClient {
     fn transport_stats(&self) -> TransportStats {
-        let (attempts, retries) = self.http.counters();
-        TransportStats::new(attempts, retries)
+        self.shared.http.transport_stats()
     }
 
     fn id(&self) -> &SourceId {
-        &self.id
+        &self.shared.id
     }
 
     fn strategy(&self) -> Strategy {
@@ -103,7 +102,7 @@ impl InviteeSource for CoinwClient {
     /// (`until` frozen now: the scope's, the configured one, or the clock's now), probed
     /// and split at the cap ([`CoinwClient::probe_windows`], one request per window).
     async fn plan(&self, scope: &Scope) -> Result<Vec<Cursor>, SourceError> {
-        if self.split_cap.is_none() {
+        if self.shared.split_cap.is_none() {
             let windows = self.calendar_windows(scope)?;
             return Ok(windows.into_iter().map(|w| self.first_page(w)).collect());
         }
@@ -149,7 +148,7 @@ impl InviteeSource for CoinwClient {
         Ok(Page {
             invitees: page.invitees,
             next,
-            total: Some(Total::Items(page.total)),
+            total: Some(page.total),
         })
     }
 }

@@ -17,10 +17,9 @@
 //!   inside an HTTP 200 is retried by the transport with backoff.
 //!
 //! ```no_run
-//! use std::sync::Arc;
 //! use futures::TryStreamExt;
-//! use affiliate_core::{driver, Scope};
-//! use affiliate_coinw::CoinwBuilder;
+//! use affiliate_core::{InviteeSource, Scope};
+//! use affiliate_coinw::{CoinwBuilder, SourceBuilder};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! // COINW_API_KEY and COINW_SECRET_KEY (optionally COINW_BASE_URL) from the environment.
@@ -28,9 +27,7 @@
 //!     .with_utc_offset("+08:00")
 //!     .with_label("main")
 //!     .build()?;
-//! let invitees: Vec<_> = driver::invitees(Arc::new(coinw), Scope::full(), Default::default())
-//!     .try_collect()
-//!     .await?;
+//! let invitees: Vec<_> = coinw.invitees(Scope::full()).try_collect().await?;
 //! for invitee in &invitees {
 //!     println!("{} joined {:?}", invitee.id, invitee.joined_at);
 //! }
@@ -66,22 +63,27 @@
 
 mod builder;
 mod client;
+mod config;
 mod error;
 mod invitees;
 mod sign;
 pub mod window;
 pub mod zone;
 
-/// Request signing and the injectable clock.
+/// Request signing (the clock it reads is [`Clock`]).
 pub mod signing {
-    pub use crate::sign::{prehash, sign, Clock, FixedClock, SystemClock};
+    pub use crate::sign::{prehash, sign};
 }
 
+pub use affiliate_http::SourceBuilder;
 pub use builder::{
     default_client_config, default_since_date, CoinwBuilder, DEFAULT_BASE_URL, DEFAULT_PAGE_SIZE,
     DEFAULT_SPLIT_CAP, MAX_PAGE_SIZE,
 };
 pub use client::{CoinwClient, LIST_PATH};
+pub use config::{
+    CoinwConfig, NumberOrText, API_KEY_ENV, BASE_URL_ENV, SECRET_KEY_ENV, UTC_OFFSET_ENV,
+};
 pub use error::CoinwError;
 pub use invitees::ProbedWindow;
 pub use sign::{Clock, FixedClock, SystemClock};

@@ -51,6 +51,42 @@ impl Default for WindowLength {
     }
 }
 
+impl std::str::FromStr for WindowLength {
+    type Err = String;
+
+    /// `"1 month"`, `"3 months"`, `"7 days"`, `"2 weeks"` (or `"1mo"`, `"7d"`, `"2w"`).
+    ///
+    /// ```
+    /// use affiliate_coinw::WindowLength;
+    /// assert_eq!("2w".parse(), Ok(WindowLength::Days(14)));
+    /// assert!("fortnightly".parse::<WindowLength>().is_err());
+    /// ```
+    fn from_str(text: &str) -> Result<Self, String> {
+        const EXPECTED: &str =
+            "a length such as \"1 month\", \"3 months\", \"7 days\" or \"2 weeks\"";
+        let trimmed = text.trim();
+        let digits = trimmed
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(trimmed.len());
+        let (number, unit) = trimmed.split_at(digits);
+        let n: u32 = number
+            .parse()
+            .map_err(|_| format!("{text:?} is not {EXPECTED}"))?;
+        if n == 0 {
+            return Err(format!("{text:?} is empty; expected {EXPECTED}"));
+        }
+        match unit.trim() {
+            "mo" | "month" | "months" => Ok(WindowLength::Months(n)),
+            "d" | "day" | "days" => Ok(WindowLength::Days(n)),
+            "w" | "week" | "weeks" => n
+                .checked_mul(7)
+                .map(WindowLength::Days)
+                .ok_or_else(|| format!("{text:?} is too long")),
+            _ => Err(format!("{text:?} has an unknown unit; expected {EXPECTED}")),
+        }
+    }
+}
+
 impl WindowLength {
     /// True for a zero-length setting (refused by the builder).
     pub fn is_zero(&self) -> bool {
@@ -150,6 +186,18 @@ mod tests {
 
     fn utc(y: i32, m: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, m, d, h, mi, s).unwrap()
+    }
+
+    #[test]
+    fn lengths_parse() {
+        let parse = |t: &str| t.parse::<WindowLength>();
+        assert_eq!(parse("1 month"), Ok(WindowLength::Months(1)));
+        assert_eq!(parse("3mo"), Ok(WindowLength::Months(3)));
+        assert_eq!(parse("7 days"), Ok(WindowLength::Days(7)));
+        assert_eq!(parse("2w"), Ok(WindowLength::Days(14)));
+        assert!(parse("0 days").is_err());
+        assert!(parse("monthly").is_err());
+        assert!(parse("99999999999 days").is_err());
     }
 
     #[test]

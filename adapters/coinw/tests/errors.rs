@@ -4,6 +4,7 @@
 
 mod common;
 
+use affiliate_http::SourceBuilder;
 use std::sync::Arc;
 
 use affiliate_coinw::{CoinwBuilder, CoinwError, WindowLength};

@@ -1,8 +1,13 @@
 //! Configuring a [`PrefactorClient`].
 
-use affiliate_core::{Provider, SourceId};
-use affiliate_http::{ensure_secure, ClientConfig, HttpClient, RateLimit, Secret, Url};
+use std::sync::Arc;
 
+use affiliate_core::Provider;
+use affiliate_http::config::{Env, ProcessEnv};
+use affiliate_http::{ClientConfig, Connection, RateLimit, Secret, SourceBuilder};
+
+use crate::client::Shared;
+use crate::config::{ACCOUNT_ID_ENV, BASE_URL_ENV, TOKEN_ENV};
 use crate::{PrefactorClient, PrefactorError, Sorting};
 
 /// Prefactor's production host (the CLI's `DEFAULT_BASE_URL`); paths live under `/api/v1`.
@@ -19,7 +24,7 @@ pub const MAX_IDEMPOTENCY_KEY: usize = 64;
 /// Builds a [`PrefactorClient`]; nothing is validated until [`PrefactorBuilder::build`].
 ///
 /// ```
-/// use affiliate_prefactor::PrefactorBuilder;
+/// use affiliate_prefactor::{PrefactorBuilder, SourceBuilder};
 ///
 /// let client = PrefactorBuilder::new()
 ///     .with_token("pf_token")
@@ -30,6 +35,8 @@ pub const MAX_IDEMPOTENCY_KEY: usize = 64;
 ///     .unwrap();
 /// // The account id doubles as the source's account label.
 /// assert_eq!(client.id().account, "013xrzp12g3nqk8ngskn1wtxgka5b0nf");
+/// let labelled = PrefactorBuilder::new().with_token("t").with_label("acme").build().unwrap();
+/// assert_eq!(labelled.id().account, "acme");
 /// assert!(!format!("{client:?}").contains("pf_token"));
 ///
 /// let err = PrefactorBuilder::new().with_token("t").with_page_size(101).build().unwrap_err();
@@ -37,65 +44,61 @@ pub const MAX_IDEMPOTENCY_KEY: usize = 64;
 /// ```
 #[derive(Debug, Clone)]
 pub struct PrefactorBuilder {
-    base_url: String,
-    label: Option<String>,
+    connection: Connection,
     token: Option<Secret>,
     account_id: Option<String>,
     sorting: String,
     page_size: u32,
     idempotency_key: Option<String>,
-    http: ClientConfig,
+}
+
+/// The transport settings a Prefactor client starts with: Prefactor documents no rate
+/// limit (its SDKs retry 429s), so 10 requests/s with a burst of 20.
+pub fn default_client_config() -> ClientConfig {
+    ClientConfig::default().with_rate_limit(RateLimit::new(10.0, 20))
 }
 
 impl Default for PrefactorBuilder {
     fn default() -> Self {
         Self {
-            base_url: DEFAULT_BASE_URL.to_owned(),
-            label: None,
+            connection: Connection::new(DEFAULT_BASE_URL, default_client_config()),
             token: None,
             account_id: None,
             sorting: DEFAULT_SORTING.to_owned(),
             page_size: DEFAULT_PAGE_SIZE,
             idempotency_key: None,
-            // Prefactor documents no rate limit; its SDKs retry 429s. Stay polite.
-            http: ClientConfig::default().with_rate_limit(RateLimit::new(10.0, 20)),
         }
     }
 }
 
+impl SourceBuilder for PrefactorBuilder {
+    fn connection(&mut self) -> &mut Connection {
+        &mut self.connection
+    }
+}
+
 impl PrefactorBuilder {
-    /// Defaults: production base URL, sorting `id`, page size 100, no token.
+    /// Defaults: production base URL, sorting `id`, page size 100,
+    /// [`default_client_config`], no token. Paths are appended to the base URL under
+    /// `/api/v1`; records are labelled with the account id unless a label is set.
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Reads `PREFACTOR_TOKEN`, `PREFACTOR_BASE_URL` and `PREFACTOR_ACCOUNT_ID` when set.
     pub fn from_env() -> Self {
+        let env = ProcessEnv;
         let mut builder = Self::new();
-        if let Ok(token) = Secret::from_env("PREFACTOR_TOKEN") {
-            builder.token = Some(token);
+        if let Some(token) = env.var(TOKEN_ENV) {
+            builder = builder.with_token(token);
         }
-        if let Some(url) = non_empty_env("PREFACTOR_BASE_URL") {
-            builder.base_url = url;
+        if let Some(url) = env.var(BASE_URL_ENV) {
+            builder = builder.with_base_url(url);
         }
-        if let Some(account) = non_empty_env("PREFACTOR_ACCOUNT_ID") {
-            builder.account_id = Some(account);
+        if let Some(account) = env.var(ACCOUNT_ID_ENV) {
+            builder = builder.with_account_id(account);
         }
         builder
-    }
-
-    /// Overrides the base URL (a sandbox, a proxy, another deployment). Paths are appended
-    /// under `/api/v1`.
-    pub fn with_base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = url.into();
-        self
-    }
-
-    /// The account label records are tagged with. Defaults to the account id when one is
-    /// set, otherwise `default`.
-    pub fn with_label(mut self, label: impl Into<String>) -> Self {
-        self.label = Some(label.into());
-        self
     }
 
     /// The API token sent as `Authorization: Bearer …`.
@@ -134,12 +137,6 @@ impl PrefactorBuilder {
         self
     }
 
-    /// Transport settings (timeouts, retries, rate limit).
-    pub fn with_client_config(mut self, config: ClientConfig) -> Self {
-        self.http = config;
-        self
-    }
-
     /// Validates and builds. Fails without a token, on a page size outside 1..=100, a
     /// malformed sorting, an empty account id or idempotency key (or one over 64
     /// characters), an unparsable base URL, or a plain-HTTP, non-loopback base URL.
@@ -175,27 +172,19 @@ impl PrefactorBuilder {
                 )));
             }
         }
-        let base_url = Url::parse(&self.base_url)
-            .map_err(|e| PrefactorError::Config(format!("base URL {:?}: {e}", self.base_url)))?;
-        ensure_secure(&base_url).map_err(|e| PrefactorError::Config(e.to_string()))?;
-        let label = self
-            .label
-            .or_else(|| self.account_id.clone())
-            .unwrap_or_else(|| "default".to_owned());
-        let http = HttpClient::new("prefactor", self.http)?;
+        let label = self.account_id.as_deref().unwrap_or("default");
+        let connected = self.connection.open(Provider::Prefactor, label, true)?;
         Ok(PrefactorClient {
-            id: SourceId::new(Provider::Prefactor, label),
-            base_url,
-            token,
-            account_id: self.account_id,
-            sorting,
-            page_size: self.page_size,
-            idempotency_key: self.idempotency_key,
-            http,
+            shared: Arc::new(Shared {
+                id: connected.id,
+                base_url: connected.base_url,
+                token,
+                account_id: self.account_id,
+                sorting,
+                page_size: self.page_size,
+                idempotency_key: self.idempotency_key,
+                http: connected.http,
+            }),
         })
     }
-}
-
-fn non_empty_env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
 }

@@ -1,9 +1,10 @@
 //! The configured Prefactor client and its one request path.
 
 use std::fmt;
+use std::sync::Arc;
 
 use affiliate_core::{SourceError, SourceId};
-use affiliate_http::{endpoint, HttpClient, NoHooks, Query, RequestSpec, Secret, Url};
+use affiliate_http::{endpoint, Fetched, HttpClient, NoHooks, Query, RequestSpec, Secret, Url};
 use serde::de::DeserializeOwned;
 
 use crate::PrefactorError;
@@ -69,9 +70,16 @@ impl fmt::Display for Sorting {
 
 /// A Prefactor account's admin user invites through
 /// [`InviteeSource`](affiliate_core::InviteeSource). Built with
-/// [`PrefactorBuilder`](crate::PrefactorBuilder). `Debug` never shows the token.
+/// [`PrefactorBuilder`](crate::PrefactorBuilder). Cheap to clone (clones share the
+/// connection pool, counters and rate limit); `Debug` never shows the token.
 #[derive(Debug, Clone)]
 pub struct PrefactorClient {
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// What every clone of one client shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
     pub(crate) id: SourceId,
     pub(crate) base_url: Url,
     pub(crate) token: Secret,
@@ -85,22 +93,22 @@ pub struct PrefactorClient {
 impl PrefactorClient {
     /// Provider and account label of the records.
     pub fn id(&self) -> &SourceId {
-        &self.id
+        &self.shared.id
     }
 
     /// The configured rows per page.
     pub fn page_size(&self) -> u32 {
-        self.page_size
+        self.shared.page_size
     }
 
     /// The sorting sent with every request.
     pub fn sorting(&self) -> &Sorting {
-        &self.sorting
+        &self.shared.sorting
     }
 
     /// The account listed, when one was configured (otherwise the token's own).
     pub fn account_id(&self) -> Option<&str> {
-        self.account_id.as_deref()
+        self.shared.account_id.as_deref()
     }
 
     /// Sends an authenticated GET of `/api/v1{path}` and decodes a success body as `T`;
@@ -109,31 +117,22 @@ impl PrefactorClient {
         &self,
         path: &str,
         query: &Query,
-    ) -> Result<(T, String, u32), SourceError> {
-        let url = endpoint(&self.base_url, &format!("/api/v1{path}"), query);
+    ) -> Result<Fetched<T>, SourceError> {
+        let url = endpoint(&self.shared.base_url, &format!("/api/v1{path}"), query);
         let spec = RequestSpec::get(url);
         let label = spec.label();
-        let spec = spec.bearer_auth(&self.token).map_err(|_| {
-            self.fail(
-                PrefactorError::Config(
-                    "the token contains characters not allowed in a header".into(),
-                ),
-                &label,
-                0,
-            )
+        let spec = spec.bearer_auth(&self.shared.token).map_err(|_| {
+            let err = "the token contains characters not allowed in a header";
+            self.fail(PrefactorError::Config(err.into()), &label, 0)
         })?;
-        let ok = self
+        self.shared
             .http
             .get_json::<T, PrefactorError>(&spec, &NoHooks)
             .await
-            .map_err(|f| self.fail(f.error, &f.request, f.attempts))?;
-        Ok((ok.value, label, ok.attempts))
     }
 
     /// Wraps an error with provider, request and attempts.
     pub(crate) fn fail(&self, err: PrefactorError, request: &str, attempts: u32) -> SourceError {
-        SourceError::from_adapter(self.id.provider.clone(), err)
-            .with_request(request)
-            .with_attempts(attempts)
+        self.shared.http.fail(err, request, attempts)
     }
 }

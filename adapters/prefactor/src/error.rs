@@ -4,7 +4,8 @@ use std::time::{Duration, SystemTime};
 
 use affiliate_core::{AdapterError, ErrorKind};
 use affiliate_http::{
-    decode_json, parse_retry_after, snippet, DecodeError, Exchange, ResponseError, TransportError,
+    decode_json, parse_retry_after, snippet, ConnectError, DecodeError, Exchange, ResponseError,
+    TransportError,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -120,6 +121,9 @@ pub enum PrefactorError {
     /// The client was configured wrongly.
     #[error("invalid Prefactor configuration: {0}")]
     Config(String),
+    /// The base URL or the transport could not be set up.
+    #[error("invalid Prefactor configuration: {0}")]
+    Connect(#[from] ConnectError),
 }
 
 impl AdapterError for PrefactorError {
@@ -145,7 +149,7 @@ impl AdapterError for PrefactorError {
             Decode(_) => ErrorKind::Decode,
             Transport(_) => ErrorKind::Transport,
             MissingCredential(_) => ErrorKind::MissingCredential,
-            Config(_) => ErrorKind::Config,
+            Config(_) | Connect(_) => ErrorKind::Config,
         }
     }
 }

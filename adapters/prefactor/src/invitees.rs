@@ -3,7 +3,7 @@
 
 use affiliate_core::{
     Cursor, Invitee, InviteeSource, InviteeStatus, Page, Position, Scope, SourceError, SourceId,
-    Strategy, Total, TransportStats,
+    Strategy, TransportStats,
 };
 use affiliate_http::{DecodeError, Query};
 use async_trait::async_trait;
@@ -182,9 +182,9 @@ impl Pagination {
 impl PrefactorClient {
     fn query(&self, offset: u64, limit: u32) -> Query {
         Query::new()
-            .push_opt("account_id", self.account_id.as_deref())
-            .push_opt("idempotency_key", self.idempotency_key.as_deref())
-            .push("sorting", &self.sorting)
+            .push_opt("account_id", self.shared.account_id.as_deref())
+            .push_opt("idempotency_key", self.shared.idempotency_key.as_deref())
+            .push("sorting", &self.shared.sorting)
             .push("pagination[offset]", offset)
             .push("pagination[page_size]", limit)
     }
@@ -207,13 +207,15 @@ impl PrefactorClient {
             }));
         };
         if let Some(echo) = &body.sorting {
-            if echo.field != self.sorting.field || echo.direction != self.sorting.direction() {
+            if echo.field != self.shared.sorting.field
+                || echo.direction != self.shared.sorting.direction()
+            {
                 return Err(PrefactorError::Pagination(format!(
                     "the server sorted by {} {}, not by {} {} as asked",
                     echo.field,
                     echo.direction,
-                    self.sorting.field,
-                    self.sorting.direction()
+                    self.shared.sorting.field,
+                    self.shared.sorting.direction()
                 )));
             }
         }
@@ -227,7 +229,7 @@ impl PrefactorClient {
                         limit,
                     })
                 });
-                (Some(Total::Items(p.item_count as u64)), next)
+                (Some(p.item_count as u64), next)
             }
             // No pagination object: keep reading while pages come back full, so a server
             // that pages without saying so loses nothing; a short page is the last.
@@ -243,7 +245,10 @@ impl PrefactorClient {
             }
         };
         Ok(Page {
-            invitees: rows.into_iter().map(|r| r.into_invitee(&self.id)).collect(),
+            invitees: rows
+                .into_iter()
+                .map(|r| r.into_invitee(&self.shared.id))
+                .collect(),
             next,
             total,
         })
@@ -253,26 +258,25 @@ impl PrefactorClient {
 #[async_trait]
 impl InviteeSource for PrefactorClient {
     fn transport_stats(&self) -> TransportStats {
-        let (attempts, retries) = self.http.counters();
-        TransportStats::new(attempts, retries)
+        self.shared.http.transport_stats()
     }
 
     fn id(&self) -> &SourceId {
-        &self.id
+        &self.shared.id
     }
 
     /// Counted (the first page reports `item_count`); in creation order new invites land at
     /// the end, so the listing ends by re-reading it.
     fn strategy(&self) -> Strategy {
         Strategy::Counted {
-            growing_tail: self.sorting.is_creation_order(),
+            growing_tail: self.shared.sorting.is_creation_order(),
         }
     }
 
     async fn plan(&self, _scope: &Scope) -> Result<Vec<Cursor>, SourceError> {
         Ok(vec![Cursor::at(Position::Offset {
             offset: 0,
-            limit: self.page_size,
+            limit: self.shared.page_size,
         })])
     }
 
@@ -288,9 +292,9 @@ impl InviteeSource for PrefactorClient {
             ));
         };
         let query = self.query(offset, limit);
-        let (body, request, attempts) = self.get_json::<Body>(PATH, &query).await?;
-        self.page(body, offset, limit)
-            .map_err(|e| self.fail(e, &request, attempts))
+        let fetched = self.get_json::<Body>(PATH, &query).await?;
+        self.page(fetched.value, offset, limit)
+            .map_err(|e| self.fail(e, &fetched.request, fetched.attempts))
     }
 }
 

@@ -21,17 +21,14 @@
 //! kept verbatim); `invite_url` and `type` are kept in [`Invitee::extra`](affiliate_core::Invitee::extra).
 //!
 //! ```no_run
-//! use std::sync::Arc;
 //! use futures::TryStreamExt;
-//! use affiliate_core::{driver, Scope};
+//! use affiliate_core::{InviteeSource, Scope};
 //! use affiliate_prefactor::PrefactorBuilder;
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! // PREFACTOR_TOKEN (and optionally PREFACTOR_BASE_URL, PREFACTOR_ACCOUNT_ID) from the environment.
-//! let prefactor = Arc::new(PrefactorBuilder::from_env().build()?);
-//! let invites: Vec<_> = driver::invitees(prefactor, Scope::full(), Default::default())
-//!     .try_collect()
-//!     .await?;
+//! let prefactor = PrefactorBuilder::from_env().build()?;
+//! let invites: Vec<_> = prefactor.invitees(Scope::full()).try_collect().await?;
 //! println!("{} admin invites", invites.len());
 //! # Ok(()) }
 //! ```
@@ -40,12 +37,15 @@
 
 mod builder;
 mod client;
+mod config;
 mod error;
 mod invitees;
 
+pub use affiliate_http::SourceBuilder;
 pub use builder::{
-    PrefactorBuilder, DEFAULT_BASE_URL, DEFAULT_PAGE_SIZE, DEFAULT_SORTING, MAX_IDEMPOTENCY_KEY,
-    MAX_PAGE_SIZE,
+    default_client_config, PrefactorBuilder, DEFAULT_BASE_URL, DEFAULT_PAGE_SIZE, DEFAULT_SORTING,
+    MAX_IDEMPOTENCY_KEY, MAX_PAGE_SIZE,
 };
 pub use client::{PrefactorClient, Sorting};
+pub use config::{PrefactorConfig, ACCOUNT_ID_ENV, BASE_URL_ENV, TOKEN_ENV};
 pub use error::{ApiDetails, PrefactorError};

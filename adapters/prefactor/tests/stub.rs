@@ -1,14 +1,15 @@
 //! Prefactor against a stub server answering canned bodies: malformed pagination objects,
 //! the nullable and alternative envelope forms, errors the emulator never sends.
 
+use affiliate_http::SourceBuilder;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use affiliate_core::driver::{invitees, DriverOptions};
 use affiliate_core::{ErrorKind, Invitee, InviteeStatus, Scope, SourceError};
 use affiliate_prefactor::{PrefactorBuilder, PrefactorError};
-use affiliate_tests::fast_client_config;
 use affiliate_tests::stub::canned;
+use affiliate_tests::FastTransport;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
@@ -18,7 +19,7 @@ async fn run(status: u16, body: Value) -> (Vec<Result<Invitee, SourceError>>, us
         .with_base_url(url)
         .with_token("stub-token")
         .with_page_size(10)
-        .with_client_config(fast_client_config())
+        .fast()
         .build()
         .unwrap();
     let results = invitees(Arc::new(source), Scope::full(), DriverOptions::default())

@@ -130,7 +130,7 @@ impl TriportClient {
         let path_label = "/v1/admin/referrals/users/{user_id}";
         let id = uuid::Uuid::parse_str(user_id.trim())
             .map_err(|_| self.fail(TriportError::NotAUuid(user_id.to_owned()), path_label, 0))?;
-        let Some(token) = &self.admin_token else {
+        let Some(token) = &self.shared.admin_token else {
             return Err(self.fail(
                 TriportError::MissingCredential("Triport operator token (TRIPORT_ADMIN_TOKEN)"),
                 path_label,

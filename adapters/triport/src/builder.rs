@@ -1,8 +1,13 @@
 //! Configuring a [`TriportClient`].
 
-use affiliate_core::{Provider, SourceId};
-use affiliate_http::{ensure_secure, ClientConfig, HttpClient, RateLimit, Secret, Url};
+use std::sync::Arc;
 
+use affiliate_core::Provider;
+use affiliate_http::config::{Env, ProcessEnv};
+use affiliate_http::{ClientConfig, Connection, RateLimit, Secret, SourceBuilder};
+
+use crate::client::Shared;
+use crate::config::{ADMIN_TOKEN_ENV, BASE_URL_ENV, SESSION_ENV};
 use crate::{TriportClient, TriportError};
 
 /// Triport's production API.
@@ -12,34 +17,42 @@ pub const DEFAULT_LIMIT: u32 = 200;
 /// Largest `limit` Triport honours; a larger one silently falls back to 50 rows.
 pub const MAX_LIMIT: u32 = 200;
 
-/// Builds a [`TriportClient`]; nothing is validated until [`TriportBuilder::build`].
+/// The transport settings a Triport client starts with: Triport documents a per-session
+/// rate with a 2× burst but no number, so 10 requests/s with a burst of 20.
+pub fn default_client_config() -> ClientConfig {
+    ClientConfig::default().with_rate_limit(RateLimit::new(10.0, 20))
+}
+
+/// Builds a [`TriportClient`]; nothing is validated until [`TriportBuilder::build`]. The
+/// base URL, label, rate limit, retries and timeout are set through [`SourceBuilder`].
 ///
 /// ```
-/// use affiliate_triport::TriportBuilder;
+/// use affiliate_triport::{SourceBuilder, TriportBuilder};
 /// let err = TriportBuilder::new().with_session("s").with_limit(201).build().unwrap_err();
 /// assert!(err.to_string().contains("limit"));
 /// ```
 #[derive(Debug, Clone)]
 pub struct TriportBuilder {
-    base_url: String,
-    label: String,
+    connection: Connection,
     session: Option<Secret>,
     admin_token: Option<Secret>,
     limit: u32,
-    http: ClientConfig,
 }
 
 impl Default for TriportBuilder {
     fn default() -> Self {
         Self {
-            base_url: DEFAULT_BASE_URL.to_owned(),
-            label: "default".to_owned(),
+            connection: Connection::new(DEFAULT_BASE_URL, default_client_config()),
             session: None,
             admin_token: None,
             limit: DEFAULT_LIMIT,
-            // Triport documents a per-session RPS with 2x burst but no number: stay polite.
-            http: ClientConfig::default().with_rate_limit(RateLimit::new(10.0, 20)),
         }
+    }
+}
+
+impl SourceBuilder for TriportBuilder {
+    fn connection(&mut self) -> &mut Connection {
+        &mut self.connection
     }
 }
 
@@ -52,38 +65,26 @@ fn cookie_value(session: Secret) -> Secret {
 }
 
 impl TriportBuilder {
-    /// Defaults: production base URL, `limit` 200, no credentials.
+    /// Defaults: production base URL, `limit` 200, [`default_client_config`], no
+    /// credentials.
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Reads `TRIPORT_SESSION`, `TRIPORT_ADMIN_TOKEN` and `TRIPORT_BASE_URL` when set.
     pub fn from_env() -> Self {
+        let env = ProcessEnv;
         let mut builder = Self::new();
-        if let Ok(session) = Secret::from_env("TRIPORT_SESSION") {
+        if let Some(session) = env.var(SESSION_ENV) {
             builder = builder.with_session(session);
         }
-        if let Ok(token) = Secret::from_env("TRIPORT_ADMIN_TOKEN") {
-            builder.admin_token = Some(token);
+        if let Some(token) = env.var(ADMIN_TOKEN_ENV) {
+            builder = builder.with_admin_token(token);
         }
-        if let Ok(url) = std::env::var("TRIPORT_BASE_URL") {
-            if !url.is_empty() {
-                builder.base_url = url;
-            }
+        if let Some(url) = env.var(BASE_URL_ENV) {
+            builder = builder.with_base_url(url);
         }
         builder
-    }
-
-    /// Overrides the base URL (a sandbox, a proxy, staging).
-    pub fn with_base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = url.into();
-        self
-    }
-
-    /// The account label records are tagged with.
-    pub fn with_label(mut self, label: impl Into<String>) -> Self {
-        self.label = label.into();
-        self
     }
 
     /// The value of the console session cookie `nl_session` (needed for invitees). A value
@@ -105,12 +106,6 @@ impl TriportBuilder {
         self
     }
 
-    /// Transport settings (timeouts, retries, rate limit).
-    pub fn with_client_config(mut self, config: ClientConfig) -> Self {
-        self.http = config;
-        self
-    }
-
     /// Validates and builds. Fails on a limit outside 1..=200, an unparsable base URL, or
     /// credentials configured for a plain-HTTP, non-loopback URL.
     pub fn build(self) -> Result<TriportClient, TriportError> {
@@ -120,19 +115,19 @@ impl TriportBuilder {
                 self.limit
             )));
         }
-        let base_url = Url::parse(&self.base_url)
-            .map_err(|e| TriportError::Config(format!("base URL {:?}: {e}", self.base_url)))?;
-        if self.session.is_some() || self.admin_token.is_some() {
-            ensure_secure(&base_url).map_err(|e| TriportError::Config(e.to_string()))?;
-        }
-        let http = HttpClient::new("triport", self.http)?;
+        let credentials = self.session.is_some() || self.admin_token.is_some();
+        let connected = self
+            .connection
+            .open(Provider::Triport, "default", credentials)?;
         Ok(TriportClient {
-            id: SourceId::new(Provider::Triport, self.label),
-            base_url,
-            session: self.session,
-            admin_token: self.admin_token,
-            limit: self.limit,
-            http,
+            shared: Arc::new(Shared {
+                id: connected.id,
+                base_url: connected.base_url,
+                session: self.session,
+                admin_token: self.admin_token,
+                limit: self.limit,
+                http: connected.http,
+            }),
         })
     }
 }

@@ -1,5 +1,7 @@
 //! The configured Triport client and its one request path.
 
+use std::sync::Arc;
+
 use affiliate_core::{SourceError, SourceId};
 use affiliate_http::{endpoint, HeaderName, HttpClient, NoHooks, Query, RequestSpec, Secret, Url};
 use serde::de::DeserializeOwned;
@@ -8,9 +10,16 @@ use crate::TriportError;
 
 /// A Triport account: invitees through [`InviteeSource`](affiliate_core::InviteeSource),
 /// one user's operator view through [`TriportClient::get_user`].
-/// Built with [`TriportBuilder`](crate::TriportBuilder). `Debug` never shows a credential.
+/// Built with [`TriportBuilder`](crate::TriportBuilder). Cheap to clone (clones share the
+/// connection pool, counters and rate limit); `Debug` never shows a credential.
 #[derive(Debug, Clone)]
 pub struct TriportClient {
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// What every clone of one client shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
     pub(crate) id: SourceId,
     pub(crate) base_url: Url,
     pub(crate) session: Option<Secret>,
@@ -30,7 +39,7 @@ pub(crate) enum Credential<'a> {
 impl TriportClient {
     /// The configured rows per page.
     pub fn limit(&self) -> u32 {
-        self.limit
+        self.shared.limit
     }
 
     /// Sends a GET with `credential` and decodes a success body as `T`.
@@ -40,8 +49,7 @@ impl TriportClient {
         query: &Query,
         credential: Credential<'_>,
     ) -> Result<T, SourceError> {
-        let url = endpoint(&self.base_url, path, query);
-        let spec = RequestSpec::get(url);
+        let spec = RequestSpec::get(endpoint(&self.shared.base_url, path, query));
         let label = spec.label();
         let spec = match credential {
             Credential::Session(s) => spec.secret_header(
@@ -53,25 +61,18 @@ impl TriportClient {
             }
         }
         .map_err(|_| {
-            self.fail(
-                TriportError::Config(
-                    "a credential contains characters not allowed in a header".into(),
-                ),
-                &label,
-                0,
-            )
+            let err = "a credential contains characters not allowed in a header";
+            self.fail(TriportError::Config(err.into()), &label, 0)
         })?;
-        self.http
-            .get_json::<T, TriportError>(&spec, &NoHooks)
-            .await
-            .map(|ok| ok.value)
-            .map_err(|f| self.fail(f.error, &f.request, f.attempts))
+        let fetched = self
+            .shared
+            .http
+            .get_json::<T, TriportError>(&spec, &NoHooks);
+        Ok(fetched.await?.value)
     }
 
     /// Wraps an error with provider, request and attempts.
     pub(crate) fn fail(&self, err: TriportError, request: &str, attempts: u32) -> SourceError {
-        SourceError::from_adapter(self.id.provider.clone(), err)
-            .with_request(request)
-            .with_attempts(attempts)
+        self.shared.http.fail(err, request, attempts)
     }
 }

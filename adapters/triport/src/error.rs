@@ -4,7 +4,8 @@ use std::time::{Duration, SystemTime};
 
 use affiliate_core::{AdapterError, ErrorKind};
 use affiliate_http::{
-    decode_json, parse_retry_after, snippet, DecodeError, Exchange, ResponseError, TransportError,
+    decode_json, parse_retry_after, snippet, ConnectError, DecodeError, Exchange, ResponseError,
+    TransportError,
 };
 use serde::Deserialize;
 
@@ -100,6 +101,9 @@ pub enum TriportError {
     /// The client was configured wrongly.
     #[error("invalid Triport configuration: {0}")]
     Config(String),
+    /// The base URL or the transport could not be set up.
+    #[error("invalid Triport configuration: {0}")]
+    Connect(#[from] ConnectError),
 }
 
 impl AdapterError for TriportError {
@@ -124,7 +128,9 @@ impl AdapterError for TriportError {
             TriportError::Decode(_) => ErrorKind::Decode,
             TriportError::Transport(_) => ErrorKind::Transport,
             TriportError::MissingCredential(_) => ErrorKind::MissingCredential,
-            TriportError::NotAUuid(_) | TriportError::Config(_) => ErrorKind::Config,
+            TriportError::NotAUuid(_) | TriportError::Config(_) | TriportError::Connect(_) => {
+                ErrorKind::Config
+            }
         }
     }
 }

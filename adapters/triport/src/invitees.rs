@@ -63,12 +63,11 @@ pub fn parse_invitees(source: &SourceId, body: &[u8]) -> Result<Vec<Invitee>, se
 #[async_trait]
 impl InviteeSource for TriportClient {
     fn transport_stats(&self) -> TransportStats {
-        let (attempts, retries) = self.http.counters();
-        TransportStats::new(attempts, retries)
+        self.shared.http.transport_stats()
     }
 
     fn id(&self) -> &SourceId {
-        &self.id
+        &self.shared.id
     }
 
     fn strategy(&self) -> Strategy {
@@ -78,7 +77,7 @@ impl InviteeSource for TriportClient {
     async fn plan(&self, _scope: &Scope) -> Result<Vec<Cursor>, SourceError> {
         Ok(vec![Cursor::at(Position::Offset {
             offset: 0,
-            limit: self.limit,
+            limit: self.shared.limit,
         })])
     }
 
@@ -93,7 +92,7 @@ impl InviteeSource for TriportClient {
                 0,
             ));
         };
-        let Some(session) = &self.session else {
+        let Some(session) = &self.shared.session else {
             return Err(self.fail(
                 TriportError::MissingCredential("Triport session cookie (TRIPORT_SESSION)"),
                 PATH,
@@ -108,7 +107,7 @@ impl InviteeSource for TriportClient {
             invitees: body
                 .items
                 .into_iter()
-                .map(|r| r.into_invitee(&self.id))
+                .map(|r| r.into_invitee(&self.shared.id))
                 .collect(),
             next: None,
             total: None,

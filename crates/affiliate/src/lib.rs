@@ -7,13 +7,12 @@
 //! ([`http`]) and each provider adapter behind its own cargo feature.
 //!
 //! ```no_run
-//! use std::sync::Arc;
 //! use futures::TryStreamExt;
-//! use affiliate::{driver, Scope};
+//! use affiliate::{InviteeSource, Scope};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let triport = Arc::new(affiliate::triport::TriportBuilder::from_env().build()?);
-//! let mut stream = driver::invitees(triport, Scope::full(), Default::default());
+//! let triport = affiliate::triport::TriportBuilder::from_env().build()?;
+//! let mut stream = triport.invitees(Scope::full());
 //! while let Some(invitee) = stream.try_next().await? {
 //!     println!("{} {}", invitee.id, invitee.status);
 //! }
@@ -25,9 +24,10 @@
 pub use affiliate_core as core;
 pub use affiliate_core::{
     driver, AdapterError, Cursor, ErrorKind, Invitee, InviteeSource, InviteeStatus, Page, Position,
-    Provider, Scope, SourceError, SourceId, Strategy, Total, Window,
+    Provider, Scope, SourceError, SourceId, Strategy, Window,
 };
 pub use affiliate_http as http;
+pub use affiliate_http::SourceBuilder;
 
 /// Triport console referrals and operator view.
 #[cfg(feature = "triport")]

@@ -44,7 +44,7 @@ struct Entry {
     last_line: Option<Instant>,
 }
 
-/// Shows sync progress; hand it to the engine with `Sync::with_observer`.
+/// Shows sync progress; hand it to the engine with `SyncEngine::with_observer`.
 #[derive(Debug)]
 pub(crate) struct Progress {
     style: Style,

@@ -56,18 +56,6 @@ impl Position {
         }
     }
 
-    /// Every position after this one that still holds rows when the slice holds `total`
-    /// rows in all, in order.
-    pub fn remaining(&self, total: u64) -> Vec<Position> {
-        let mut out = Vec::new();
-        let mut next = self.following();
-        while next.first_row() < total {
-            out.push(next);
-            next = next.following();
-        }
-        out
-    }
-
     /// Zero-based index of the first row this position asks for.
     pub fn first_row(&self) -> u64 {
         match *self {
@@ -117,46 +105,6 @@ impl Cursor {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn remaining_offsets_cover_the_total_exactly() {
-        let first = Position::Offset {
-            offset: 0,
-            limit: 10,
-        };
-        let offsets: Vec<u64> = first
-            .remaining(30)
-            .iter()
-            .map(Position::first_row)
-            .collect();
-        assert_eq!(offsets, vec![10, 20]);
-        assert!(first.remaining(10).is_empty());
-        assert_eq!(first.remaining(11).len(), 1);
-        assert!(first.remaining(0).is_empty());
-    }
-
-    #[test]
-    fn remaining_pages_are_one_based() {
-        let first = Position::Page {
-            number: 1,
-            size: 100,
-        };
-        let pages: Vec<Position> = first.remaining(250);
-        assert_eq!(
-            pages,
-            vec![
-                Position::Page {
-                    number: 2,
-                    size: 100
-                },
-                Position::Page {
-                    number: 3,
-                    size: 100
-                }
-            ]
-        );
-        assert_eq!(first.remaining(200).len(), 1);
-    }
 
     #[test]
     fn cursors_roundtrip_through_json() {

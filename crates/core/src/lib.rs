@@ -28,4 +28,4 @@ pub use cursor::{Cursor, Position, Window};
 pub use error::{AdapterError, ErrorKind, SourceError};
 pub use invitee::{Invitee, InviteeStatus};
 pub use provider::{Provider, SourceId};
-pub use source::{InviteeSource, Page, Scope, Strategy, Total, TransportStats};
+pub use source::{InviteeSource, Page, Scope, Strategy, TransportStats};

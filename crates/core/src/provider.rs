@@ -37,7 +37,7 @@ impl Provider {
         match name {
             "triport" => Provider::Triport,
             "coinw" => Provider::Coinw,
-            "prefactor" | "admin_invite" => Provider::Prefactor,
+            "prefactor" => Provider::Prefactor,
             "census" => Provider::Census,
             other => Provider::Other(other.to_owned()),
         }

@@ -6,6 +6,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use futures::stream::BoxStream;
+
+use crate::driver::{self, DriverOptions};
 use crate::{Cursor, Invitee, SourceError, SourceId};
 
 /// What a listing should cover.
@@ -40,15 +43,6 @@ impl Scope {
     }
 }
 
-/// How many rows or pages a slice holds, when the provider says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Total {
-    /// Number of rows in the slice.
-    Items(u64),
-    /// Number of pages in the slice at the page size asked for.
-    Pages(u64),
-}
-
 /// One page as the provider returned it, already normalised.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page {
@@ -56,8 +50,8 @@ pub struct Page {
     pub invitees: Vec<Invitee>,
     /// The provider's own pointer to the next page; `None` when it says this is the last.
     pub next: Option<Cursor>,
-    /// The size of the slice, when the provider reports one.
-    pub total: Option<Total>,
+    /// The number of rows in the slice, when the provider reports one.
+    pub total: Option<u64>,
 }
 
 /// How the page driver should walk a source's slices.
@@ -126,6 +120,16 @@ pub trait InviteeSource: Debug + Send + Sync {
     /// Requests and retries sent so far (zeros for sources without a transport).
     fn transport_stats(&self) -> TransportStats {
         TransportStats::default()
+    }
+
+    /// Every invitee the scope covers, each once, through the page [`driver`] with default
+    /// [`DriverOptions`] (use [`driver::invitees`] to change them). Adapter clients are
+    /// cheap to clone (their state is shared), so the source stays usable afterwards.
+    fn invitees(&self, scope: Scope) -> BoxStream<'static, Result<Invitee, SourceError>>
+    where
+        Self: Clone + Sized + 'static,
+    {
+        driver::invitees(self.clone(), scope, DriverOptions::default())
     }
 }
 

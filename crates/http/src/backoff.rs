@@ -1,5 +1,7 @@
 //! Exponential backoff with full jitter.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
@@ -37,13 +39,54 @@ impl BackoffConfig {
         Duration::from_secs_f64(secs.max(0.0))
     }
 
-    /// A jittered wait for a 1-based attempt number.
-    pub fn delay(&self, attempt: u32) -> Duration {
-        let ceiling = self.ceiling(attempt);
-        if ceiling.is_zero() {
-            return ceiling;
+    /// The wait for a 1-based attempt number, given a random factor `unit` in `[0, 1]`
+    /// (from [`Jitter::draw`]): `unit × ceiling`.
+    pub fn delay(&self, attempt: u32, unit: f64) -> Duration {
+        self.ceiling(attempt).mul_f64(unit.clamp(0.0, 1.0))
+    }
+}
+
+/// Where backoff's random factor comes from: the thread's random generator by default;
+/// tests inject their own sequence with [`Jitter::from_fn`] to make waits predictable.
+#[derive(Clone, Default)]
+pub struct Jitter(Option<Arc<dyn Fn() -> f64 + Send + Sync>>);
+
+impl Jitter {
+    /// Factors from `draw` (clamped to `[0, 1]`).
+    ///
+    /// ```
+    /// use affiliate_http::Jitter;
+    /// assert_eq!(Jitter::from_fn(|| 0.25).draw(), 0.25);
+    /// ```
+    pub fn from_fn(draw: impl Fn() -> f64 + Send + Sync + 'static) -> Self {
+        Self(Some(Arc::new(draw)))
+    }
+
+    /// One factor in `[0, 1]`.
+    pub fn draw(&self) -> f64 {
+        match &self.0 {
+            Some(draw) => draw().clamp(0.0, 1.0),
+            None => rand::rng().random_range(0.0..=1.0),
         }
-        rand::rng().random_range(Duration::ZERO..=ceiling)
+    }
+}
+
+impl fmt::Debug for Jitter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Jitter(injected)"
+        } else {
+            "Jitter(random)"
+        })
+    }
+}
+
+impl PartialEq for Jitter {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (a, b) => a.is_none() && b.is_none(),
+        }
     }
 }
 
@@ -64,10 +107,14 @@ mod tests {
     #[test]
     fn jitter_stays_within_the_ceiling() {
         let b = BackoffConfig::default();
+        let jitter = Jitter::default();
         for attempt in 1..12 {
             for _ in 0..50 {
-                assert!(b.delay(attempt) <= b.ceiling(attempt));
+                assert!(b.delay(attempt, jitter.draw()) <= b.ceiling(attempt));
             }
+            assert_eq!(b.delay(attempt, 1.0), b.ceiling(attempt));
+            assert_eq!(b.delay(attempt, 0.0), Duration::ZERO);
+            assert_eq!(b.delay(attempt, 7.0), b.ceiling(attempt));
         }
     }
 }

@@ -1,5 +1,7 @@
 //! What an adapter can plug into every attempt.
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
 
 use crate::retry::Verdict;
@@ -32,6 +34,12 @@ pub trait RequestHooks: Send + Sync {
     fn classify_body(&self, status: StatusCode, body: &[u8]) -> BodyVerdict {
         let _ = (status, body);
         BodyVerdict::FollowStatus
+    }
+
+    /// Called once per retry with the wait the client chose (and is about to sleep) before
+    /// attempt `attempt + 1`: for metrics, and for tests that check the waits themselves.
+    fn before_retry(&self, attempt: u32, delay: Duration) {
+        let _ = (attempt, delay);
     }
 }
 

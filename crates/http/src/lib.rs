@@ -15,14 +15,47 @@
 //! * [`Secret`]: a string whose `Debug`/`Display` never show it; [`ensure_secure`] refuses
 //!   to send credentials over plain `http://` except to loopback.
 //!
-//! ```no_run
-//! use affiliate_http::{ClientConfig, HttpClient, NoHooks, RequestSpec};
+//! * [`Connection`] + [`SourceBuilder`]: the base URL, label and transport setters every
+//!   adapter builder shares; [`config`]: the keys every configured source shares and the
+//!   trait an adapter's configuration struct implements.
 //!
-//! # async fn run() -> Result<(), affiliate_http::TransportError> {
-//! let client = HttpClient::new("example", ClientConfig::default())?;
-//! let url = url::Url::parse("https://api.example.com/v1/items?limit=10").unwrap();
-//! let exchange = client.execute(&RequestSpec::get(url), &NoHooks).await?;
-//! println!("{} after {} attempt(s)", exchange.status, exchange.attempts);
+//! An adapter reaches the network through one call, [`HttpClient::get_json`], which
+//! returns the decoded body or a [`SourceError`](affiliate_core::SourceError) naming the
+//! provider, the request and the cause:
+//!
+//! ```no_run
+//! use affiliate_core::{AdapterError, ErrorKind, Provider};
+//! use affiliate_http::*;
+//!
+//! /// An adapter's error enum (one variant per documented error in a real adapter).
+//! #[derive(Debug, thiserror::Error)]
+//! enum ExampleError {
+//!     #[error("HTTP {0}")]
+//!     Status(u16),
+//!     #[error(transparent)]
+//!     Decode(#[from] DecodeError),
+//!     #[error(transparent)]
+//!     Transport(#[from] TransportError),
+//! }
+//! impl AdapterError for ExampleError {
+//!     fn kind(&self) -> ErrorKind {
+//!         ErrorKind::Other
+//!     }
+//! }
+//! impl ResponseError for ExampleError {
+//!     fn from_response(exchange: &Exchange) -> Self {
+//!         ExampleError::Status(exchange.status.as_u16())
+//!     }
+//! }
+//!
+//! # async fn run() -> Result<(), affiliate_core::SourceError> {
+//! let client = HttpClient::new(Provider::Other("example".into()), ClientConfig::default())
+//!     .expect("a TLS backend");
+//! let url = Url::parse("https://api.example.com/v1/items?limit=10").unwrap();
+//! let page = client
+//!     .get_json::<serde_json::Value, ExampleError>(&RequestSpec::get(url), &NoHooks)
+//!     .await?;
+//! println!("{} after {} attempt(s)", page.value, page.attempts);
 //! # Ok(()) }
 //! ```
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
@@ -30,6 +63,9 @@
 
 mod backoff;
 mod client;
+mod client_config;
+pub mod config;
+mod connection;
 mod decode;
 mod endpoint;
 mod error;
@@ -41,8 +77,10 @@ mod retry;
 mod retry_after;
 mod secret;
 
-pub use backoff::BackoffConfig;
-pub use client::{ClientConfig, Exchange, Failure, HttpClient, ResponseError, Settled, Success};
+pub use backoff::{BackoffConfig, Jitter};
+pub use client::{Exchange, Fetched, HttpClient, ResponseError};
+pub use client_config::ClientConfig;
+pub use connection::{parse_base_url, ConnectError, Connected, Connection, SourceBuilder};
 pub use decode::{decode_json, snippet, DecodeError};
 pub use endpoint::{endpoint, Query};
 pub use error::{TransportError, TransportErrorKind};
@@ -52,7 +90,7 @@ pub use rate_limit::{RateLimit, RateLimiter};
 pub use request::RequestSpec;
 pub use retry::{classify_status, RetryConfig, Verdict};
 pub use retry_after::parse_retry_after;
-pub use secret::{MissingEnvVar, Secret};
+pub use secret::Secret;
 
 pub use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 pub use reqwest::{Method, StatusCode};

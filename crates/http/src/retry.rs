@@ -48,11 +48,11 @@ impl RetryConfig {
     }
 
     /// The wait before retry number `attempt` (1-based): the server's `Retry-After` when it
-    /// gave one (capped), otherwise jittered backoff.
-    pub fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+    /// gave one (capped), otherwise backoff scaled by the random factor `unit` in `[0, 1]`.
+    pub fn delay(&self, attempt: u32, retry_after: Option<Duration>, unit: f64) -> Duration {
         match retry_after {
             Some(after) => after.min(self.max_retry_after),
-            None => self.backoff.delay(attempt),
+            None => self.backoff.delay(attempt, unit),
         }
     }
 }
@@ -138,7 +138,8 @@ mod tests {
         };
         assert_eq!(after, Some(Duration::from_secs(3600)));
         let config = RetryConfig::default();
-        assert_eq!(config.delay(1, after), Duration::from_secs(60));
-        assert!(config.delay(1, None) <= Duration::from_millis(100));
+        assert_eq!(config.delay(1, after, 1.0), Duration::from_secs(60));
+        assert_eq!(config.delay(1, None, 1.0), Duration::from_millis(100));
+        assert_eq!(config.delay(1, None, 0.5), Duration::from_millis(50));
     }
 }

@@ -3,7 +3,7 @@
 //! Runs many [`InviteeSource`](affiliate_core::InviteeSource)s into one [`Sink`], exactly
 //! once and resumably:
 //!
-//! * [`Sync`]: the engine. Sources run concurrently (bounded), the slices of one source too;
+//! * [`SyncEngine`]: the engine. Sources run concurrently (bounded), the slices of one source too;
 //!   per-source [`SourceReport`]s say what was done and exactly what failed; fail-fast is
 //!   optional; cancellation stops between pages.
 //! * Checkpoints: every page's rows and the slice's resume cursor are committed together
@@ -16,7 +16,7 @@
 //!   `postgres`, on by default). The table layout is described in [`sink`].
 //! * PII: an [`EmailPolicy`] (keep, salted hash, drop) applied before rows reach a sink.
 //!
-//! See [`Sync`] for a complete example.
+//! See [`SyncEngine`] for a complete example.
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![deny(rustdoc::broken_intra_doc_links)]
 
@@ -29,12 +29,12 @@ mod report;
 pub mod sink;
 pub mod state;
 
-pub use engine::Sync;
+pub use engine::SyncEngine;
 pub use error::{BoxError, SinkError};
 pub use observer::{NoopObserver, Observer, PageEvent, SourceStart};
 pub use options::{SourceLimits, SyncOptions};
 pub use pii::EmailPolicy;
-pub use report::{Failure, FailureStage, SourceReport, SourceStatus, SyncReport};
+pub use report::{FailureStage, SourceFailure, SourceReport, SourceStatus, SyncReport};
 #[cfg(feature = "postgres")]
 pub use sink::PostgresSink;
 #[cfg(feature = "sqlite")]

@@ -5,7 +5,7 @@ use chrono::TimeDelta;
 
 use crate::{EmailPolicy, SyncMode};
 
-/// How a [`Sync`](crate::Sync) runs. Every field has a documented default.
+/// How a [`SyncEngine`](crate::SyncEngine) runs. Every field has a documented default.
 ///
 /// ```
 /// use affiliate_sync::{EmailPolicy, SyncMode, SyncOptions};

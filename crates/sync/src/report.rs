@@ -69,7 +69,7 @@ impl fmt::Display for FailureStage {
 /// One failure of a source, as text (the error itself stays with the source).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct Failure {
+pub struct SourceFailure {
     /// The step that failed.
     pub stage: FailureStage,
     /// The class of a source failure; `None` for sink and other failures.
@@ -81,7 +81,7 @@ pub struct Failure {
     pub message: String,
 }
 
-impl Failure {
+impl SourceFailure {
     pub(crate) fn source(stage: FailureStage, err: &SourceError, slice: Option<&Cursor>) -> Self {
         Self {
             stage,
@@ -110,7 +110,7 @@ impl Failure {
     }
 }
 
-impl fmt::Display for Failure {
+impl fmt::Display for SourceFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} failed: {}", self.stage, self.message)
     }
@@ -148,7 +148,7 @@ pub struct SourceReport {
     /// Attempts that retried an earlier one (throttling, 5xx, resets, bad bodies).
     pub retries: u64,
     /// What failed, first failure first; empty unless the status is `Failed`.
-    pub errors: Vec<Failure>,
+    pub errors: Vec<SourceFailure>,
     /// Wall time of the source's part.
     pub duration: Duration,
     /// The source's watermark after the run (the stored one when the run did not finish).
@@ -177,14 +177,14 @@ impl SourceReport {
         }
     }
 
-    pub(crate) fn failed(mut self, failure: Failure) -> Self {
+    pub(crate) fn failed(mut self, failure: SourceFailure) -> Self {
         self.status = SourceStatus::Failed;
         self.errors.push(failure);
         self
     }
 }
 
-/// The result of [`Sync::run`](crate::Sync::run): one report per source, in the order the
+/// The result of [`SyncEngine::run`](crate::SyncEngine::run): one report per source, in the order the
 /// sources were added.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

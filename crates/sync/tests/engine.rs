@@ -1,4 +1,4 @@
-//! The Sync engine against in-memory fake sources: exactly-once, resume, incremental,
+//! The SyncEngine engine against in-memory fake sources: exactly-once, resume, incremental,
 //! fail-fast, PII and CSV output.
 
 mod common;
@@ -11,7 +11,7 @@ use std::time::Duration;
 use affiliate_core::{Cursor, InviteeSource, Position};
 use affiliate_sync::{
     CancellationToken, EmailPolicy, FailureStage, FileFormat, FileSink, Sink, SliceProgress,
-    SourceStatus, SqliteSink, Sync, SyncMode, COLUMNS,
+    SourceStatus, SqliteSink, SyncEngine, SyncMode, COLUMNS,
 };
 use chrono::TimeDelta;
 use common::{arc, assert_unique, options, row_time, CancelAfter, Fake};
@@ -49,7 +49,7 @@ async fn counted_source_lands_exactly_once_in_sqlite_and_a_second_run_adds_nothi
     let db = dir.path().join("out.db");
     let fake = Arc::new(Fake::counted("a", 95, 10));
     let sink = Arc::new(SqliteSink::open(&db).await.unwrap());
-    let sync = Sync::new(sink.clone())
+    let sync = SyncEngine::new(sink.clone())
         .with_source(arc(&fake))
         .with_options(options());
 
@@ -77,7 +77,7 @@ async fn newest_first_source_lands_exactly_once_in_ndjson() {
     let fake = Arc::new(Fake::newest_first("nf", 95, 10));
     for _ in 0..2 {
         let sink = Arc::new(FileSink::open(&file, FileFormat::Ndjson).await.unwrap());
-        let report = Sync::new(sink)
+        let report = SyncEngine::new(sink)
             .with_source(arc(&fake))
             .with_options(options())
             .run()
@@ -97,7 +97,7 @@ async fn a_source_failing_midway_resumes_from_its_last_committed_page() {
     fake.fail_from_row(Some(50));
 
     let sink = Arc::new(SqliteSink::open(&db).await.unwrap());
-    let failed = Sync::new(sink)
+    let failed = SyncEngine::new(sink)
         .with_source(arc(&fake))
         .with_options(options())
         .run()
@@ -128,7 +128,7 @@ async fn a_source_failing_midway_resumes_from_its_last_committed_page() {
             limit: 10
         }))
     );
-    let resumed = Sync::new(sink)
+    let resumed = SyncEngine::new(sink)
         .with_source(arc(&fake))
         .with_options(options())
         .run()
@@ -155,7 +155,7 @@ async fn a_cancelled_newest_first_run_resumes_without_rereading_earlier_pages() 
     });
 
     let sink = Arc::new(FileSink::open(&file, FileFormat::Ndjson).await.unwrap());
-    let cancelled = Sync::new(sink)
+    let cancelled = SyncEngine::new(sink)
         .with_source(arc(&fake))
         .with_options(options())
         .with_cancellation(token)
@@ -172,7 +172,7 @@ async fn a_cancelled_newest_first_run_resumes_without_rereading_earlier_pages() 
     fake.take_log();
 
     let sink = Arc::new(FileSink::open(&file, FileFormat::Ndjson).await.unwrap());
-    let resumed = Sync::new(sink)
+    let resumed = SyncEngine::new(sink)
         .with_source(arc(&fake))
         .with_options(options())
         .run()
@@ -201,7 +201,7 @@ async fn an_incremental_newest_first_run_stops_at_the_watermark() {
     let sink = Arc::new(SqliteSink::open(dir.path().join("out.db")).await.unwrap());
     let fake = Arc::new(Fake::newest_first("nf", 200, 10));
     let sync = |mode| {
-        Sync::new(sink.clone())
+        SyncEngine::new(sink.clone())
             .with_source(arc(&fake))
             .with_options(options().with_mode(mode).with_overlap(TimeDelta::hours(1)))
     };
@@ -242,7 +242,7 @@ async fn an_incremental_windowed_run_scans_only_windows_after_the_watermark() {
     // 100 rows one hour apart in 10-hour windows: 10 slices of 10 rows, pages of 4.
     let fake = Arc::new(Fake::counted("w", 100, 4).windowed(10));
     let sync = || {
-        Sync::new(sink.clone())
+        SyncEngine::new(sink.clone())
             .with_source(arc(&fake))
             .with_options(
                 options()
@@ -285,7 +285,7 @@ async fn completed_slices_are_skipped_when_a_windowed_run_resumes() {
     fake.fail_windows_from(row_time(50));
     let sink = Arc::new(SqliteSink::open(&db).await.unwrap());
     let opts = options().with_slices_per_source(1);
-    let failed = Sync::new(sink.clone())
+    let failed = SyncEngine::new(sink.clone())
         .with_source(arc(&fake))
         .with_options(opts.clone())
         .run()
@@ -298,7 +298,7 @@ async fn completed_slices_are_skipped_when_a_windowed_run_resumes() {
     fake.take_log();
 
     fake.fail_from_row(None);
-    let resumed = Sync::new(sink)
+    let resumed = SyncEngine::new(sink)
         .with_source(arc(&fake))
         .with_options(opts)
         .run()
@@ -325,7 +325,7 @@ async fn a_failing_source_does_not_stop_the_others_unless_fail_fast() {
         broken.fail_from_row(Some(0));
         let slow = Arc::new(Fake::counted("slow", 200, 10).with_delay(Duration::from_millis(15)));
         let sink = Arc::new(SqliteSink::open(&db).await.unwrap());
-        let report = Sync::new(sink.clone())
+        let report = SyncEngine::new(sink.clone())
             .with_sources([arc(&broken), arc(&slow)])
             .with_options(options().with_fail_fast(fail_fast))
             .run()
@@ -340,7 +340,7 @@ async fn a_failing_source_does_not_stop_the_others_unless_fail_fast() {
             assert!(slow_report.records < 200);
             // The next run picks the stopped source up where it was.
             broken.fail_from_row(None);
-            let again = Sync::new(sink)
+            let again = SyncEngine::new(sink)
                 .with_sources([arc(&broken), arc(&slow)])
                 .with_options(options())
                 .run()
@@ -364,7 +364,7 @@ async fn a_failing_source_does_not_stop_the_others_unless_fail_fast() {
 async fn the_same_source_twice_is_a_configuration_failure() {
     let sink = Arc::new(SqliteSink::open_in_memory().await.unwrap());
     let fake = Arc::new(Fake::counted("a", 5, 10));
-    let report = Sync::new(sink)
+    let report = SyncEngine::new(sink)
         .with_sources([arc(&fake), arc(&fake)])
         .run()
         .await;
@@ -381,7 +381,7 @@ async fn emails_are_hashed_or_dropped_before_any_sink() {
 
     let db = dir.path().join("hashed.db");
     let sink = Arc::new(SqliteSink::open(&db).await.unwrap());
-    let report = Sync::new(sink)
+    let report = SyncEngine::new(sink)
         .with_source(arc(&fake))
         .with_options(options().with_email(EmailPolicy::hash("pepper")))
         .run()
@@ -401,7 +401,7 @@ async fn emails_are_hashed_or_dropped_before_any_sink() {
 
     let file = dir.path().join("dropped.ndjson");
     let sink = Arc::new(FileSink::open(&file, FileFormat::Ndjson).await.unwrap());
-    let report = Sync::new(sink)
+    let report = SyncEngine::new(sink)
         .with_source(arc(&fake))
         .with_options(options().with_email(EmailPolicy::Drop))
         .run()
@@ -426,7 +426,7 @@ async fn csv_output_has_one_header_and_escapes_awkward_text() {
     });
     for _ in 0..2 {
         let sink = Arc::new(FileSink::open(&file, FileFormat::Csv).await.unwrap());
-        let report = Sync::new(sink)
+        let report = SyncEngine::new(sink)
             .with_source(arc(&fake))
             .with_options(options())
             .run()
@@ -456,7 +456,7 @@ async fn many_sources_with_prefetching_land_exactly_once() {
     let counted = Arc::new(Fake::counted("counted", 250, 20));
     let sink = Arc::new(FileSink::open(&file, FileFormat::Ndjson).await.unwrap());
     // Default options: four pages in flight per slice, two slices per source.
-    let report = Sync::new(sink)
+    let report = SyncEngine::new(sink)
         .with_sources([arc(&windowed), arc(&newest), arc(&counted)])
         .run()
         .await;

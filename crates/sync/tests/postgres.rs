@@ -12,7 +12,7 @@ use affiliate_core::{
     Cursor, Invitee, InviteeSource, InviteeStatus, Position, Provider, Scope, SourceId,
 };
 use affiliate_sync::{
-    PageCommit, PostgresSink, RunState, Sink, SinkError, SliceProgress, SourceStatus, Sync,
+    PageCommit, PostgresSink, RunState, Sink, SinkError, SliceProgress, SourceStatus, SyncEngine,
     SyncMode,
 };
 use chrono::{DateTime, Utc};
@@ -162,7 +162,7 @@ async fn postgres_sync_resumes_after_a_failure_with_every_record_once() {
     let sink = db.sink.clone();
     let fake = Arc::new(Fake::counted("pg", 95, 10));
     fake.fail_from_row(Some(50));
-    let failed = Sync::new(sink.clone())
+    let failed = SyncEngine::new(sink.clone())
         .with_source(arc(&fake))
         .with_options(options())
         .run()
@@ -171,7 +171,7 @@ async fn postgres_sync_resumes_after_a_failure_with_every_record_once() {
     assert_eq!(failed.sources[0].records, 50);
 
     fake.fail_from_row(None);
-    let resumed = Sync::new(sink.clone())
+    let resumed = SyncEngine::new(sink.clone())
         .with_source(arc(&fake))
         .with_options(options())
         .run()
@@ -194,7 +194,7 @@ async fn postgres_upserts_pages_larger_than_one_batch() {
     // One page of 2,500 rows: three INSERT statements in one transaction.
     let fake = Arc::new(Fake::counted("big", 2_500, 2_500));
     for expected in [2_500, 0] {
-        let report = Sync::new(sink.clone())
+        let report = SyncEngine::new(sink.clone())
             .with_source(arc(&fake))
             .with_options(options())
             .run()

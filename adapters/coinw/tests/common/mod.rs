@@ -1,23 +1,20 @@
 //! Shared helpers of the CoinW integration tests.
 #![allow(dead_code, unreachable_pub)]
 
+use affiliate_http::SourceBuilder;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use affiliate_coinw::{CoinwBuilder, CoinwClient};
 use affiliate_core::driver::{invitees, DriverOptions};
 use affiliate_core::{Invitee, InviteeSource, Scope, SourceError};
-use affiliate_http::ClientConfig;
 use affiliate_sandbox::coinw::{CoinwConfig, CoinwEmulator};
 use affiliate_sandbox::Emulator;
+use affiliate_tests::FastTransport;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use futures::StreamExt;
 
 /// The real retry loop with millisecond backoff and no client-side rate limit.
-pub fn fast() -> ClientConfig {
-    affiliate_tests::fast_client_config()
-}
-
 pub async fn emulator(config: CoinwConfig) -> CoinwEmulator {
     CoinwEmulator::start(config).await.expect("emulator starts")
 }
@@ -33,7 +30,7 @@ pub fn builder(emu: &CoinwEmulator) -> CoinwBuilder {
         .with_secret_key(emu.secret_key())
         .with_offset(emu.utc_offset())
         .with_since_date(first)
-        .with_client_config(fast())
+        .fast()
 }
 
 pub fn client(emu: &CoinwEmulator) -> CoinwClient {

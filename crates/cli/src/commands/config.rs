@@ -33,7 +33,7 @@ pub(crate) fn check(args: CheckArgs) -> Result<(), Failure> {
     let sources: Vec<String> = config
         .sources
         .iter()
-        .map(|s| format!("{}:{}", s.provider(), s.label))
+        .map(|s| format!("{}:{}", s.provider, s.label))
         .collect();
     println!("{}: ok", config.path.display());
     println!("  sources: {}", sources.join(", "));

@@ -4,7 +4,9 @@ use std::io::IsTerminal;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use affiliate::sync::{Sink, SinkError, SourceStatus, Sync, SyncMode, SyncOptions, SyncReport};
+use affiliate::sync::{
+    Sink, SinkError, SourceStatus, SyncEngine, SyncMode, SyncOptions, SyncReport,
+};
 use affiliate::InviteeSource;
 
 use crate::args::SyncArgs;
@@ -96,7 +98,7 @@ pub(crate) async fn execute(
     style: Style,
 ) -> SyncReport {
     let progress = Arc::new(Progress::new(style, progress_for));
-    let sync = Sync::new(sink)
+    let sync = SyncEngine::new(sink)
         .with_sources(sources)
         .with_options(options)
         .with_observer(progress.clone());

@@ -1,12 +1,13 @@
 //! `affiliate triport user <uuid>`: Triport's operator view of one user.
 
-use affiliate::triport::{OperatorView, TriportBuilder};
+use std::path::Path;
+
+use affiliate::http::config::SourceSettings;
+use affiliate::triport::{OperatorView, TriportConfig};
 use affiliate::ErrorKind;
 
 use crate::args::{UserArgs, ViewFormat};
-use crate::config::{
-    missing_var, Config, ConfigError, ConfigErrors, Env, ProcessEnv, ProviderSpec,
-};
+use crate::config::{Config, ConfigError, ConfigErrors, ProcessEnv, SourceSpec};
 use crate::error::Failure;
 use crate::table;
 
@@ -19,67 +20,29 @@ pub(crate) async fn user(args: UserArgs) -> Result<(), Failure> {
         ))
     })?;
     let env = ProcessEnv;
-    let (base_url, token_var, token_key) = match &args.config {
-        None => (
-            env.var("TRIPORT_BASE_URL"),
-            "TRIPORT_ADMIN_TOKEN".to_owned(),
-            "TRIPORT_ADMIN_TOKEN".to_owned(),
-        ),
+    let client = match &args.config {
+        None => TriportConfig::default()
+            .admin_client(&SourceSettings::default(), &env)
+            .map_err(|issues| usage(issues.into_iter().map(|i| ConfigError::from_issue("", i))))?,
         Some(path) => {
-            let config = Config::load(path)?;
-            let spec = config
-                .sources
-                .iter()
-                .filter(|s| matches!(s.provider, ProviderSpec::Triport(_)))
-                .find(|s| args.label.as_ref().is_none_or(|l| *l == s.label))
-                .ok_or_else(|| {
-                    let what = match &args.label {
-                        Some(l) => format!("no Triport source is labelled {l:?}"),
-                        None => "no [[source]] has provider = \"triport\"".to_owned(),
-                    };
-                    ConfigErrors::one(
-                        path,
-                        ConfigError::new("source", what)
-                            .fix("add a Triport source, or leave out --config to use TRIPORT_BASE_URL and TRIPORT_ADMIN_TOKEN"),
-                    )
-                })?;
-            let ProviderSpec::Triport(triport) = &spec.provider else {
-                return Err(Failure::Usage("not a Triport source".into()));
-            };
-            let key = format!("{}: {}.admin_token_env", path.display(), spec.key);
-            (
-                spec.base_url
-                    .clone()
-                    .or_else(|| env.var("TRIPORT_BASE_URL")),
-                triport.admin_token_env.clone(),
-                key,
-            )
+            let spec = triport_source(path, args.label.as_deref())?;
+            let config: TriportConfig = toml::Value::Table(spec.table.clone())
+                .try_into()
+                .map_err(|e| Failure::Usage(format!("{}: {}: {e}", path.display(), spec.key)))?;
+            config
+                .admin_client(&spec.settings, &env)
+                .map_err(|issues| ConfigErrors {
+                    file: path.clone(),
+                    errors: spec.errors(issues),
+                })?
         }
     };
-    let Some(token) = env.var(&token_var) else {
-        let err = missing_var(
-            &token_key,
-            &token_var,
-            "the Triport operator token (X-Admin-Token)",
-        );
-        return Err(Failure::Usage(format!(
-            "{}: {}\n  fix: {}",
-            err.key, err.message, err.fix
-        )));
-    };
-    let mut builder = TriportBuilder::new().with_admin_token(token);
-    if let Some(url) = base_url {
-        builder = builder.with_base_url(url);
-    }
-    let client = builder
-        .build()
-        .map_err(|e| Failure::Usage(format!("Triport settings: {e}")))?;
     let view = client
         .get_user(&id.hyphenated().to_string())
         .await
         .map_err(|e| match e.kind() {
             ErrorKind::Unauthenticated | ErrorKind::PermissionDenied => Failure::Failed(format!(
-                "{e}\n  fix: check that {token_var} holds a valid operator token"
+                "{e}\n  fix: check that the operator token's variable holds a valid token"
             )),
             _ => Failure::Failed(e.to_string()),
         })?;
@@ -156,4 +119,34 @@ fn view_text(view: &OperatorView) -> String {
         ));
     }
     out
+}
+
+/// The Triport source of `path` (the one labelled `label`, when given).
+fn triport_source(path: &Path, label: Option<&str>) -> Result<SourceSpec, Failure> {
+    let config = Config::load(path)?;
+    let found = config
+        .sources
+        .into_iter()
+        .filter(|s| s.provider == "triport")
+        .find(|s| label.is_none_or(|l| l == s.label));
+    found.ok_or_else(|| {
+        let what = match label {
+            Some(l) => format!("no Triport source is labelled {l:?}"),
+            None => "no [[source]] has provider = \"triport\"".to_owned(),
+        };
+        ConfigErrors::one(
+            path,
+            ConfigError::new("source", what)
+                .fix("add a Triport source, or leave out --config to use TRIPORT_BASE_URL and TRIPORT_ADMIN_TOKEN"),
+        )
+        .into()
+    })
+}
+
+/// Problems without a file, one per line, as a usage failure.
+fn usage(errors: impl Iterator<Item = ConfigError>) -> Failure {
+    let lines: Vec<String> = errors
+        .map(|e| format!("{}: {}\n  fix: {}", e.key, e.message, e.fix))
+        .collect();
+    Failure::Usage(lines.join("\n"))
 }

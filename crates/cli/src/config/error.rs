@@ -3,6 +3,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use affiliate::http::config::ConfigIssue;
+
 /// One problem in a configuration file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ConfigError {
@@ -31,6 +33,16 @@ impl ConfigError {
     pub(crate) fn fix(mut self, fix: impl Into<String>) -> Self {
         self.fix = fix.into();
         self
+    }
+
+    /// An adapter's problem with a key of the table at `prefix` (`source[2]`).
+    pub(crate) fn from_issue(prefix: &str, issue: ConfigIssue) -> Self {
+        let key = match (prefix.is_empty(), issue.key.is_empty()) {
+            (true, _) => issue.key,
+            (false, true) => prefix.to_owned(),
+            (false, false) => format!("{prefix}.{}", issue.key),
+        };
+        Self::new(key, issue.message).fix(issue.fix)
     }
 
     /// Adds the line the problem is on.
@@ -89,34 +101,15 @@ impl fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
-/// The closest of `candidates` to `word` when it is a plausible typo.
+/// The closest of `candidates` to `word` when it is a plausible typo (Levenshtein
+/// distance at most a third of the candidate's length).
 pub(crate) fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     candidates
         .iter()
-        .map(|c| (edit_distance(word, c), *c))
+        .map(|c| (strsim::levenshtein(word, c), *c))
         .filter(|(d, c)| *d <= (c.len() / 3).max(1))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
-}
-
-/// Levenshtein distance over characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                prev
-            } else {
-                1 + prev.min(cur).min(row[j])
-            };
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]

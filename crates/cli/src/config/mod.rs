@@ -22,10 +22,10 @@
 
 mod error;
 mod raw;
+mod registry;
 mod source;
 mod values;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -33,33 +33,11 @@ use affiliate::sync::{EmailPolicy, SyncMode, SyncOptions};
 use affiliate::InviteeSource;
 use chrono::TimeDelta;
 
+pub(crate) use affiliate::http::config::{Env, ProcessEnv};
 pub(crate) use error::{ConfigError, ConfigErrors};
-pub(crate) use source::{missing_var, ProviderSpec, SourceSpec};
+pub(crate) use source::{missing_var, SourceSpec};
 
 use raw::RawFile;
-
-/// Where secrets and `*_BASE_URL` overrides come from.
-pub(crate) trait Env {
-    /// The variable's value; `None` when unset or empty.
-    fn var(&self, name: &str) -> Option<String>;
-}
-
-/// The process environment.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct ProcessEnv;
-
-impl Env for ProcessEnv {
-    fn var(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok().filter(|v| !v.is_empty())
-    }
-}
-
-/// A fixed set of variables (the demo hands its emulators' credentials over this way).
-impl Env for HashMap<String, String> {
-    fn var(&self, name: &str) -> Option<String> {
-        self.get(name).filter(|v| !v.is_empty()).cloned()
-    }
-}
 
 /// What happens to email addresses, as configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,7 +89,7 @@ pub(crate) struct OutputSettings {
 }
 
 /// A checked configuration file.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub(crate) struct Config {
     /// The file, as given.
     pub(crate) path: PathBuf,
@@ -175,16 +153,14 @@ impl Config {
             };
             if let Some(first) = sources
                 .iter()
-                .find(|s| s.provider() == spec.provider() && s.label == spec.label)
+                .find(|s| s.provider == spec.provider && s.label == spec.label)
             {
                 errors.push(
                     ConfigError::new(
                         format!("{}.label", spec.key),
                         format!(
                             "{}:{} is already configured by {}",
-                            spec.provider(),
-                            spec.label,
-                            first.key
+                            spec.provider, spec.label, first.key
                         ),
                     )
                     .fix("give each account of a provider its own label"),
@@ -445,7 +421,7 @@ mod tests {
             "[[source]]\nprovider = \"coinw\"\nutc_offset = \"Z\"\nsecret_key_env = \"MY_SECRET\"",
         )
         .unwrap();
-        let env: HashMap<String, String> = HashMap::new();
+        let env: std::collections::HashMap<String, String> = Default::default();
         let err = config.resolve(&env).err().unwrap();
         let keys: Vec<_> = err.errors.iter().map(|e| e.key.as_str()).collect();
         assert_eq!(keys, ["source[0].api_key_env", "source[0].secret_key_env"]);

@@ -15,9 +15,9 @@ pub(crate) struct RawFile {
     /// `[output]`.
     #[serde(default)]
     pub(crate) output: RawOutput,
-    /// Each `[[source]]`, read by [`RawTriport`] & co. once its `provider` is known.
-    /// (Each provider has its own struct rather than one with `#[serde(flatten)]`, which
-    /// serde cannot combine with `deny_unknown_fields`.)
+    /// Each `[[source]]`, read by its provider's configuration type once `provider` is
+    /// known (through the registry: serde cannot combine `#[serde(flatten)]` with
+    /// `deny_unknown_fields`, so the shared keys are split off first).
     #[serde(default)]
     pub(crate) source: Vec<toml::Table>,
 }
@@ -50,104 +50,4 @@ pub(crate) struct RawOutput {
     pub(crate) url_env: Option<String>,
     /// PostgreSQL schema for the tables.
     pub(crate) schema: Option<String>,
-}
-
-/// `provider = "triport"`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RawTriport {
-    /// `provider`, checked before the table is read.
-    #[serde(rename = "provider")]
-    pub(crate) _provider: IgnoredAny,
-    /// The account label rows are tagged with.
-    pub(crate) label: Option<String>,
-    /// Base URL override.
-    pub(crate) base_url: Option<String>,
-    /// Client-side requests per second.
-    pub(crate) rate_limit: Option<f64>,
-    /// Rows per page, 1..=200.
-    pub(crate) limit: Option<i64>,
-    /// Variable holding the `nl_session` cookie.
-    pub(crate) session_env: Option<String>,
-    /// Variable holding the operator token.
-    pub(crate) admin_token_env: Option<String>,
-}
-
-/// `provider = "coinw"`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RawCoinw {
-    /// `provider`, checked before the table is read.
-    #[serde(rename = "provider")]
-    pub(crate) _provider: IgnoredAny,
-    /// The account label rows are tagged with.
-    pub(crate) label: Option<String>,
-    /// Base URL override.
-    pub(crate) base_url: Option<String>,
-    /// Client-side requests per second.
-    pub(crate) rate_limit: Option<f64>,
-    /// The offset CoinW's times are in (required).
-    pub(crate) utc_offset: Option<String>,
-    /// A date (in the provider's offset) or an instant.
-    pub(crate) since: Option<toml::Value>,
-    /// `"1 month"`, `"7 days"`, ...
-    pub(crate) window: Option<String>,
-    /// Rows per page, 1..=1000.
-    pub(crate) page_size: Option<i64>,
-    /// Only this invitee.
-    pub(crate) uid: Option<toml::Value>,
-    /// Only users registered with this code.
-    pub(crate) referral_code: Option<String>,
-    /// Rows above which a window is split while planning; 0 reads windows whole, unprobed.
-    pub(crate) split_cap: Option<i64>,
-    /// Variable holding the API key.
-    pub(crate) api_key_env: Option<String>,
-    /// Variable holding the secret key.
-    pub(crate) secret_key_env: Option<String>,
-}
-
-/// `provider = "prefactor"`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RawPrefactor {
-    /// `provider`, checked before the table is read.
-    #[serde(rename = "provider")]
-    pub(crate) _provider: IgnoredAny,
-    /// The account label rows are tagged with.
-    pub(crate) label: Option<String>,
-    /// Base URL override.
-    pub(crate) base_url: Option<String>,
-    /// Client-side requests per second.
-    pub(crate) rate_limit: Option<f64>,
-    /// The account whose invites to list.
-    pub(crate) account_id: Option<String>,
-    /// `id`, `-id`, ...
-    pub(crate) sorting: Option<String>,
-    /// Rows per page, 1..=100.
-    pub(crate) page_size: Option<i64>,
-    /// Variable holding the API token.
-    pub(crate) token_env: Option<String>,
-}
-
-/// `provider = "census"`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RawCensus {
-    /// `provider`, checked before the table is read.
-    #[serde(rename = "provider")]
-    pub(crate) _provider: IgnoredAny,
-    /// The account label rows are tagged with.
-    pub(crate) label: Option<String>,
-    /// Base URL override.
-    pub(crate) base_url: Option<String>,
-    /// Client-side requests per second.
-    pub(crate) rate_limit: Option<f64>,
-    /// `us` or `eu`.
-    pub(crate) region: Option<String>,
-    /// `asc` or `desc`.
-    pub(crate) order: Option<String>,
-    /// Rows per page, 1..=100.
-    pub(crate) per_page: Option<i64>,
-    /// Variable holding the personal access token.
-    pub(crate) token_env: Option<String>,
 }

@@ -1,13 +1,13 @@
 //! Walking a slice whose first page reports a total.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 
 use futures::stream::FuturesOrdered;
 use futures::StreamExt;
 use tracing::warn;
 
 use super::{Halt, PaginationError, Walk};
-use crate::{Cursor, Total};
+use crate::{Cursor, Position};
 
 impl Walk {
     /// Walks the slice, re-reading it while its total keeps changing (bounded).
@@ -28,7 +28,6 @@ impl Walk {
     async fn counted_pass(&mut self, start: &Cursor, growing_tail: bool) -> Result<bool, Halt> {
         let (_, first) = self.request(start.clone()).await;
         let first = self.accept(first)?;
-        let size = start.position.size();
         let Some(total) = first.total else {
             let next = first.next.clone();
             let resume = next.clone();
@@ -36,23 +35,9 @@ impl Walk {
             self.follow_next(start.clone(), next).await?;
             return Ok(false);
         };
-        let rows_of = |total: Total| match total {
-            Total::Items(n) => n,
-            Total::Pages(p) => p.saturating_mul(u64::from(size)),
-        };
-        let mut planned_rows = rows_of(total);
-        let empty = first.invitees.is_empty();
-        let mut queue: VecDeque<Cursor> = if empty {
-            VecDeque::new()
-        } else {
-            start
-                .position
-                .remaining(planned_rows)
-                .into_iter()
-                .map(|p| start.with_position(p))
-                .collect()
-        };
-        if self.fetched + queue.len() as u64 > self.options.max_pages {
+        let planned_rows = if first.invitees.is_empty() { 0 } else { total };
+        let mut plan = Remaining::after(start.position, planned_rows);
+        if self.fetched + plan.pages() > self.options.max_pages {
             return Err(self.pagination(PaginationError::PageCeiling(self.options.max_pages)));
         }
         let resume = Some(start.with_position(start.position.following()));
@@ -60,14 +45,12 @@ impl Walk {
 
         let mut drifted = false;
         let mut last = start.clone();
-        // The last position planned so far, to extend the plan from when the list grows.
-        let mut planned_end = queue.back().cloned().unwrap_or_else(|| start.clone());
         let mut in_flight = FuturesOrdered::new();
         while in_flight.len() < self.options.concurrency {
-            let Some(cursor) = queue.pop_front() else {
+            let Some(position) = plan.next() else {
                 break;
             };
-            in_flight.push_back(self.request(cursor));
+            in_flight.push_back(self.request(start.with_position(position)));
         }
         while let Some((cursor, result)) = in_flight.next().await {
             let page = self.accept(result)?;
@@ -75,12 +58,8 @@ impl Walk {
                 drifted = true;
                 // Rows added inside the slice push its tail past the planned pages: plan
                 // the pages the new total needs, so the tail is not left behind.
-                if let Some(now) = page.total.map(rows_of).filter(|n| *n > planned_rows) {
-                    for p in planned_end.position.remaining(now) {
-                        queue.push_back(start.with_position(p));
-                    }
-                    planned_end = queue.back().cloned().unwrap_or(planned_end);
-                    planned_rows = now;
+                if let Some(now) = page.total {
+                    plan.extend_to(now);
                 }
             }
             let empty = page.invitees.is_empty();
@@ -92,8 +71,8 @@ impl Walk {
                 drifted = true;
                 break;
             }
-            if let Some(cursor) = queue.pop_front() {
-                in_flight.push_back(self.request(cursor));
+            if let Some(position) = plan.next() {
+                in_flight.push_back(self.request(start.with_position(position)));
             }
         }
         drop(in_flight);
@@ -148,5 +127,107 @@ impl Walk {
             current = cursor;
         }
         Ok(())
+    }
+}
+
+/// The pages of a counted slice still to request, produced one at a time (a slice of a
+/// million rows does not become ten thousand cursors up front).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Remaining {
+    /// The next page to hand out.
+    next: Position,
+    /// Rows the slice holds, as far as its totals said so far.
+    rows: u64,
+}
+
+impl Remaining {
+    /// The pages after `first` of a slice holding `rows` rows.
+    fn after(first: Position, rows: u64) -> Self {
+        Self {
+            next: first.following(),
+            rows,
+        }
+    }
+
+    /// How many pages are left.
+    fn pages(&self) -> u64 {
+        let size = u64::from(self.next.size()).max(1);
+        self.rows
+            .saturating_sub(self.next.first_row())
+            .div_ceil(size)
+    }
+
+    /// Plans for a slice that grew to `rows` rows (a smaller total changes nothing: the
+    /// pages past the end come back empty and end the pass).
+    fn extend_to(&mut self, rows: u64) {
+        self.rows = self.rows.max(rows);
+    }
+}
+
+impl Iterator for Remaining {
+    type Item = Position;
+
+    fn next(&mut self) -> Option<Position> {
+        let position = self.next;
+        (position.first_row() < self.rows).then(|| {
+            self.next = position.following();
+            position
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_cover_the_total_exactly() {
+        let first = Position::Offset {
+            offset: 0,
+            limit: 10,
+        };
+        let rest: Vec<u64> = Remaining::after(first, 30).map(|p| p.first_row()).collect();
+        assert_eq!(rest, [10, 20]);
+        assert_eq!(Remaining::after(first, 30).pages(), 2);
+        assert_eq!(Remaining::after(first, 10).count(), 0);
+        assert_eq!(Remaining::after(first, 11).pages(), 1);
+        assert_eq!(Remaining::after(first, 0).count(), 0);
+    }
+
+    #[test]
+    fn pages_are_one_based() {
+        let first = Position::Page {
+            number: 1,
+            size: 100,
+        };
+        let pages: Vec<Position> = Remaining::after(first, 250).collect();
+        assert_eq!(
+            pages,
+            [
+                Position::Page {
+                    number: 2,
+                    size: 100
+                },
+                Position::Page {
+                    number: 3,
+                    size: 100
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn a_larger_total_extends_the_plan_lazily() {
+        let first = Position::Offset {
+            offset: 0,
+            limit: 10,
+        };
+        let mut plan = Remaining::after(first, 20);
+        assert_eq!(plan.next().map(|p| p.first_row()), Some(10));
+        assert_eq!(plan.next(), None);
+        plan.extend_to(35);
+        plan.extend_to(5);
+        let rest: Vec<u64> = plan.map(|p| p.first_row()).collect();
+        assert_eq!(rest, [20, 30]);
     }
 }

@@ -15,14 +15,13 @@
 //! error instead of looping.
 //!
 //! ```
-//! use std::sync::Arc;
 //! use async_trait::async_trait;
 //! use futures::TryStreamExt;
 //! use affiliate_core::driver::{invitees, DriverOptions};
 //! use affiliate_core::*;
 //!
 //! /// Ten rows served three at a time, with a total.
-//! #[derive(Debug)]
+//! #[derive(Debug, Clone)]
 //! struct Ten(SourceId);
 //!
 //! #[async_trait]
@@ -37,15 +36,18 @@
 //!         let invitees = (start..(start + 3).min(10))
 //!             .map(|i| Invitee::new(self.0.clone(), i.to_string(), InviteeStatus::Joined))
 //!             .collect();
-//!         Ok(Page { invitees, next: None, total: Some(Total::Items(10)) })
+//!         Ok(Page { invitees, next: None, total: Some(10) })
 //!     }
 //! }
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
-//! let source = Arc::new(Ten(SourceId::new(Provider::Other("demo".into()), "a")));
-//! let all: Vec<Invitee> = invitees(source, Scope::full(), DriverOptions::default())
-//!     .try_collect()
-//!     .await?;
+//! let source = Ten(SourceId::new(Provider::Other("demo".into()), "a"));
+//! // With default options:
+//! let all: Vec<Invitee> = source.invitees(Scope::full()).try_collect().await?;
+//! assert_eq!(all.len(), 10);
+//! // With one page in flight at a time:
+//! let options = DriverOptions::new().with_concurrency(1);
+//! let all: Vec<Invitee> = invitees(source, Scope::full(), options).try_collect().await?;
 //! assert_eq!(all.len(), 10);
 //! # Ok::<(), SourceError>(())
 //! # }).unwrap();
@@ -96,6 +98,11 @@ impl Default for DriverOptions {
 }
 
 impl DriverOptions {
+    /// The defaults (the same as [`DriverOptions::default`]), to chain setters on.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
     /// Sets [`DriverOptions::concurrency`] (at least 1).
     pub fn with_concurrency(mut self, concurrency: usize) -> Self {
         self.concurrency = concurrency.max(1);
@@ -105,6 +112,18 @@ impl DriverOptions {
     /// Sets [`DriverOptions::max_pages`].
     pub fn with_max_pages(mut self, max_pages: u64) -> Self {
         self.max_pages = max_pages;
+        self
+    }
+
+    /// Sets [`DriverOptions::max_backtracks`].
+    pub fn with_max_backtracks(mut self, max_backtracks: u32) -> Self {
+        self.max_backtracks = max_backtracks;
+        self
+    }
+
+    /// Sets [`DriverOptions::drift_rescans`].
+    pub fn with_drift_rescans(mut self, drift_rescans: u32) -> Self {
+        self.drift_rescans = drift_rescans;
         self
     }
 }
@@ -159,13 +178,14 @@ pub fn pages(source: Arc<dyn InviteeSource>, scope: Scope, options: DriverOption
         .boxed()
 }
 
-/// Every invitee the scope covers, each once.
+/// Every invitee the scope covers, each once. [`InviteeSource::invitees`] is the same with
+/// default options.
 pub fn invitees(
-    source: Arc<dyn InviteeSource>,
+    source: impl InviteeSource + 'static,
     scope: Scope,
     options: DriverOptions,
 ) -> BoxStream<'static, Result<Invitee, SourceError>> {
-    pages(source, scope, options)
+    pages(Arc::new(source), scope, options)
         .flat_map(|page| match page {
             Ok(page) => stream::iter(page.invitees.into_iter().map(Ok)).left_stream(),
             Err(err) => stream::once(ready(Err(err))).right_stream(),

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
 
 use super::*;
-use crate::{InviteeStatus, Page, Position, Provider, SourceId, Strategy, Total};
+use crate::{InviteeStatus, Page, Position, Provider, SourceId, Strategy};
 
 /// Changes the list after the n-th fetch.
 type Mutation = Box<dyn Fn(u64, &mut Vec<String>) + Send + Sync>;
@@ -81,7 +81,7 @@ impl InviteeSource for FakeList {
             .iter()
             .map(|id| Invitee::new(self.id.clone(), id.clone(), InviteeStatus::Joined))
             .collect();
-        let total = self.report_total.then(|| Total::Items(rows.len() as u64));
+        let total = self.report_total.then(|| rows.len() as u64);
         (self.on_fetch)(n, &mut rows);
         Ok(Page {
             invitees,

@@ -1,4 +1,4 @@
-//! The [`Sync`] engine: many sources, one sink, checkpoints after every page.
+//! The [`SyncEngine`]: many sources, one sink, checkpoints after every page.
 
 mod slice;
 mod source_run;
@@ -13,7 +13,7 @@ use futures::{stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::observer::{NoopObserver, Observer};
-use crate::report::{Failure, FailureStage, SourceReport, SyncReport};
+use crate::report::{FailureStage, SourceFailure, SourceReport, SyncReport};
 use crate::{Sink, SourceLimits, SyncOptions};
 
 /// Runs sources into a sink, exactly once, resumably.
@@ -35,14 +35,13 @@ use crate::{Sink, SourceLimits, SyncOptions};
 /// pages: the page in flight is either committed whole or discarded, and the next run
 /// resumes.
 ///
-/// Must run inside a Tokio runtime. Import the type by name (`use affiliate_sync::Sync`)
-/// or refer to it by path: a glob import would shadow `std::marker::Sync`.
+/// Must run inside a Tokio runtime.
 ///
 /// ```
 /// use std::sync::Arc;
 /// use async_trait::async_trait;
 /// use affiliate_core::*;
-/// use affiliate_sync::{FileFormat, FileSink, Sync, SyncOptions};
+/// use affiliate_sync::{FileFormat, FileSink, SyncEngine, SyncOptions};
 ///
 /// /// Five invitees on pages of two, with a total.
 /// #[derive(Debug)]
@@ -60,7 +59,7 @@ use crate::{Sink, SourceLimits, SyncOptions};
 ///         let invitees = (start..(start + 2).min(5))
 ///             .map(|i| Invitee::new(self.0.clone(), i.to_string(), InviteeStatus::Joined))
 ///             .collect();
-///         Ok(Page { invitees, next: None, total: Some(Total::Items(5)) })
+///         Ok(Page { invitees, next: None, total: Some(5) })
 ///     }
 /// }
 ///
@@ -68,8 +67,8 @@ use crate::{Sink, SourceLimits, SyncOptions};
 /// // NDJSON lines on standard output; `SqliteSink::open("affiliate.db")` keeps state
 /// // across processes, so an interrupted run resumes.
 /// let sink = Arc::new(FileSink::stdout(FileFormat::Ndjson));
-/// let source = Arc::new(Five(SourceId::new(Provider::Other("demo".into()), "a")));
-/// let report = Sync::new(sink)
+/// let source = Five(SourceId::new(Provider::Other("demo".into()), "a"));
+/// let report = SyncEngine::new(sink)
 ///     .with_source(source)
 ///     .with_options(SyncOptions::default())
 ///     .run()
@@ -79,7 +78,7 @@ use crate::{Sink, SourceLimits, SyncOptions};
 /// assert_eq!(report.pages(), 3);
 /// # });
 /// ```
-pub struct Sync {
+pub struct SyncEngine {
     sources: Vec<(Arc<dyn InviteeSource>, Option<SourceLimits>)>,
     sink: Arc<dyn Sink>,
     options: SyncOptions,
@@ -87,9 +86,9 @@ pub struct Sync {
     observer: Arc<dyn Observer>,
 }
 
-impl fmt::Debug for Sync {
+impl fmt::Debug for SyncEngine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sync")
+        f.debug_struct("SyncEngine")
             .field(
                 "sources",
                 &self.sources.iter().map(|(s, _)| s.id()).collect::<Vec<_>>(),
@@ -100,7 +99,7 @@ impl fmt::Debug for Sync {
     }
 }
 
-impl Sync {
+impl SyncEngine {
     /// A sync into `sink` with no sources yet and default options.
     pub fn new(sink: Arc<dyn Sink>) -> Self {
         Self {
@@ -113,27 +112,30 @@ impl Sync {
     }
 
     /// Adds a source (using the run-wide concurrency defaults).
-    pub fn with_source(mut self, source: Arc<dyn InviteeSource>) -> Self {
-        self.sources.push((source, None));
+    pub fn with_source(mut self, source: impl InviteeSource + 'static) -> Self {
+        self.sources.push((Arc::new(source), None));
         self
     }
 
-    /// Adds several sources.
-    pub fn with_sources(
+    /// Adds several sources (e.g. a `Vec<Arc<dyn InviteeSource>>` built from a config).
+    pub fn with_sources<S: InviteeSource + 'static>(
         mut self,
-        sources: impl IntoIterator<Item = Arc<dyn InviteeSource>>,
+        sources: impl IntoIterator<Item = S>,
     ) -> Self {
-        self.sources.extend(sources.into_iter().map(|s| (s, None)));
+        let sources = sources
+            .into_iter()
+            .map(|s| (Arc::new(s) as Arc<dyn InviteeSource>, None));
+        self.sources.extend(sources);
         self
     }
 
     /// Adds a source with its own concurrency limits.
     pub fn with_limited_source(
         mut self,
-        source: Arc<dyn InviteeSource>,
+        source: impl InviteeSource + 'static,
         limits: SourceLimits,
     ) -> Self {
-        self.sources.push((source, Some(limits)));
+        self.sources.push((Arc::new(source), Some(limits)));
         self
     }
 
@@ -193,7 +195,7 @@ impl Sync {
                 async move {
                     let id = source.id().clone();
                     if duplicate {
-                        let failure = Failure::other(
+                        let failure = SourceFailure::other(
                             FailureStage::Config,
                             format!("{id} is configured more than once; give each account its own label"),
                         );
@@ -204,7 +206,7 @@ impl Sync {
                     match tokio::spawn(source_run::run(ctx.clone(), source, limits)).await {
                         Ok(report) => report,
                         Err(err) => {
-                            let failure = Failure::other(
+                            let failure = SourceFailure::other(
                                 FailureStage::Panic,
                                 format!("the task syncing {id} failed: {err}"),
                             );

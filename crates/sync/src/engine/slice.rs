@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::source_run::Watermark;
 use crate::observer::{Observer, PageEvent};
-use crate::report::{Failure, FailureStage};
+use crate::report::{FailureStage, SourceFailure};
 use crate::state::{SliceProgress, SliceState};
 use crate::{EmailPolicy, PageCommit, Sink};
 
@@ -41,7 +41,7 @@ pub(super) enum SliceEnd {
     /// Stopped between pages.
     Cancelled,
     /// A fetch or a commit failed; committed pages stay.
-    Failed(Failure),
+    Failed(SourceFailure),
 }
 
 /// Counts and the end of one slice.
@@ -94,7 +94,7 @@ impl SliceDriver {
                 None => break,
                 Some(Ok(page)) => page,
                 Some(Err(err)) => {
-                    outcome.end = SliceEnd::Failed(Failure::source(
+                    outcome.end = SliceEnd::Failed(SourceFailure::source(
                         FailureStage::Fetch,
                         &err,
                         Some(&slice.start),
@@ -121,7 +121,7 @@ impl SliceDriver {
             let result = match self.sink.commit_page(&id, &commit).await {
                 Ok(result) => result,
                 Err(err) => {
-                    outcome.end = SliceEnd::Failed(Failure::sink(&err, Some(&slice.start)));
+                    outcome.end = SliceEnd::Failed(SourceFailure::sink(&err, Some(&slice.start)));
                     return outcome;
                 }
             };
@@ -148,7 +148,7 @@ impl SliceDriver {
             // The listing ended without a page that said so: record completion on its own.
             let done = PageCommit::new(&self.run_id, &slice.start, &[], None);
             if let Err(err) = self.sink.commit_page(&id, &done).await {
-                outcome.end = SliceEnd::Failed(Failure::sink(&err, Some(&slice.start)));
+                outcome.end = SliceEnd::Failed(SourceFailure::sink(&err, Some(&slice.start)));
             }
         }
         outcome

@@ -13,7 +13,7 @@ use tracing::{info, warn};
 
 use super::slice::{SliceDriver, SliceEnd, SliceOutcome};
 use crate::observer::{Observer, SourceStart};
-use crate::report::{Failure, FailureStage, SourceReport, SourceStatus};
+use crate::report::{FailureStage, SourceFailure, SourceReport, SourceStatus};
 use crate::state::{newest, RunState, SliceState, SourceState};
 use crate::{Sink, SourceLimits, SyncMode, SyncOptions};
 
@@ -67,7 +67,7 @@ async fn execute(
     let id = source.id().clone();
     let state = match ctx.sink.load_state(&id).await {
         Ok(state) => state,
-        Err(err) => return fail(report, Failure::sink(&err, None)),
+        Err(err) => return fail(report, SourceFailure::sink(&err, None)),
     };
     report.watermark = state.watermark;
     let (run, resumed) = match start_or_resume(ctx, source.as_ref(), &state).await {
@@ -157,12 +157,12 @@ async fn execute(
     // provider clock ahead of ours) must not make the next run skip what arrives meanwhile.
     let watermark = driver.watermark.get().map(|w| w.min(run.started_at));
     if let Err(err) = ctx.sink.finish_run(&id, &run.id, watermark).await {
-        return fail(report, Failure::sink(&err, None));
+        return fail(report, SourceFailure::sink(&err, None));
     }
     report.watermark = newest(state.watermark, watermark);
 }
 
-fn fail(report: &mut SourceReport, failure: Failure) {
+fn fail(report: &mut SourceReport, failure: SourceFailure) {
     report.status = SourceStatus::Failed;
     report.errors.push(failure);
 }
@@ -172,7 +172,7 @@ async fn start_or_resume(
     ctx: &Ctx,
     source: &dyn InviteeSource,
     state: &SourceState,
-) -> Result<(RunState, bool), Failure> {
+) -> Result<(RunState, bool), SourceFailure> {
     let id = source.id();
     if let Some(run) = &state.run {
         if ctx.options.resume && run.mode.satisfies(ctx.options.mode) {
@@ -201,12 +201,12 @@ async fn start_or_resume(
     let slices = source
         .plan(&scope)
         .await
-        .map_err(|err| Failure::source(FailureStage::Plan, &err, None))?;
+        .map_err(|err| SourceFailure::source(FailureStage::Plan, &err, None))?;
     let run = RunState::new(new_run_id(id, now), mode, &scope, now, slices);
     ctx.sink
         .begin_run(id, &run)
         .await
-        .map_err(|err| Failure::sink(&err, None))?;
+        .map_err(|err| SourceFailure::sink(&err, None))?;
     Ok((run, false))
 }
 

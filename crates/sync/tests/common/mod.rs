@@ -10,7 +10,7 @@ use std::time::Duration;
 use affiliate_core::driver::DriverOptions;
 use affiliate_core::{
     Cursor, ErrorKind, Invitee, InviteeSource, InviteeStatus, Page, Position, Provider, Scope,
-    SourceError, SourceId, Strategy, Total, Window,
+    SourceError, SourceId, Strategy, Window,
 };
 use affiliate_sync::{Observer, PageEvent, SyncOptions};
 use async_trait::async_trait;
@@ -245,7 +245,7 @@ impl InviteeSource for Fake {
             _ => Page {
                 invitees,
                 next: more.then(|| cursor.with_position(cursor.position.following())),
-                total: Some(Total::Items(total)),
+                total: Some(total),
             },
         })
     }

@@ -1,11 +1,10 @@
 //! What every adapter's `list_invitees` example does once its source is built: stream the
-//! listing as NDJSON to stdout and summarise it. Included by each example with `#[path]`.
+//! listing as NDJSON to stdout and summarise it.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use affiliate_core::driver::{invitees, DriverOptions};
@@ -76,7 +75,7 @@ impl fmt::Display for Failed {
 
 /// Streams `source` over `scope` as one JSON object per line on stdout.
 pub async fn print_listing(
-    source: Arc<dyn InviteeSource>,
+    source: impl InviteeSource + 'static,
     scope: Scope,
 ) -> Result<Summary, Failed> {
     let started = Instant::now();
@@ -121,7 +120,7 @@ where
     E: fmt::Display,
 {
     let source = match built {
-        Ok(source) => Arc::new(source),
+        Ok(source) => source,
         Err(e) => {
             eprintln!("configuration error: {e}");
             return ExitCode::from(2);

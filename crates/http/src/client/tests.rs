@@ -5,9 +5,15 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use affiliate_http::{
-    BackoffConfig, BodyVerdict, ClientConfig, HeaderName, HttpClient, NoHooks, RequestHooks,
-    RequestSpec, RetryConfig, Secret, Settled, StatusCode, TransportErrorKind, Url,
+use affiliate_core::Provider;
+use axum::http::StatusCode;
+use reqwest::header::HeaderName;
+use url::Url;
+
+use super::{HttpClient, Settled};
+use crate::{
+    BackoffConfig, BodyVerdict, ClientConfig, Jitter, NoHooks, RequestHooks, RequestSpec,
+    RetryConfig, Secret, TransportErrorKind,
 };
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -77,6 +83,10 @@ fn fast() -> ClientConfig {
     })
 }
 
+fn test_provider() -> Provider {
+    Provider::Other("test".into())
+}
+
 fn spec(base: &str, path: &str) -> RequestSpec {
     RequestSpec::get(Url::parse(&format!("{base}{path}")).unwrap())
 }
@@ -89,7 +99,7 @@ async fn retries_5xx_then_succeeds() {
         (200, vec![], "{\"ok\":true}".into()),
     ])
     .await;
-    let client = HttpClient::new("test", fast()).unwrap();
+    let client = HttpClient::new(test_provider(), fast()).unwrap();
     let settled: Settled<serde_json::Value> = client
         .fetch_json(&spec(&base, "/r"), &NoHooks)
         .await
@@ -109,7 +119,7 @@ async fn retries_5xx_then_succeeds() {
 #[tokio::test]
 async fn gives_up_after_max_retries_with_the_last_response() {
     let (base, script) = serve(vec![(500, vec![], "{\"error\":\"internal\"}".into())]).await;
-    let client = HttpClient::new("test", fast()).unwrap();
+    let client = HttpClient::new(test_provider(), fast()).unwrap();
     let ex = client.execute(&spec(&base, "/r"), &NoHooks).await.unwrap();
     assert_eq!(ex.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(ex.attempts, 4);
@@ -119,7 +129,7 @@ async fn gives_up_after_max_retries_with_the_last_response() {
 #[tokio::test]
 async fn does_not_retry_client_errors() {
     let (base, script) = serve(vec![(401, vec![], "{}".into())]).await;
-    let client = HttpClient::new("test", fast()).unwrap();
+    let client = HttpClient::new(test_provider(), fast()).unwrap();
     let ex = client.execute(&spec(&base, "/r"), &NoHooks).await.unwrap();
     assert_eq!(ex.status.as_u16(), 401);
     assert_eq!(script.hits.load(Ordering::SeqCst), 1);
@@ -134,7 +144,7 @@ async fn honours_retry_after_seconds_and_dates() {
         (200, vec![], "{}".into()),
     ])
     .await;
-    let client = HttpClient::new("test", fast()).unwrap();
+    let client = HttpClient::new(test_provider(), fast()).unwrap();
     let started = Instant::now();
     let ex = client.execute(&spec(&base, "/r"), &NoHooks).await.unwrap();
     assert_eq!(ex.status.as_u16(), 200);
@@ -158,7 +168,7 @@ async fn retry_after_is_capped_by_max_retry_after_and_counted_against_the_budget
     let mut config = fast();
     config.retry.max_retry_after = Duration::from_millis(50);
     config.retry.retry_timeout = Duration::from_millis(120);
-    let client = HttpClient::new("test", config).unwrap();
+    let client = HttpClient::new(test_provider(), config).unwrap();
     let started = Instant::now();
     let ex = client.execute(&spec(&base, "/r"), &NoHooks).await.unwrap();
     assert_eq!(ex.status.as_u16(), 429);
@@ -177,7 +187,7 @@ async fn malformed_success_bodies_are_retried_then_reported() {
         (200, vec![], "{\"ok\": 1}".into()),
     ])
     .await;
-    let client = HttpClient::new("test", fast()).unwrap();
+    let client = HttpClient::new(test_provider(), fast()).unwrap();
     let settled: Settled<serde_json::Value> = client
         .fetch_json(&spec(&base, "/r"), &NoHooks)
         .await
@@ -205,7 +215,7 @@ async fn malformed_success_bodies_are_retried_then_reported() {
 #[tokio::test]
 async fn body_size_cap_is_enforced() {
     let (base, _) = serve(vec![(200, vec![], "x".repeat(10_000))]).await;
-    let client = HttpClient::new("test", fast().with_max_body_bytes(1_000)).unwrap();
+    let client = HttpClient::new(test_provider(), fast().with_max_body_bytes(1_000)).unwrap();
     let err = client
         .execute(&spec(&base, "/r"), &NoHooks)
         .await
@@ -219,7 +229,7 @@ async fn timeouts_are_retried_then_reported() {
     let (base, _) = serve(vec![]).await;
     let mut config = fast().with_timeout(Duration::from_millis(100));
     config.retry.max_retries = 1;
-    let client = HttpClient::new("test", config).unwrap();
+    let client = HttpClient::new(test_provider(), config).unwrap();
     let err = client
         .execute(&spec(&base, "/slow"), &NoHooks)
         .await
@@ -234,7 +244,7 @@ async fn connection_refused_is_a_connect_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
-    let client = HttpClient::new("test", fast()).unwrap();
+    let client = HttpClient::new(test_provider(), fast()).unwrap();
     let err = client
         .execute(&spec(&format!("http://{addr}"), "/r"), &NoHooks)
         .await
@@ -247,10 +257,7 @@ async fn connection_refused_is_a_connect_error() {
 struct Stamp(AtomicU32);
 
 impl RequestHooks for Stamp {
-    fn before_attempt(
-        &self,
-        request: &mut reqwest::Request,
-    ) -> Result<(), affiliate_http::HookError> {
+    fn before_attempt(&self, request: &mut reqwest::Request) -> Result<(), crate::HookError> {
         let n = self.0.fetch_add(1, Ordering::SeqCst);
         request
             .headers_mut()
@@ -273,7 +280,7 @@ async fn hooks_run_per_attempt_and_classify_bodies() {
         (200, vec![], "{\"code\":200}".into()),
     ])
     .await;
-    let client = HttpClient::new("test", fast()).unwrap();
+    let client = HttpClient::new(test_provider(), fast()).unwrap();
     let hooks = Stamp(AtomicU32::new(0));
     let ex = client.execute(&spec(&base, "/r"), &hooks).await.unwrap();
     assert_eq!(&ex.body[..], b"{\"code\":200}");
@@ -287,7 +294,7 @@ async fn hooks_run_per_attempt_and_classify_bodies() {
 
 #[tokio::test]
 async fn credentials_are_refused_over_plain_http_off_loopback() {
-    let client = HttpClient::new("test", fast()).unwrap();
+    let client = HttpClient::new(test_provider(), fast()).unwrap();
     let spec = RequestSpec::get(Url::parse("http://example.com/r").unwrap())
         .secret_header(
             HeaderName::from_static("x-admin-token"),
@@ -304,8 +311,8 @@ async fn credentials_are_refused_over_plain_http_off_loopback() {
 async fn rate_limit_spaces_requests() {
     let (base, script) = serve(vec![(200, vec![], "{}".into())]).await;
     let client = HttpClient::new(
-        "test",
-        fast().with_rate_limit(affiliate_http::RateLimit::new(20.0, 1)),
+        test_provider(),
+        fast().with_rate_limit(crate::RateLimit::new(20.0, 1)),
     )
     .unwrap();
     let started = Instant::now();
@@ -318,4 +325,49 @@ async fn rate_limit_spaces_requests() {
         "{:?}",
         started.elapsed()
     );
+}
+
+/// Records every wait the client chose before a retry.
+#[derive(Default)]
+struct Waits(Mutex<Vec<Duration>>);
+
+impl RequestHooks for Waits {
+    fn before_retry(&self, _attempt: u32, delay: Duration) {
+        self.0.lock().unwrap().push(delay);
+    }
+}
+
+#[tokio::test]
+async fn a_wait_is_drawn_once_and_never_overruns_the_budget() {
+    let (base, script) = serve(vec![(503, vec![], "busy".into())]).await;
+    // Random factors alternate 0, 1, 0, 1, ...: a client that drew one factor for the
+    // budget check and another for the sleep would check a wait of 0 and sleep 200 ms.
+    let draws = Arc::new(AtomicU32::new(0));
+    let counter = draws.clone();
+    let jitter = Jitter::from_fn(move || f64::from(counter.fetch_add(1, Ordering::SeqCst) % 2));
+    let config = ClientConfig::default()
+        .with_jitter(jitter)
+        .with_retry(RetryConfig {
+            backoff: BackoffConfig {
+                init_backoff: Duration::from_millis(200),
+                max_backoff: Duration::from_millis(200),
+                base: 1.0,
+            },
+            max_retries: 10,
+            retry_timeout: Duration::from_millis(150),
+            ..RetryConfig::default()
+        });
+    let client = HttpClient::new(test_provider(), config).unwrap();
+    let waits = Waits::default();
+    let ex = client.execute(&spec(&base, "/r"), &waits).await.unwrap();
+    assert_eq!(ex.status, StatusCode::SERVICE_UNAVAILABLE);
+    // Retry 1 draws 0 and waits 0; retry 2 draws 1, and its 200 ms would overrun the
+    // 150 ms budget, so it is not made.
+    assert_eq!(*waits.0.lock().unwrap(), [Duration::ZERO]);
+    assert_eq!(
+        draws.load(Ordering::SeqCst),
+        2,
+        "one draw per retry considered"
+    );
+    assert_eq!(script.hits.load(Ordering::SeqCst), 2);
 }
