@@ -430,3 +430,86 @@ per_page = 100
     let out = run_now(&["config", "check", "--no-env", "--config", path], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+/// `affiliate config check --no-env` of `toml`: exit code and standard error.
+fn check_text(toml: &str) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write(dir.path(), "check.toml", toml);
+    let path = file.to_str().unwrap_or_default();
+    let out = run_now(&["config", "check", "--no-env", "--config", path], &[]);
+    (out.status.code(), stderr(&out))
+}
+
+#[test]
+fn unknown_keys_get_a_suggestion_from_the_provider_and_shared_keys() {
+    let (code, text) = check_text("[[source]]\nprovider = \"triport\"\nlimt = 5\n");
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("source[0].limt: unknown key for provider \"triport\""),
+        "{text}"
+    );
+    assert!(text.contains("did you mean `limit`?"), "{text}");
+    let (_, text) = check_text("[[source]]\nprovider = \"census\"\nbase_ulr = \"https://x\"\n");
+    assert!(text.contains("did you mean `base_url`?"), "{text}");
+    assert!(
+        text.contains(
+            "known keys: region, order, per_page, token_env, label, base_url, rate_limit"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_literal_secret_points_at_the_providers_env_key() {
+    let (code, text) = check_text("[[source]]\nprovider = \"census\"\ntoken = \"hunter2\"\n");
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("token_env = \"CENSUS_TOKEN\""), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+    let (_, text) =
+        check_text("[[source]]\nprovider = \"coinw\"\nutc_offset = \"Z\"\nsecret = \"s\"\n");
+    assert!(
+        text.contains("secret_key_env = \"COINW_SECRET_KEY\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn every_problem_of_a_source_is_reported_in_order() {
+    let (code, text) = check_text(
+        "[[source]]\nprovider = \"coinw\"\npage_size = 0\nwindow = \"weekly\"\nbase_url = \"http://example.com\"\n",
+    );
+    assert_eq!(code, Some(2), "{text}");
+    let at = |key: &str| {
+        text.find(&format!("{key}: "))
+            .unwrap_or_else(|| panic!("{key} in {text}"))
+    };
+    let order = [
+        at("source[0].utc_offset"),
+        at("source[0].window"),
+        at("source[0].page_size"),
+        at("source[0].base_url"),
+    ];
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{text}");
+}
+
+#[test]
+fn every_missing_secret_variable_is_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write(
+        dir.path(),
+        "secrets.toml",
+        "[[source]]\nprovider = \"coinw\"\nutc_offset = \"Z\"\nsecret_key_env = \"MY_SECRET\"\n",
+    );
+    let path = file.to_str().unwrap_or_default();
+    let out = run_now(&["config", "check", "--config", path], &[]);
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("source[0].api_key_env: environment variable COINW_API_KEY"),
+        "{text}"
+    );
+    assert!(
+        text.contains("source[0].secret_key_env: environment variable MY_SECRET"),
+        "{text}"
+    );
+}

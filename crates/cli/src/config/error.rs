@@ -8,7 +8,7 @@ use affiliate::http::config::ConfigIssue;
 /// One problem in a configuration file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ConfigError {
-    /// The key, as a path (`source[2].utc_offset`, `sync.email`); empty for the whole file.
+    /// The key, as a path (`source[2].label`, `sync.email`); empty for the whole file.
     pub(crate) key: String,
     /// The line the problem is on, when known (1-based).
     pub(crate) line: Option<usize>,
@@ -75,8 +75,8 @@ impl fmt::Display for ConfigErrors {
     /// One paragraph per problem:
     ///
     /// ```text
-    /// affiliate.toml:14: source[2].utc_offset: missing (CoinW's times carry no zone)
-    ///   fix: add utc_offset = "+08:00" with the offset your CoinW account's times are in
+    /// affiliate.toml:14: source[2].rate_limit: must be a number of requests per second within (0, 1000] (got 0)
+    ///   fix: remove it to use the provider's default, or set e.g. rate_limit = 5
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, err) in self.errors.iter().enumerate() {
@@ -118,25 +118,25 @@ mod tests {
 
     #[test]
     fn typos_are_suggested() {
-        assert_eq!(did_you_mean("limt", &["limit", "label"]), Some("limit"));
+        assert_eq!(did_you_mean("labl", &["label", "base_url"]), Some("label"));
         assert_eq!(
-            did_you_mean("utc_ofset", &["utc_offset", "uid"]),
-            Some("utc_offset")
+            did_you_mean("base_ulr", &["base_url", "rate_limit"]),
+            Some("base_url")
         );
-        assert_eq!(did_you_mean("zzz", &["limit", "label"]), None);
+        assert_eq!(did_you_mean("zzz", &["label", "base_url"]), None);
     }
 
     #[test]
     fn errors_name_file_line_key_and_fix() {
         let errs = ConfigErrors::one(
             Path::new("a.toml"),
-            ConfigError::new("source[0].limit", "must be within 1..=200 (got 500)")
-                .fix("set limit = 200")
+            ConfigError::new("source[0].label", "must not be empty")
+                .fix("name the account")
                 .at_line(Some(4)),
         );
         assert_eq!(
             errs.to_string(),
-            "a.toml:4: source[0].limit: must be within 1..=200 (got 500)\n  fix: set limit = 200"
+            "a.toml:4: source[0].label: must not be empty\n  fix: name the account"
         );
     }
 }

@@ -11,13 +11,12 @@
 //! url = "sqlite://affiliate.db"
 //!
 //! [[source]]
-//! provider = "coinw"
+//! provider = "triport"
 //! label = "main"
-//! utc_offset = "+08:00"
 //! ```
 //!
 //! Secrets are never written in the file: each is read from an environment variable that
-//! the file may name (`session_env`, `api_key_env`, ...). Every error names the file, the
+//! the file may name (each adapter's `*_env` keys). Every error names the file, the
 //! key and the fix.
 
 mod error;
@@ -363,11 +362,9 @@ mod tests {
             [[source]]
             provider = "triport"
             label = "main"
-            limit = 100
 
             [[source]]
             provider = "census"
-            region = "eu"
             "#,
         )
         .unwrap();
@@ -403,7 +400,7 @@ mod tests {
 
     #[test]
     fn syntax_errors_carry_a_line() {
-        let err = parse("[[source]]\nprovider = \"triport\"\nlimit = = 3\n").unwrap_err();
+        let err = parse("[[source]]\nprovider = \"triport\"\nlabel = = 3\n").unwrap_err();
         assert_eq!(err.errors[0].line, Some(3), "{err}");
     }
 
@@ -413,18 +410,5 @@ mod tests {
             keys("[[source]]\nprovider = \"triport\"\n[[source]]\nprovider = \"triport\""),
             ["source[1].label"]
         );
-    }
-
-    #[test]
-    fn missing_secrets_are_all_reported() {
-        let config = parse(
-            "[[source]]\nprovider = \"coinw\"\nutc_offset = \"Z\"\nsecret_key_env = \"MY_SECRET\"",
-        )
-        .unwrap();
-        let env: std::collections::HashMap<String, String> = Default::default();
-        let err = config.resolve(&env).err().unwrap();
-        let keys: Vec<_> = err.errors.iter().map(|e| e.key.as_str()).collect();
-        assert_eq!(keys, ["source[0].api_key_env", "source[0].secret_key_env"]);
-        assert!(err.to_string().contains("MY_SECRET"));
     }
 }
