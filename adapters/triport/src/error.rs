@@ -53,6 +53,13 @@ pub enum TriportError {
         /// Envelope details.
         details: ApiDetails,
     },
+    /// 403 `tier_insufficient` (shared error guide): the account's tier is too low for the
+    /// endpoint.
+    #[error("403 tier_insufficient: the account's Triport tier does not include this endpoint{0}")]
+    TierInsufficient(ApiDetails),
+    /// 401 `trial_expired` (shared error guide): the account's trial has ended.
+    #[error("401 trial_expired: the Triport trial has ended{0}")]
+    TrialExpired(ApiDetails),
     /// 401 `admin_token_unset`: the server has no operator token; the admin surface is off.
     #[error("401 admin_token_unset: the server has no operator token configured{0}")]
     AdminTokenUnset(ApiDetails),
@@ -109,9 +116,14 @@ pub enum TriportError {
 impl AdapterError for TriportError {
     fn kind(&self) -> ErrorKind {
         match self {
-            TriportError::Unauthenticated(_)
-            | TriportError::AdminTokenUnset(_)
-            | TriportError::AdminTokenInvalid(_) => ErrorKind::Unauthenticated,
+            TriportError::Unauthenticated(_) | TriportError::AdminTokenInvalid(_) => {
+                ErrorKind::Unauthenticated
+            }
+            // The server's own configuration, not the caller's token.
+            TriportError::AdminTokenUnset(_) => ErrorKind::Disabled,
+            TriportError::TierInsufficient(_) | TriportError::TrialExpired(_) => {
+                ErrorKind::PermissionDenied
+            }
             TriportError::RateLimited { .. } => ErrorKind::RateLimited,
             TriportError::Internal { .. } => ErrorKind::Server,
             TriportError::InvalidUserId(_) | TriportError::MethodNotAllowed(_) => {
@@ -119,11 +131,7 @@ impl AdapterError for TriportError {
             }
             TriportError::Gone(_) => ErrorKind::Gone,
             TriportError::Api { status, .. } | TriportError::UnexpectedStatus { status, .. } => {
-                if *status >= 500 {
-                    ErrorKind::Server
-                } else {
-                    ErrorKind::Other
-                }
+                kind_of_status(*status)
             }
             TriportError::Decode(_) => ErrorKind::Decode,
             TriportError::Transport(_) => ErrorKind::Transport,
@@ -132,6 +140,18 @@ impl AdapterError for TriportError {
                 ErrorKind::Config
             }
         }
+    }
+}
+
+/// The kind of a status without a known tag (an unknown tag, or a proxy's bare answer).
+fn kind_of_status(status: u16) -> ErrorKind {
+    match status {
+        401 => ErrorKind::Unauthenticated,
+        403 => ErrorKind::PermissionDenied,
+        429 => ErrorKind::RateLimited,
+        410 => ErrorKind::Gone,
+        500.. => ErrorKind::Server,
+        _ => ErrorKind::Other,
     }
 }
 
@@ -169,6 +189,8 @@ impl ResponseError for TriportError {
             },
             (_, "internal") => TriportError::Internal { status, details },
             (_, "admin_token_unset") => TriportError::AdminTokenUnset(details),
+            (_, "tier_insufficient") => TriportError::TierInsufficient(details),
+            (_, "trial_expired") => TriportError::TrialExpired(details),
             (_, "admin_token_invalid") => TriportError::AdminTokenInvalid(details),
             (_, "invalid_user_id") => TriportError::InvalidUserId(details),
             (_, "method_not_allowed") => TriportError::MethodNotAllowed(details),

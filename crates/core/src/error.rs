@@ -34,6 +34,10 @@ pub enum ErrorKind {
     Pagination,
     /// The provider no longer offers the endpoint.
     Gone,
+    /// The provider has the endpoint switched off on its side (e.g. Triport's operator
+    /// surface on a server without an operator token): nothing the caller's credentials or
+    /// parameters can fix.
+    Disabled,
     /// Anything else the provider reported.
     Other,
 }
