@@ -225,12 +225,10 @@ impl CoinwClient {
         data: Option<Box<RawValue>>,
         window: &Window,
     ) -> Result<ListPage, CoinwError> {
-        // A success without `data` (or with `null`) is read as an empty result.
+        // A success without `data` (or with `null`) says nothing about the window: reading
+        // it as empty would drop the window's rows silently (and planning would skip it).
         let Some(raw) = data.filter(|raw| raw.get().trim() != "null") else {
-            return Ok(ListPage {
-                invitees: Vec::new(),
-                total: 0,
-            });
+            return Err(CoinwError::MissingData);
         };
         let data: Data = serde_json::from_str(raw.get()).map_err(|e| {
             CoinwError::Decode(DecodeError {

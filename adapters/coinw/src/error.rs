@@ -140,6 +140,10 @@ pub enum CoinwError {
     /// The client or a cursor was configured wrongly (caught before any request).
     #[error("invalid CoinW configuration: {0}")]
     Config(String),
+    /// A success answer without `data` (or with `data: null`): not an empty window, an
+    /// answer that says nothing about it.
+    #[error("a success answer without data: CoinW said nothing about the window's rows")]
+    MissingData,
     /// The base URL or the transport could not be set up.
     #[error("invalid CoinW configuration: {0}")]
     Connect(#[from] ConnectError),
@@ -191,9 +195,10 @@ impl AdapterError for CoinwError {
                 s if *s >= 500 => ErrorKind::Server,
                 _ => ErrorKind::Other,
             },
-            CoinwError::Decode(_) | CoinwError::BadRecord(_) | CoinwError::OutsideWindow { .. } => {
-                ErrorKind::Decode
-            }
+            CoinwError::Decode(_)
+            | CoinwError::MissingData
+            | CoinwError::BadRecord(_)
+            | CoinwError::OutsideWindow { .. } => ErrorKind::Decode,
             CoinwError::Transport(_) => ErrorKind::Transport,
             CoinwError::Signing(_) | CoinwError::Config(_) | CoinwError::Connect(_) => {
                 ErrorKind::Config

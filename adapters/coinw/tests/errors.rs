@@ -320,12 +320,21 @@ async fn success_codes_200_as_number_and_0_and_lenient_number_types() {
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].id, "1116977");
     }
-    // data null with a success code: an empty window.
-    emu.push_answer(200, json!({"code": "200", "msg": "success", "data": null}));
-    let got = list_all(Arc::new(client.clone()), Scope::full())
-        .await
-        .unwrap();
-    assert!(got.is_empty());
+}
+
+#[tokio::test]
+async fn a_success_without_data_is_a_typed_error_not_an_empty_window() {
+    for body in [
+        json!({"code": "200", "msg": "success", "data": null}),
+        json!({"code": 200, "msg": "success"}),
+    ] {
+        let (err, _) = answered(200, body.clone()).await;
+        assert!(
+            matches!(coinw(&err), CoinwError::MissingData),
+            "{body}: {err}"
+        );
+        assert_eq!(err.kind(), ErrorKind::Decode);
+    }
 }
 
 #[tokio::test]
