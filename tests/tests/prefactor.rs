@@ -160,17 +160,35 @@ async fn requests_carry_sorting_and_pagination_and_no_idempotency_key_by_default
         let page = format!("pagination%5Boffset%5D={offset}&");
         assert!(requests.iter().any(|r| r.contains(&page)), "{requests:?}");
     }
+}
 
-    let emu = emulator(3).await;
+#[tokio::test]
+async fn every_page_sends_its_own_idempotency_key_and_retries_reuse_it() {
+    let emu = emulator(20).await;
+    // Every other request fails once, so pages are retried.
+    emu.set_faults(FaultPlan::none().every(2, Fault::ServerError(503)));
     let keyed = builder(&emu)
         .with_idempotency_key("list-2026-11")
         .build()
         .unwrap();
-    assert_eq!(list(Arc::new(keyed)).await.len(), 3);
-    assert!(emu
-        .requests()
-        .iter()
-        .all(|r| r.contains("idempotency_key=list-2026-11&")));
+    assert_eq!(list(Arc::new(keyed)).await.len(), 20);
+    let requests = emu.requests();
+    let mut keys = std::collections::BTreeMap::new();
+    for request in &requests {
+        let offset = request
+            .split("pagination%5Boffset%5D=")
+            .nth(1)
+            .and_then(|rest| rest.split('&').next())
+            .expect("an offset");
+        let key = format!("idempotency_key=list-2026-11-{offset}-{PAGE}&");
+        assert!(request.contains(&key), "{request} should carry {key}");
+        *keys.entry(offset.to_owned()).or_insert(0) += 1;
+    }
+    assert!(keys.len() >= 3, "three pages at least: {keys:?}");
+    assert!(
+        keys.values().any(|n| *n > 1),
+        "some page was retried: {requests:?}"
+    );
 }
 
 #[tokio::test]

@@ -129,9 +129,10 @@ impl PrefactorBuilder {
         self
     }
 
-    /// An `idempotency_key` query parameter sent with every request (at most 64
-    /// characters). The endpoint accepts one, but a GET is idempotent anyway: leave it
-    /// unset unless a proxy in between asks for it.
+    /// An `idempotency_key` base (at most 64 characters): each page request sends it with
+    /// the page's offset and size appended (`key-200-100`, shortened to 64 characters), so
+    /// no two pages share a key and a retry reuses its request's. The endpoint accepts a
+    /// key, but a GET is idempotent anyway: leave it unset unless a proxy asks for one.
     pub fn with_idempotency_key(mut self, key: impl Into<String>) -> Self {
         self.idempotency_key = Some(key.into());
         self

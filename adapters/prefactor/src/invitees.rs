@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::{PrefactorClient, PrefactorError};
+use crate::{PrefactorClient, PrefactorError, MAX_IDEMPOTENCY_KEY};
 
 const PATH: &str = "/admin_user_invite";
 
@@ -181,9 +181,13 @@ impl Pagination {
 
 impl PrefactorClient {
     fn query(&self, offset: u64, limit: u32) -> Query {
+        let key = self.shared.idempotency_key.as_deref();
         Query::new()
             .push_opt("account_id", self.shared.account_id.as_deref())
-            .push_opt("idempotency_key", self.shared.idempotency_key.as_deref())
+            .push_opt(
+                "idempotency_key",
+                key.map(|k| request_key(k, offset, limit)),
+            )
             .push("sorting", &self.shared.sorting)
             .push("pagination[offset]", offset)
             .push("pagination[page_size]", limit)
@@ -255,6 +259,17 @@ impl PrefactorClient {
     }
 }
 
+/// The idempotency key of one page request: the configured key plus the page's offset and
+/// size, so every page has its own key (a server that honours keys would refuse a key
+/// reused for another page) and a retry, which resends the same request, reuses it. The
+/// configured part is shortened so the whole stays within [`MAX_IDEMPOTENCY_KEY`].
+fn request_key(configured: &str, offset: u64, limit: u32) -> String {
+    let suffix = format!("-{offset}-{limit}");
+    let room = MAX_IDEMPOTENCY_KEY.saturating_sub(suffix.len());
+    let base: String = configured.chars().take(room).collect();
+    base + &suffix
+}
+
 #[async_trait]
 impl InviteeSource for PrefactorClient {
     fn transport_stats(&self) -> TransportStats {
@@ -301,6 +316,18 @@ impl InviteeSource for PrefactorClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_page_has_its_own_key_within_the_cap() {
+        assert_eq!(request_key("sync-1", 0, 100), "sync-1-0-100");
+        assert_ne!(
+            request_key("sync-1", 0, 100),
+            request_key("sync-1", 100, 100)
+        );
+        let long = request_key(&"k".repeat(64), 1_000_000, 100);
+        assert_eq!(long.chars().count(), MAX_IDEMPOTENCY_KEY);
+        assert!(long.ends_with("-1000000-100"));
+    }
 
     fn pagination(json: Value) -> Pagination {
         serde_json::from_value(json).unwrap()
