@@ -81,9 +81,7 @@ impl SourceConfig for CensusConfig {
             );
         }
         issues.page_size("per_page", self.per_page, MAX_PER_PAGE);
-        if let Some(var) = &self.token_env {
-            issues.env_name(TOKEN.key, var);
-        }
+        issues.secret_var(TOKEN, self.token_env.as_deref());
         issues.into_vec()
     }
 
@@ -93,8 +91,7 @@ impl SourceConfig for CensusConfig {
         env: &dyn Env,
     ) -> Result<Box<dyn InviteeSource>, Vec<ConfigIssue>> {
         let mut issues = Issues::new();
-        let var = self.token_env.as_deref().unwrap_or(TOKEN_ENV);
-        let token = issues.secret(env, TOKEN.key, var, TOKEN.what);
+        let token = issues.secret(env, TOKEN, self.token_env.as_deref());
         let mut builder = CensusBuilder::new();
         if let Some(Ok(region)) = self.region() {
             builder = builder.with_region(region);

@@ -217,13 +217,8 @@ impl SourceConfig for CoinwConfig {
         env: &dyn Env,
     ) -> Result<Box<dyn InviteeSource>, Vec<ConfigIssue>> {
         let mut issues = Issues::new();
-        let var = |value: &Option<String>, key: SecretKey| {
-            value.clone().unwrap_or_else(|| key.default_var.to_owned())
-        };
-        let api_key_var = var(&self.api_key_env, API_KEY);
-        let secret_key_var = var(&self.secret_key_env, SECRET_KEY);
-        let api_key = issues.secret(env, API_KEY.key, &api_key_var, API_KEY.what);
-        let secret_key = issues.secret(env, SECRET_KEY.key, &secret_key_var, SECRET_KEY.what);
+        let api_key = issues.secret(env, API_KEY, self.api_key_env.as_deref());
+        let secret_key = issues.secret(env, SECRET_KEY, self.secret_key_env.as_deref());
         let mut builder = issues.finish(self.builder(settings, env))?;
         if let Some(key) = api_key {
             builder = builder.with_api_key(key);

@@ -73,9 +73,7 @@ impl SourceConfig for PrefactorConfig {
             ));
         }
         issues.page_size("page_size", self.page_size, MAX_PAGE_SIZE);
-        if let Some(var) = &self.token_env {
-            issues.env_name(TOKEN.key, var);
-        }
+        issues.secret_var(TOKEN, self.token_env.as_deref());
         issues.into_vec()
     }
 
@@ -85,8 +83,7 @@ impl SourceConfig for PrefactorConfig {
         env: &dyn Env,
     ) -> Result<Box<dyn InviteeSource>, Vec<ConfigIssue>> {
         let mut issues = Issues::new();
-        let var = self.token_env.as_deref().unwrap_or(TOKEN_ENV);
-        let token = issues.secret(env, TOKEN.key, var, TOKEN.what);
+        let token = issues.secret(env, TOKEN, self.token_env.as_deref());
         let mut builder = settings.apply(PrefactorBuilder::new(), BASE_URL_ENV, env);
         if let Some(token) = issues.finish(token)? {
             builder = builder.with_token(token);

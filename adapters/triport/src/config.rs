@@ -53,10 +53,6 @@ pub struct TriportConfig {
 }
 
 impl TriportConfig {
-    fn var<'a>(&'a self, value: &'a Option<String>, key: SecretKey) -> &'a str {
-        value.as_deref().unwrap_or(key.default_var)
-    }
-
     fn builder(&self, settings: &SourceSettings, env: &dyn Env) -> TriportBuilder {
         let mut builder = settings.apply(TriportBuilder::new(), BASE_URL_ENV, env);
         if let Some(limit) = self.limit.and_then(|l| u32::try_from(l).ok()) {
@@ -72,8 +68,7 @@ impl TriportConfig {
         env: &dyn Env,
     ) -> Result<TriportClient, Vec<ConfigIssue>> {
         let mut issues = Issues::new();
-        let var = self.var(&self.admin_token_env, ADMIN_TOKEN);
-        let token = issues.secret(env, ADMIN_TOKEN.key, var, ADMIN_TOKEN.what);
+        let token = issues.secret(env, ADMIN_TOKEN, self.admin_token_env.as_deref());
         let mut builder = issues.finish(self.builder(settings, env))?;
         if let Some(token) = token {
             builder = builder.with_admin_token(token);
@@ -103,8 +98,7 @@ impl SourceConfig for TriportConfig {
         env: &dyn Env,
     ) -> Result<Box<dyn InviteeSource>, Vec<ConfigIssue>> {
         let mut issues = Issues::new();
-        let var = self.var(&self.session_env, SESSION);
-        let session = issues.secret(env, SESSION.key, var, SESSION.what);
+        let session = issues.secret(env, SESSION, self.session_env.as_deref());
         let builder = issues.finish(self.builder(settings, env))?;
         let builder = match session {
             Some(session) => builder.with_session(session),

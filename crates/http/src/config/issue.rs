@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::config::Env;
+use crate::config::{Env, SecretKey};
 use crate::Secret;
 
 /// One problem in a source's configuration.
@@ -113,12 +113,25 @@ impl Issues {
         }
     }
 
-    /// Reads the secret held by variable `var` (named by `key`), which should hold `what`.
-    pub fn secret(&mut self, env: &dyn Env, key: &str, var: &str, what: &str) -> Option<Secret> {
+    /// Checks the variable name `configured` for the secret key `key`, when one is given.
+    pub fn secret_var(&mut self, key: SecretKey, configured: Option<&str>) {
+        if let Some(var) = configured {
+            self.env_name(key.key, var);
+        }
+    }
+
+    /// Reads the secret of `key` from its variable: `configured`, else the key's default.
+    pub fn secret(
+        &mut self,
+        env: &dyn Env,
+        key: SecretKey,
+        configured: Option<&str>,
+    ) -> Option<Secret> {
+        let var = configured.unwrap_or(key.default_var);
         match env.var(var) {
             Some(value) => Some(Secret::new(value)),
             None => {
-                self.push(ConfigIssue::missing_var(key, var, what));
+                self.push(ConfigIssue::missing_var(key.key, var, key.what));
                 None
             }
         }
