@@ -1,7 +1,7 @@
 //! Knobs of a sync run: plain data with documented defaults.
 
 use affiliate_core::driver::DriverOptions;
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::{EmailPolicy, SyncMode};
 
@@ -40,6 +40,13 @@ pub struct SyncOptions {
     pub resume: bool,
     /// What to do with email addresses before any sink sees them (default keep).
     pub email: EmailPolicy,
+    /// The longest an incremental run lets stored rows' mutable fields (paid totals,
+    /// statuses, claim times) age (default 24 hours): when the last full listing of a
+    /// source started longer ago, the incremental run lists it in full instead (a refresh
+    /// pass), then the next runs are incremental again. `None` never refreshes.
+    pub refresh: Option<TimeDelta>,
+    /// Make the next incremental run a refresh pass whatever its age (default false).
+    pub force_refresh: bool,
 }
 
 impl Default for SyncOptions {
@@ -53,6 +60,8 @@ impl Default for SyncOptions {
             fail_fast: false,
             resume: true,
             email: EmailPolicy::Keep,
+            refresh: Some(TimeDelta::hours(24)),
+            force_refresh: false,
         }
     }
 }
@@ -104,6 +113,29 @@ impl SyncOptions {
     pub fn with_email(mut self, email: EmailPolicy) -> Self {
         self.email = email;
         self
+    }
+
+    /// Sets [`SyncOptions::refresh`].
+    pub fn with_refresh(mut self, refresh: Option<TimeDelta>) -> Self {
+        self.refresh = refresh;
+        self
+    }
+
+    /// Sets [`SyncOptions::force_refresh`].
+    pub fn with_force_refresh(mut self, force: bool) -> Self {
+        self.force_refresh = force;
+        self
+    }
+
+    /// Whether an incremental request for a source last refreshed at `refreshed_at` must
+    /// list it in full at `now`.
+    pub fn refresh_due(&self, refreshed_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+        match (self.force_refresh, self.refresh, refreshed_at) {
+            (true, _, _) => true,
+            (false, None, _) => false,
+            (false, Some(_), None) => true,
+            (false, Some(interval), Some(at)) => now - at >= interval,
+        }
     }
 }
 

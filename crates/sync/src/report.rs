@@ -126,8 +126,12 @@ pub struct SourceReport {
     pub status: SourceStatus,
     /// The run's id (`None` when the source failed before a run was started or loaded).
     pub run_id: Option<String>,
-    /// The mode the run was in (an incremental request without a watermark runs full).
+    /// The mode the run was in (an incremental request without a watermark, or with a
+    /// refresh due, runs full).
     pub mode: SyncMode,
+    /// True when an incremental request ran a full refresh pass (the last one was older
+    /// than [`SyncOptions::refresh`](crate::SyncOptions::refresh), or one was forced).
+    pub refresh: bool,
     /// True when an unfinished earlier run was continued.
     pub resumed: bool,
     /// Slices the run planned.
@@ -138,8 +142,11 @@ pub struct SourceReport {
     pub pages: u64,
     /// Rows new to the sink.
     pub records: u64,
-    /// Rows the sink already held (updated in place by databases, skipped by files).
+    /// Rows the sink already held, changed or not.
     pub existing: u64,
+    /// Of those, rows whose tracked columns changed (recorded in `invitee_changes` by
+    /// databases, appended as a new version by files).
+    pub changed: u64,
     /// Rows the page driver dropped as already emitted in this listing.
     pub duplicates: u64,
     /// HTTP attempts the source started during the run (retries included; a speculative
@@ -162,18 +169,30 @@ impl SourceReport {
             status: SourceStatus::Ok,
             run_id: None,
             mode,
+            refresh: false,
             resumed: false,
             slices: 0,
             slices_skipped: 0,
             pages: 0,
             records: 0,
             existing: 0,
+            changed: 0,
             duplicates: 0,
             requests: 0,
             retries: 0,
             errors: Vec::new(),
             duration: Duration::ZERO,
             watermark: None,
+        }
+    }
+
+    /// `full`, `incremental`, or `incremental + refresh` (a refresh pass ran on an
+    /// incremental request).
+    pub fn mode_label(&self) -> &'static str {
+        if self.refresh {
+            "incremental + refresh"
+        } else {
+            self.mode.as_str()
         }
     }
 
@@ -233,12 +252,14 @@ impl fmt::Display for SyncReport {
         for s in &self.sources {
             write!(
                 f,
-                "{}: {} ({} pages, {} new, {} existing, {} duplicates, {} requests, {} retries, {:.1}s)",
+                "{}: {} ({}, {} pages, {} new, {} existing, {} changed, {} duplicates, {} requests, {} retries, {:.1}s)",
                 s.source,
                 s.status,
+                s.mode_label(),
                 s.pages,
                 s.records,
                 s.existing,
+                s.changed,
                 s.duplicates,
                 s.requests,
                 s.retries,

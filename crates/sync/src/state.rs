@@ -171,6 +171,11 @@ impl RunState {
 pub struct SourceState {
     /// Newest activity instant of the last finished run (incremental runs start from it).
     pub watermark: Option<DateTime<Utc>>,
+    /// When the last finished full listing started: every stored row's mutable fields
+    /// (paid totals, statuses) are at least this fresh. Incremental runs start a full
+    /// refresh pass when it is older than [`SyncOptions::refresh`](crate::SyncOptions::refresh).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refreshed_at: Option<DateTime<Utc>>,
     /// The unfinished run, if the last one was interrupted or failed.
     pub run: Option<RunState>,
 }
@@ -232,13 +237,18 @@ impl SourceState {
     }
 
     /// Ends run `run_id`: the watermark becomes the newer of the old one and `watermark`,
-    /// and the run (with its cursors) is forgotten, so the next run starts from scratch.
+    /// a full run's start becomes [`SourceState::refreshed_at`], and the run (with its
+    /// cursors) is forgotten, so the next run starts from scratch.
     pub fn finish(
         &mut self,
         run_id: &str,
         watermark: Option<DateTime<Utc>>,
     ) -> Result<(), StateConflict> {
-        self.current_run_mut(run_id)?;
+        let run = self.current_run_mut(run_id)?;
+        let full_start = (run.mode == SyncMode::Full).then_some(run.started_at);
+        if full_start.is_some() {
+            self.refreshed_at = full_start;
+        }
         self.watermark = newest(self.watermark, watermark);
         self.run = None;
         Ok(())
@@ -289,6 +299,7 @@ mod tests {
     fn commits_advance_slices_and_finish_moves_the_watermark() {
         let mut state = SourceState {
             watermark: ts(50),
+            refreshed_at: None,
             run: None,
         };
         state.begin(RunState::new(
@@ -313,9 +324,14 @@ mod tests {
             .apply("r1", &at(0), Some(&at(30)), None, None)
             .unwrap();
         assert!(state.run.as_ref().unwrap().is_complete());
+        let started = state.run.as_ref().map(|r| r.started_at);
         state.finish("r1", ts(40)).unwrap();
         assert_eq!(state.watermark, ts(50));
         assert!(state.run.is_none());
+        assert_eq!(
+            state.refreshed_at, started,
+            "a full run's start is the refresh time"
+        );
     }
 
     #[test]

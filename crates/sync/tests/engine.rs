@@ -434,7 +434,7 @@ async fn csv_output_has_one_header_and_escapes_awkward_text() {
         assert!(report.is_success(), "{report}");
     }
     let text = std::fs::read_to_string(&file).unwrap();
-    assert!(text.starts_with(&format!("{}\n", COLUMNS.join(","))));
+    assert!(text.starts_with(&format!("{},change\n", COLUMNS.join(","))));
     assert_eq!(text.matches("provider,account,id").count(), 1, "one header");
     assert!(text.contains("\"Doe, \"\"Jo\"\"\nsecond line\""), "{text}");
 

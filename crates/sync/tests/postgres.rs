@@ -214,3 +214,79 @@ async fn remote_hosts_are_refused_before_connecting() {
     assert!(matches!(err, SinkError::Config { .. }), "{err}");
     assert!(err.to_string().contains("TLS is not supported"), "{err}");
 }
+
+#[tokio::test]
+async fn changes_are_recorded_with_their_money_deltas_and_a_quiet_run_writes_none() {
+    let Some(db) = Db::open("history").await else {
+        return;
+    };
+    let fake = Arc::new(Fake::counted("h", 20, 6));
+    fake.edit(|i, row| {
+        row.total_paid_micro = Some(i as i64);
+        row.extra
+            .insert("tier".into(), serde_json::json!({"b": 1, "a": [1, 2]}));
+    });
+    let sync = |force: bool| {
+        let (sink, fake) = (db.sink.clone(), fake.clone());
+        async move {
+            let options = options()
+                .with_mode(SyncMode::Incremental)
+                .with_force_refresh(force);
+            SyncEngine::new(sink)
+                .with_source(arc(&fake))
+                .with_options(options)
+                .run()
+                .await
+        }
+    };
+    let changes = |field: &'static str| {
+        let sql = format!(
+            "SELECT count(*), sum(delta_micro)::bigint FROM {}.invitee_changes WHERE field = $1",
+            db.schema
+        );
+        let client = &db.client;
+        async move {
+            let row = client.query_one(&sql, &[&field]).await.unwrap();
+            (row.get::<_, i64>(0), row.get::<_, Option<i64>>(1))
+        }
+    };
+    assert!(sync(false).await.is_success());
+    assert_eq!(changes("*").await, (20, None));
+    fake.edit(|i, row| {
+        if i < 4 {
+            row.total_paid_micro = Some(i as i64 + 2_500_000);
+            row.status = InviteeStatus::Revoked;
+        }
+    });
+    let refreshed = sync(true).await;
+    assert!(refreshed.is_success(), "{refreshed}");
+    assert!(refreshed.sources[0].refresh);
+    assert_eq!(refreshed.sources[0].changed, 4);
+    assert_eq!(changes("total_paid_micro").await, (4, Some(10_000_000)));
+    assert_eq!(changes("status").await, (4, None));
+    // jsonb reorders the extra object's keys: still no change on a quiet run.
+    let quiet = sync(true).await;
+    assert_eq!(quiet.sources[0].changed, 0, "{quiet}");
+    let all = db
+        .client
+        .query_one(
+            &format!("SELECT count(*) FROM {}.invitee_changes", db.schema),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(all.get::<_, i64>(0), 28);
+    let refreshed_at = db
+        .client
+        .query_one(
+            &format!(
+                "SELECT refreshed_at IS NOT NULL FROM {}.sync_state",
+                db.schema
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(refreshed_at.get::<_, bool>(0));
+    db.drop_schema().await;
+}

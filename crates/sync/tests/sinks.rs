@@ -285,3 +285,38 @@ async fn commits_of_a_superseded_run_are_refused() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_version_1_database_is_upgraded_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v1.db");
+    {
+        let conn = Connection::open(&db).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE sync_state (provider TEXT NOT NULL, account TEXT NOT NULL, watermark TEXT,
+                 run_id TEXT, run_mode TEXT, run_since TEXT, run_until TEXT, run_started_at TEXT,
+                 run_watermark TEXT, updated_at TEXT NOT NULL, PRIMARY KEY (provider, account));
+             INSERT INTO sync_state VALUES ('census', 'acme', '2024-01-01T00:00:00.000000Z',
+                 NULL, NULL, NULL, NULL, NULL, NULL, '2024-01-01T00:00:00.000000Z');
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    let sink = SqliteSink::open(&db).await.unwrap();
+    let state = sink.load_state(&source()).await.unwrap();
+    assert_eq!(state.watermark, Some(common::t0()));
+    assert_eq!(state.refreshed_at, None);
+    drop(sink);
+    let conn = Connection::open(&db).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+    let changes: i64 = conn
+        .query_row("SELECT COUNT(*) FROM invitee_changes", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(changes, 0);
+    // Opening again runs no migration twice.
+    drop(conn);
+    SqliteSink::open(&db).await.unwrap();
+}

@@ -50,6 +50,7 @@ pub(super) struct SliceOutcome {
     pub(super) pages: u64,
     pub(super) inserted: u64,
     pub(super) existing: u64,
+    pub(super) changed: u64,
     pub(super) duplicates: u64,
     pub(super) end: SliceEnd,
 }
@@ -61,6 +62,7 @@ impl SliceDriver {
             pages: 0,
             inserted: 0,
             existing: 0,
+            changed: 0,
             duplicates: 0,
             end: SliceEnd::Complete,
         };
@@ -130,6 +132,7 @@ impl SliceDriver {
             outcome.pages += 1;
             outcome.inserted += result.inserted;
             outcome.existing += result.existing;
+            outcome.changed += result.changed;
             outcome.duplicates += page.duplicates as u64;
             self.observer.page_committed(
                 &id,

@@ -70,7 +70,7 @@ async fn execute(
         Err(err) => return fail(report, SourceFailure::sink(&err, None)),
     };
     report.watermark = state.watermark;
-    let (run, resumed) = match start_or_resume(ctx, source.as_ref(), &state).await {
+    let (run, resumed) = match start_or_resume(ctx, source.as_ref(), &state, report).await {
         Ok(started) => started,
         Err(failure) => return fail(report, failure),
     };
@@ -136,6 +136,7 @@ async fn execute(
         report.pages += outcome.pages;
         report.records += outcome.inserted;
         report.existing += outcome.existing;
+        report.changed += outcome.changed;
         report.duplicates += outcome.duplicates;
         match outcome.end {
             SliceEnd::Complete => {}
@@ -172,6 +173,7 @@ async fn start_or_resume(
     ctx: &Ctx,
     source: &dyn InviteeSource,
     state: &SourceState,
+    report: &mut SourceReport,
 ) -> Result<(RunState, bool), SourceFailure> {
     let id = source.id();
     if let Some(run) = &state.run {
@@ -182,9 +184,16 @@ async fn start_or_resume(
         info!(source = %id, run = %run.id, "abandoning the unfinished run");
     }
     let now = Utc::now();
+    let refresh = ctx.options.mode == SyncMode::Incremental
+        && state.watermark.is_some()
+        && ctx.options.refresh_due(state.refreshed_at, now);
+    if refresh {
+        info!(source = %id, refreshed_at = ?state.refreshed_at, "refresh due: listing in full");
+    }
+    report.refresh = refresh;
     let since = match ctx.options.mode {
-        SyncMode::Incremental => state.watermark.map(|w| w - ctx.options.overlap),
-        SyncMode::Full => None,
+        SyncMode::Incremental if !refresh => state.watermark.map(|w| w - ctx.options.overlap),
+        _ => None,
     };
     let scope = match since {
         Some(since) => Scope::since(since),

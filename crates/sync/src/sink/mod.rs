@@ -17,6 +17,7 @@
 //! `sync_slices` (one row per slice of that run: resume cursor, completion); in files a
 //! JSON state file next to the data file.
 
+mod changes;
 mod file;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -32,6 +33,7 @@ use affiliate_core::{Cursor, Invitee, SourceId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+pub use changes::TRACKED;
 pub use file::{FileFormat, FileSink};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresSink;
@@ -135,15 +137,27 @@ impl OwnedCommit {
 pub struct CommitOutcome {
     /// Rows whose key the sink did not hold before.
     pub inserted: u64,
-    /// Rows whose key the sink already held: updated in place by databases, skipped by
-    /// files (which keep the first version of each record).
+    /// Rows whose key the sink already held (changed or not).
     pub existing: u64,
+    /// Of the existing rows, those whose tracked columns changed: updated in place (and
+    /// recorded in `invitee_changes`) by databases, appended as a new version by files.
+    pub changed: u64,
 }
 
 impl CommitOutcome {
-    /// An outcome with these counts.
+    /// An outcome with these counts and no changed rows.
     pub fn new(inserted: u64, existing: u64) -> Self {
-        Self { inserted, existing }
+        Self {
+            inserted,
+            existing,
+            changed: 0,
+        }
+    }
+
+    /// Sets [`CommitOutcome::changed`].
+    pub fn with_changed(mut self, changed: u64) -> Self {
+        self.changed = changed;
+        self
     }
 }
 

@@ -1,30 +1,39 @@
-//! CSV (RFC 4180): a header of [`COLUMNS`], one record per row, fields quoted only when
-//! they hold a comma, a quote or a line break; records end with `\n`.
+//! CSV (RFC 4180): a header of [`COLUMNS`] plus `change`, one record per row version
+//! (`change` is `new` or `changed`), fields quoted only when they hold a comma, a quote or
+//! a line break; records end with `\n`. Files written before `change` existed (header of
+//! [`COLUMNS`] only) are still read.
 
 use std::io::Read;
 
 use affiliate_core::Invitee;
 use chrono::{DateTime, Utc};
 
-use super::scan::{Scan, ScanError};
+use super::scan::{Scan, ScanError, Version};
+use crate::sink::changes::{version_key, Tracked};
 use crate::sink::row::{key_of, text_cells, COLUMNS};
 
-/// Appends the header (when `header`) and one record per row to `out`.
+/// The header written: [`COLUMNS`] and the change marker.
+fn header() -> Vec<&'static str> {
+    COLUMNS.iter().copied().chain(["change"]).collect()
+}
+
+/// Appends the header (when `header`) and one record per row version to `out`.
 pub(super) fn encode(
-    rows: &[&Invitee],
+    rows: &[(&Invitee, Version)],
     synced_at: DateTime<Utc>,
-    header: bool,
+    with_header: bool,
     out: &mut Vec<u8>,
 ) -> Result<(), csv::Error> {
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(&mut *out);
-    if header {
-        writer.write_record(COLUMNS)?;
+    if with_header {
+        writer.write_record(header())?;
     }
-    for invitee in rows {
+    for (invitee, version) in rows {
         let cells = text_cells(invitee, synced_at);
-        writer.write_record(cells.iter().map(|c| c.as_deref().unwrap_or("")))?;
+        let cells = cells.iter().map(|c| c.as_deref().unwrap_or(""));
+        writer.write_record(cells.chain([version.as_str()]))?;
     }
     writer.flush()?;
     Ok(())
@@ -45,9 +54,10 @@ pub(super) fn scan(
         .from_reader(reader);
     let mut record = csv::ByteRecord::new();
     let mut header_seen = false;
+    let mut width = 0;
     // The last good record counts once another record starts after it (so its terminator
     // was read) or the input ends with a newline.
-    let mut pending: Option<(String, u64)> = None;
+    let mut pending: Option<(String, String, u64)> = None;
     let mut torn_at: Option<u64> = None;
     loop {
         let start = reader.position().byte();
@@ -60,9 +70,8 @@ pub(super) fn scan(
                 "the record at byte {at} is malformed and is not the last one"
             )));
         }
-        if let Some((key, valid)) = pending.take() {
-            scan.keys.insert(&key);
-            scan.rows += 1;
+        if let Some((key, version, valid)) = pending.take() {
+            scan.record(&key, &version);
             scan.valid_len = valid;
         }
         match result {
@@ -73,32 +82,35 @@ pub(super) fn scan(
             }
             Err(_) => torn_at = Some(start),
             Ok(_) if !header_seen => {
-                if record.iter().ne(COLUMNS.iter().map(|c| c.as_bytes())) {
+                let legacy = record.iter().eq(COLUMNS.iter().map(|c| c.as_bytes()));
+                if !legacy && record.iter().ne(header().iter().map(|c| c.as_bytes())) {
                     let line = record.iter().collect::<Vec<_>>().join(&b","[..]);
                     if !strict
                         && !ends_with_newline
-                        && COLUMNS.join(",").as_bytes().starts_with(&line)
+                        && header().join(",").as_bytes().starts_with(&line)
                     {
                         // A header cut off by a crash during the first write.
                         return Ok(Scan::default());
                     }
                     return Err(ScanError::Invalid(format!(
                         "the header is not {:?}; this file was not written by this sink",
-                        COLUMNS.join(",")
+                        header().join(",")
                     )));
                 }
                 header_seen = true;
+                width = record.len();
                 scan.valid_len = reader.position().byte();
             }
-            Ok(_) if record.len() != COLUMNS.len() => torn_at = Some(start),
+            Ok(_) if record.len() != width => torn_at = Some(start),
             Ok(_) => {
                 let field = |i: usize| {
                     String::from_utf8_lossy(record.get(i).unwrap_or_default()).into_owned()
                 };
-                pending = Some((
-                    key_of(&field(0), &field(1), &field(2)),
-                    reader.position().byte(),
-                ));
+                let key = key_of(&field(0), &field(1), &field(2));
+                let cells: Tracked =
+                    std::array::from_fn(|i| Some(field(i + 3)).filter(|cell| !cell.is_empty()));
+                let version = version_key(&key, &cells);
+                pending = Some((key, version, reader.position().byte()));
             }
         }
     }
@@ -107,9 +119,8 @@ pub(super) fn scan(
     }
     let tail_whole = torn_at.is_none() && ends_with_newline;
     if tail_whole {
-        if let Some((key, valid)) = pending {
-            scan.keys.insert(&key);
-            scan.rows += 1;
+        if let Some((key, version, valid)) = pending {
+            scan.record(&key, &version);
             scan.valid_len = valid;
         }
     } else if strict {
@@ -143,8 +154,9 @@ mod tests {
     fn quotes_only_what_needs_quoting() {
         let at = DateTime::from_timestamp(0, 0).unwrap();
         let mut out = Vec::new();
+        let (plain, quoted) = (row("1", "Plain"), row("2", "Doe, \"Jo\"\nline"));
         encode(
-            &[&row("1", "Plain"), &row("2", "Doe, \"Jo\"\nline")],
+            &[(&plain, Version::New), (&quoted, Version::Changed)],
             at,
             true,
             &mut out,
@@ -152,10 +164,10 @@ mod tests {
         .unwrap();
         let text = String::from_utf8(out).unwrap();
         let mut lines = text.split('\n');
-        assert_eq!(lines.next(), Some(COLUMNS.join(",").as_str()));
+        assert_eq!(lines.next(), Some(header().join(",").as_str()));
         assert_eq!(
             lines.next(),
-            Some("census,acme,1,invited,,,,Plain,,,,,,1970-01-01T00:00:00.000000Z")
+            Some("census,acme,1,invited,,,,Plain,,,,,,1970-01-01T00:00:00.000000Z,new")
         );
         assert!(text.contains("\"Doe, \"\"Jo\"\"\nline\""));
     }
@@ -164,12 +176,12 @@ mod tests {
     fn a_torn_tail_is_left_out_unless_strict() {
         let at = DateTime::from_timestamp(0, 0).unwrap();
         let mut out = Vec::new();
-        encode(&[&row("1", "a\nb")], at, true, &mut out).unwrap();
+        encode(&[(&row("1", "a\nb"), Version::New)], at, true, &mut out).unwrap();
         let whole = out.len() as u64;
         let scan_whole = scan(&out[..], true, true).unwrap();
         assert_eq!((scan_whole.valid_len, scan_whole.rows), (whole, 1));
         let mut torn = Vec::new();
-        encode(&[&row("2", "c\nd")], at, false, &mut torn).unwrap();
+        encode(&[(&row("2", "c\nd"), Version::New)], at, false, &mut torn).unwrap();
         out.extend_from_slice(&torn[..20]);
         let scan_torn = scan(&out[..], out.last() == Some(&b'\n'), false).unwrap();
         assert_eq!((scan_torn.valid_len, scan_torn.rows), (whole, 1));

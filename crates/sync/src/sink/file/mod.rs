@@ -23,8 +23,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
-use self::scan::{Scan, ScanError};
+use self::scan::{Scan, ScanError, Version};
 use self::state_file::StateFile;
+use super::changes::{tracked, version_key};
 use super::row::row_key;
 use super::{CommitOutcome, OwnedCommit, PageCommit, Sink};
 use crate::state::{RunState, SourceState};
@@ -51,7 +52,7 @@ impl FileFormat {
 
     fn encode(
         self,
-        rows: &[&Invitee],
+        rows: &[(&Invitee, Version)],
         synced_at: DateTime<Utc>,
         header: bool,
     ) -> Result<Vec<u8>, String> {
@@ -71,10 +72,12 @@ impl FileFormat {
 /// Writes invitees as NDJSON or CSV lines, to a file or to standard output.
 ///
 /// * **File**: exactly-once and resumable. Rows are appended and fsynced, then the state
-///   file `<path>.state.json` is replaced atomically. Rows whose key (provider, account, id)
-///   the file already holds are skipped, so the file keeps the *first* version of each
-///   record; use a database sink when later changes (status, amounts) must be kept. One
-///   process at a time may write a file.
+///   file `<path>.state.json` is replaced atomically. A record the file does not hold yet
+///   is appended with `change = "new"`; a record whose tracked columns
+///   ([`TRACKED`](crate::sink::TRACKED)) differ from every version the file holds is
+///   appended again with `change = "changed"` and its own `synced_at`; an unchanged record
+///   is skipped. The last line of a key is its current version. One process at a time may
+///   write a file.
 /// * **Standard output**: the state lives in memory only, so every process starts a new
 ///   run; duplicates are still dropped within the process.
 ///
@@ -100,6 +103,8 @@ struct Inner {
     format: FileFormat,
     output: Output,
     keys: SeenSet,
+    /// Every version written, so a changed record is appended once per change.
+    versions: SeenSet,
     sources: BTreeMap<SourceId, SourceState>,
 }
 
@@ -152,6 +157,7 @@ impl FileSink {
                     header_written: false,
                 },
                 keys: SeenSet::new(),
+                versions: SeenSet::new(),
                 sources: BTreeMap::new(),
             })),
         }
@@ -303,6 +309,7 @@ impl Inner {
                 dirty: false,
             }),
             keys: scan.keys,
+            versions: scan.versions,
             sources,
         })
     }
@@ -314,21 +321,34 @@ impl Inner {
             .apply(c.run_id, c.slice, c.resume, c.watermark, c.head_ids)
             .map_err(|source| SinkError::Conflict { sink, source })?;
         let mut in_page = HashSet::new();
-        let mut fresh = Vec::new();
-        let mut fresh_keys = Vec::new();
+        let mut written = Vec::new();
+        let mut written_keys = Vec::new();
+        let mut outcome = CommitOutcome::default();
         for row in c.rows {
             let key = row_key(row);
-            if !self.keys.contains(&key) && in_page.insert(key.clone()) {
-                fresh.push(row);
-                fresh_keys.push(key);
+            if !in_page.insert(key.clone()) {
+                outcome.existing += 1;
+                continue;
             }
+            let version = version_key(&key, &tracked(row));
+            let kind = if !self.keys.contains(&key) {
+                outcome.inserted += 1;
+                Version::New
+            } else if !self.versions.contains(&version) {
+                outcome.existing += 1;
+                outcome.changed += 1;
+                Version::Changed
+            } else {
+                outcome.existing += 1;
+                continue;
+            };
+            written.push((row, kind));
+            written_keys.push((key, version));
         }
-        let existing = (c.rows.len() - fresh.len()) as u64;
-        let inserted = fresh.len() as u64;
         let header = self.format == FileFormat::Csv && self.output.at_start();
         let bytes = self
             .format
-            .encode(&fresh, Utc::now(), header)
+            .encode(&written, Utc::now(), header)
             .map_err(|detail| {
                 SinkError::io(
                     sink,
@@ -338,10 +358,11 @@ impl Inner {
                 )
             })?;
         self.save(source, state, &bytes)?;
-        for key in &fresh_keys {
+        for (key, version) in &written_keys {
             self.keys.insert(key);
+            self.versions.insert(version);
         }
-        Ok(CommitOutcome { inserted, existing })
+        Ok(outcome)
     }
 
     /// Appends `bytes` and stores `state` for `source`, atomically as far as the output

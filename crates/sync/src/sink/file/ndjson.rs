@@ -1,36 +1,37 @@
-//! NDJSON lines: one [`Invitee`] per line in its own flat serde layout, plus `synced_at`.
+//! NDJSON lines: one [`Invitee`] version per line in its own flat serde layout, plus
+//! `synced_at` and the change marker `change` (`new` or `changed`).
 
 use std::io::BufRead;
 
 use affiliate_core::Invitee;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use super::scan::{Scan, ScanError};
-use crate::sink::row::key_of;
+use super::scan::{Scan, ScanError, Version};
+use crate::sink::changes::{tracked, version_key};
+use crate::sink::row::row_key;
 
 #[derive(Serialize)]
 struct Line<'a> {
     #[serde(flatten)]
     invitee: &'a Invitee,
     synced_at: DateTime<Utc>,
+    change: &'static str,
 }
 
-#[derive(Deserialize)]
-struct KeyOnly {
-    provider: String,
-    account: String,
-    id: String,
-}
-
-/// Appends one line per row to `out`.
+/// Appends one line per row version to `out`.
 pub(super) fn encode(
-    rows: &[&Invitee],
+    rows: &[(&Invitee, Version)],
     synced_at: DateTime<Utc>,
     out: &mut Vec<u8>,
 ) -> Result<(), serde_json::Error> {
-    for invitee in rows {
-        serde_json::to_writer(&mut *out, &Line { invitee, synced_at })?;
+    for (invitee, version) in rows {
+        let line = Line {
+            invitee,
+            synced_at,
+            change: version.as_str(),
+        };
+        serde_json::to_writer(&mut *out, &line)?;
         out.push(b'\n');
     }
     Ok(())
@@ -60,12 +61,11 @@ pub(super) fn scan(mut reader: impl BufRead, strict: bool) -> Result<Scan, ScanE
         }
         let text = line.trim_ascii();
         if !text.is_empty() {
-            let key: KeyOnly = serde_json::from_slice(text).map_err(|err| {
+            let invitee: Invitee = serde_json::from_slice(text).map_err(|err| {
                 ScanError::Invalid(format!("line {number} is not an invitee record: {err}"))
             })?;
-            scan.keys
-                .insert(&key_of(&key.provider, &key.account, &key.id));
-            scan.rows += 1;
+            let key = row_key(&invitee);
+            scan.record(&key, &version_key(&key, &tracked(&invitee)));
         }
         scan.valid_len += read as u64;
     }
@@ -85,12 +85,15 @@ mod tests {
             InviteeStatus::Joined,
         );
         let mut bytes = Vec::new();
-        encode(&[&row], Utc::now(), &mut bytes).unwrap();
+        encode(&[(&row, Version::New)], Utc::now(), &mut bytes).unwrap();
         let full = bytes.len() as u64;
         bytes.extend_from_slice(b"{\"provider\":\"triport\",\"acc");
         let scan = scan(&bytes[..], false).unwrap();
         assert_eq!((scan.valid_len, scan.rows), (full, 1));
-        assert!(scan.keys.contains(&key_of("triport", "a", "u1")));
+        assert!(scan
+            .keys
+            .contains(&crate::sink::row::key_of("triport", "a", "u1")));
+        assert!(String::from_utf8_lossy(&bytes).contains("\"change\":\"new\""));
         assert!(super::scan(&bytes[..], true).is_err());
         let back: Invitee = serde_json::from_slice(&bytes[..full as usize]).unwrap();
         assert_eq!(back, row);

@@ -1,5 +1,5 @@
-//! What reading an existing data file yields: the keys already written and how many bytes
-//! of it hold whole records.
+//! What reading an existing data file yields: the keys and versions already written and
+//! how many bytes of it hold whole records.
 
 use std::io;
 
@@ -10,6 +10,8 @@ use affiliate_core::driver::SeenSet;
 pub(super) struct Scan {
     /// Keys (provider, account, id) of every whole record.
     pub(super) keys: SeenSet,
+    /// Every version written ([`version_key`](crate::sink::changes::version_key)s).
+    pub(super) versions: SeenSet,
     /// Bytes from the start of the file that hold whole records (and the header).
     pub(super) valid_len: u64,
     /// Number of whole records.
@@ -23,4 +25,32 @@ pub(super) enum ScanError {
     Io(io::Error),
     /// The content is not what this sink writes; the text says where and why.
     Invalid(String),
+}
+
+impl Scan {
+    /// Counts one whole record: its row key and its version key.
+    pub(super) fn record(&mut self, key: &str, version: &str) {
+        self.keys.insert(key);
+        self.versions.insert(version);
+        self.rows += 1;
+    }
+}
+
+/// Whether a line holds a record seen for the first time or a changed version of one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Version {
+    /// The first version of the record in this file.
+    New,
+    /// A later version whose tracked columns differ from every earlier one.
+    Changed,
+}
+
+impl Version {
+    /// `new` or `changed`: the line's change marker.
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Version::New => "new",
+            Version::Changed => "changed",
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! PostgreSQL: batched multi-row upserts and the sync state in the same transaction.
 
+mod history;
 mod schema;
 
 use std::collections::HashMap;
@@ -16,6 +17,7 @@ use tokio_postgres::{Client, Config, NoTls, Transaction};
 use tracing::warn;
 
 use self::schema::{Statements, BATCH_ROWS};
+use super::changes::{diff, tracked};
 use super::row::{extra_json, row_key};
 use super::sql::SliceRow;
 use super::{CommitOutcome, PageCommit, Sink};
@@ -254,7 +256,7 @@ impl Sink for PostgresSink {
             .await
             .map_err(db("starting a transaction"))?;
         check_run(&tx, &self.statements, source, commit.run_id).await?;
-        let outcome = upsert(&tx, &self.statements, commit.rows).await?;
+        let outcome = upsert(&tx, &self.statements, commit.run_id, commit.rows).await?;
         let (provider, account) = (source.provider.as_str(), source.account.as_str());
         let slice = SliceRow::of_commit(commit);
         let changed = tx
@@ -351,10 +353,12 @@ struct Params<'a> {
     extra: Option<String>,
 }
 
-/// Upserts `rows` in batches; the last occurrence of a repeated key wins.
+/// Upserts the new and changed records of `rows` in batches (the last occurrence of a
+/// repeated key wins) and records their changes; unchanged records are left alone.
 async fn upsert(
     tx: &Transaction<'_>,
     statements: &Statements,
+    run_id: &str,
     rows: &[Invitee],
 ) -> Result<CommitOutcome, SinkError> {
     // One statement may not touch a key twice, so keep the last version of each key.
@@ -364,17 +368,38 @@ async fn upsert(
     }
     let mut unique: Vec<usize> = last.into_values().collect();
     unique.sort_unstable();
-    let params: Vec<Params<'_>> = unique
+    let unique: Vec<&Invitee> = unique.iter().map(|&i| &rows[i]).collect();
+    let stored = history::stored(tx, statements, &unique).await?;
+    let mut outcome = CommitOutcome::new(0, (rows.len() - unique.len()) as u64);
+    let mut changes = Vec::new();
+    let mut written = Vec::new();
+    for row in unique {
+        let old = stored.get(&row_key(row));
+        let diff = diff(old, &tracked(row));
+        match (old, diff.is_empty()) {
+            (None, _) => outcome.inserted += 1,
+            (Some(_), true) => outcome.existing += 1,
+            (Some(_), false) => {
+                outcome.existing += 1;
+                outcome.changed += 1;
+            }
+        }
+        if !diff.is_empty() {
+            written.push(row);
+            changes.extend(diff.into_iter().map(|c| (row, c)));
+        }
+    }
+    history::record(tx, statements, run_id, &changes).await?;
+    let params: Vec<Params<'_>> = written
         .iter()
-        .map(|&i| Params {
-            row: &rows[i],
-            status: rows[i].status.as_str(),
-            provider: rows[i].source.provider.as_str(),
-            extra: extra_json(&rows[i]),
+        .map(|row| Params {
+            row,
+            status: row.status.as_str(),
+            provider: row.source.provider.as_str(),
+            extra: extra_json(row),
         })
         .collect();
     let synced_at = Utc::now();
-    let mut outcome = CommitOutcome::new(0, (rows.len() - params.len()) as u64);
     for batch in params.chunks(BATCH_ROWS) {
         let mut values: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(batch.len() * 14);
         for p in batch {
@@ -395,18 +420,9 @@ async fn upsert(
                 &synced_at,
             ]);
         }
-        let inserted = tx
-            .query(&statements.upsert(batch.len()), &values)
+        tx.execute(&statements.upsert(batch.len()), &values)
             .await
             .map_err(db("upserting rows"))?;
-        for row in inserted {
-            let new: bool = row.try_get(0).map_err(db("upserting rows"))?;
-            if new {
-                outcome.inserted += 1;
-            } else {
-                outcome.existing += 1;
-            }
-        }
     }
     Ok(outcome)
 }
@@ -429,6 +445,7 @@ async fn load_state(
         |detail: String| SinkError::corrupt(SINK, format!("table sync_state ({source})"), detail);
     let mut state = SourceState {
         watermark: row.try_get(0).map_err(&read)?,
+        refreshed_at: row.try_get(7).map_err(&read)?,
         run: None,
     };
     let Some(run_id) = row.try_get::<_, Option<String>>(1).map_err(&read)? else {

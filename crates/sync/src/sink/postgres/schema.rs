@@ -20,6 +20,8 @@ pub(super) struct Statements {
     pub(super) finish_run: String,
     pub(super) load_state: String,
     pub(super) load_slices: String,
+    pub(super) stored: String,
+    pub(super) insert_changes: String,
     invitees: String,
 }
 
@@ -40,6 +42,7 @@ impl Statements {
         let inv = format!("{prefix}invitees");
         let state = format!("{prefix}sync_state");
         let slices = format!("{prefix}sync_slices");
+        let changes = format!("{prefix}invitee_changes");
         Self {
             create: format!(
                 "{create_schema}
@@ -60,10 +63,24 @@ CREATE TABLE IF NOT EXISTS {inv} (
     synced_at        timestamptz NOT NULL,
     PRIMARY KEY (provider, account, id)
 );
+CREATE TABLE IF NOT EXISTS {changes} (
+    provider    text        NOT NULL,
+    account     text        NOT NULL,
+    id          text        NOT NULL,
+    observed_at timestamptz NOT NULL,
+    run_id      text        NOT NULL,
+    field       text        NOT NULL,
+    old_value   text,
+    new_value   text,
+    delta_micro bigint
+);
+CREATE INDEX IF NOT EXISTS invitee_changes_by_time ON {changes} (observed_at);
+CREATE INDEX IF NOT EXISTS invitee_changes_by_key ON {changes} (provider, account, id);
 CREATE TABLE IF NOT EXISTS {state} (
     provider       text        NOT NULL,
     account        text        NOT NULL,
     watermark      timestamptz,
+    refreshed_at   timestamptz,
     run_id         text,
     run_mode       text,
     run_since      timestamptz,
@@ -83,7 +100,8 @@ CREATE TABLE IF NOT EXISTS {slices} (
     head_ids   text,
     updated_at timestamptz NOT NULL,
     PRIMARY KEY (provider, account, slice)
-);"
+);
+ALTER TABLE {state} ADD COLUMN IF NOT EXISTS refreshed_at timestamptz;"
             ),
             run_id_for_update: format!(
                 "SELECT run_id FROM {state} WHERE provider = $1 AND account = $2 FOR UPDATE"
@@ -121,24 +139,39 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, now())"
             finish_run: format!(
                 "UPDATE {state} SET
     watermark = GREATEST(watermark, $3),
+    refreshed_at = CASE WHEN run_mode = 'full' THEN run_started_at ELSE refreshed_at END,
     run_id = NULL, run_mode = NULL, run_since = NULL, run_until = NULL,
     run_started_at = NULL, run_watermark = NULL,
     updated_at = now()
 WHERE provider = $1 AND account = $2"
             ),
             load_state: format!(
-                "SELECT watermark, run_id, run_mode, run_since, run_until, run_started_at, run_watermark
+                "SELECT watermark, run_id, run_mode, run_since, run_until, run_started_at, run_watermark,
+       refreshed_at
 FROM {state} WHERE provider = $1 AND account = $2"
             ),
             load_slices: format!(
                 "SELECT slice, resume, complete, head_ids FROM {slices}
 WHERE provider = $1 AND account = $2 ORDER BY ordinal"
             ),
+            stored: format!(
+                "SELECT provider, account, id, status, invited_at, joined_at, updated_at,
+       display_name, email, total_paid_micro, role, invited_by, extra::text
+FROM {inv}
+WHERE (provider, account, id) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))"
+            ),
+            insert_changes: format!(
+                "INSERT INTO {changes} (provider, account, id, observed_at, run_id, field,
+                       old_value, new_value, delta_micro)
+SELECT p, a, i, now(), $4, f, o, n, d
+FROM unnest($1::text[], $2::text[], $3::text[], $5::text[], $6::text[], $7::text[], $8::bigint[])
+     AS c(p, a, i, f, o, n, d)"
+            ),
             invitees: inv,
         }
     }
 
-    /// A multi-row upsert of `rows` records; returns one `inserted` boolean per row.
+    /// A multi-row upsert of `rows` records.
     pub(super) fn upsert(&self, rows: usize) -> String {
         let mut sql = format!("INSERT INTO {} ({COLUMN_LIST}) VALUES ", self.invitees);
         for r in 0..rows {
@@ -171,8 +204,7 @@ WHERE provider = $1 AND account = $2 ORDER BY ordinal"
     role = excluded.role,
     invited_by = excluded.invited_by,
     extra = excluded.extra,
-    synced_at = excluded.synced_at
-RETURNING (xmax = 0) AS inserted",
+    synced_at = excluded.synced_at",
         );
         sql
     }

@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
+use super::changes::{diff, tracked, Tracked};
 use super::row::{extra_json, format_time, parse_time};
 use super::sql::SliceRow;
 use super::{CommitOutcome, OwnedCommit, PageCommit, Sink};
@@ -134,6 +135,12 @@ fn prepare(conn: Connection, wal: bool) -> Result<Connection, SinkError> {
             ),
         ));
     }
+    if version > 0 {
+        for migration in &schema::MIGRATIONS[(version as usize).saturating_sub(1)..] {
+            conn.execute_batch(migration)
+                .map_err(db("upgrading the schema"))?;
+        }
+    }
     conn.execute_batch(schema::CREATE)
         .map_err(db("creating the tables"))?;
     conn.pragma_update(None, "user_version", schema::VERSION)
@@ -245,14 +252,48 @@ fn write_page(
     let now = format_time(Utc::now());
     let mut outcome = CommitOutcome::default();
     {
-        let mut exists = tx.prepare_cached(schema::EXISTS).map_err(db)?;
+        let mut stored = tx.prepare_cached(schema::STORED).map_err(db)?;
         let mut upsert = tx.prepare_cached(schema::UPSERT).map_err(db)?;
+        let mut change = tx.prepare_cached(schema::INSERT_CHANGE).map_err(db)?;
         for row in commit.rows {
             let key = params![row.source.provider.as_str(), row.source.account, row.id];
-            if exists.exists(key).map_err(db)? {
-                outcome.existing += 1;
-            } else {
-                outcome.inserted += 1;
+            let old: Option<Tracked> = stored
+                .query_row(key, |r| {
+                    let mut cells = Tracked::default();
+                    for (i, cell) in cells.iter_mut().enumerate() {
+                        *cell = r.get(i)?;
+                    }
+                    Ok(cells)
+                })
+                .optional()
+                .map_err(db)?;
+            let new = tracked(row);
+            let changes = diff(old.as_ref(), &new);
+            match (&old, changes.is_empty()) {
+                (None, _) => outcome.inserted += 1,
+                (Some(_), true) => {
+                    outcome.existing += 1;
+                    continue;
+                }
+                (Some(_), false) => {
+                    outcome.existing += 1;
+                    outcome.changed += 1;
+                }
+            }
+            for c in &changes {
+                change
+                    .execute(params![
+                        row.source.provider.as_str(),
+                        row.source.account,
+                        row.id,
+                        now,
+                        commit.run_id,
+                        c.field,
+                        c.old,
+                        c.new,
+                        c.delta_micro,
+                    ])
+                    .map_err(db)?;
             }
             upsert
                 .execute(params![
@@ -347,6 +388,7 @@ type StateRow = (
     Option<String>,
     Option<String>,
     Option<String>,
+    Option<String>,
 );
 
 fn load_state(conn: &mut Connection, source: &SourceId) -> Result<SourceState, SinkError> {
@@ -362,11 +404,14 @@ fn load_state(conn: &mut Connection, source: &SourceId) -> Result<SourceState, S
                 r.get(4)?,
                 r.get(5)?,
                 r.get(6)?,
+                r.get(7)?,
             ))
         })
         .optional()
         .map_err(db)?;
-    let Some((watermark, run_id, mode, since, until, started_at, run_watermark)) = row else {
+    let Some((watermark, run_id, mode, since, until, started_at, run_watermark, refreshed_at)) =
+        row
+    else {
         return Ok(SourceState::default());
     };
     let bad =
@@ -379,6 +424,7 @@ fn load_state(conn: &mut Connection, source: &SourceId) -> Result<SourceState, S
     };
     let mut state = SourceState {
         watermark: time(watermark)?,
+        refreshed_at: time(refreshed_at)?,
         run: None,
     };
     let Some(run_id) = run_id else {

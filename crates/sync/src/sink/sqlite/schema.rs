@@ -1,7 +1,13 @@
-//! The SQLite tables: `invitees` (the data) and `sync_state` / `sync_slices` (progress).
+//! The SQLite tables: `invitees` (the data), `invitee_changes` (its history) and
+//! `sync_state` / `sync_slices` (progress).
 
 /// Layout version kept in `PRAGMA user_version`.
-pub(super) const VERSION: i64 = 1;
+pub(super) const VERSION: i64 = 2;
+
+/// What turns a database of each older version into the next one, in order
+/// (`MIGRATIONS[0]` upgrades version 1 to 2). Version 0 is a new file, which [`CREATE`]
+/// makes at the current version.
+pub(super) const MIGRATIONS: [&str; 1] = ["ALTER TABLE sync_state ADD COLUMN refreshed_at TEXT;"];
 
 /// Creates every table if missing.
 pub(super) const CREATE: &str = "
@@ -22,10 +28,24 @@ CREATE TABLE IF NOT EXISTS invitees (
     synced_at        TEXT    NOT NULL,
     PRIMARY KEY (provider, account, id)
 );
+CREATE TABLE IF NOT EXISTS invitee_changes (
+    provider    TEXT    NOT NULL,
+    account     TEXT    NOT NULL,
+    id          TEXT    NOT NULL,
+    observed_at TEXT    NOT NULL,
+    run_id      TEXT    NOT NULL,
+    field       TEXT    NOT NULL,
+    old_value   TEXT,
+    new_value   TEXT,
+    delta_micro INTEGER
+);
+CREATE INDEX IF NOT EXISTS invitee_changes_by_time ON invitee_changes (observed_at);
+CREATE INDEX IF NOT EXISTS invitee_changes_by_key ON invitee_changes (provider, account, id);
 CREATE TABLE IF NOT EXISTS sync_state (
     provider       TEXT NOT NULL,
     account        TEXT NOT NULL,
     watermark      TEXT,
+    refreshed_at   TEXT,
     run_id         TEXT,
     run_mode       TEXT,
     run_since      TEXT,
@@ -66,9 +86,17 @@ ON CONFLICT (provider, account, id) DO UPDATE SET
     extra = excluded.extra,
     synced_at = excluded.synced_at";
 
-/// Whether a key is stored.
-pub(super) const EXISTS: &str =
-    "SELECT 1 FROM invitees WHERE provider = ?1 AND account = ?2 AND id = ?3";
+/// The tracked columns of a stored record, as text.
+pub(super) const STORED: &str = "
+SELECT status, invited_at, joined_at, updated_at, display_name, email,
+       CAST(total_paid_micro AS TEXT), role, invited_by, extra
+FROM invitees WHERE provider = ?1 AND account = ?2 AND id = ?3";
+
+/// Records one change.
+pub(super) const INSERT_CHANGE: &str = "
+INSERT INTO invitee_changes (provider, account, id, observed_at, run_id, field,
+                             old_value, new_value, delta_micro)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
 /// The run in progress of a source.
 pub(super) const RUN_ID: &str =
@@ -115,11 +143,13 @@ pub(super) const INSERT_SLICE: &str = "
 INSERT INTO sync_slices (provider, account, ordinal, slice, resume, complete, head_ids, updated_at)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
-/// Ends a run: moves the watermark forward and clears the run.
+/// Ends a run: moves the watermark forward, records a full run's start as the refresh
+/// time, and clears the run.
 pub(super) const FINISH_RUN: &str = "
 UPDATE sync_state SET
     watermark = CASE WHEN ?3 IS NOT NULL AND (watermark IS NULL OR watermark < ?3)
                      THEN ?3 ELSE watermark END,
+    refreshed_at = CASE WHEN run_mode = 'full' THEN run_started_at ELSE refreshed_at END,
     run_id = NULL, run_mode = NULL, run_since = NULL, run_until = NULL,
     run_started_at = NULL, run_watermark = NULL,
     updated_at = ?4
@@ -127,7 +157,8 @@ WHERE provider = ?1 AND account = ?2";
 
 /// A source's state row.
 pub(super) const LOAD_STATE: &str = "
-SELECT watermark, run_id, run_mode, run_since, run_until, run_started_at, run_watermark
+SELECT watermark, run_id, run_mode, run_since, run_until, run_started_at, run_watermark,
+       refreshed_at
 FROM sync_state WHERE provider = ?1 AND account = ?2";
 
 /// A source's slices in plan order.
