@@ -63,6 +63,10 @@ pub(crate) struct SyncArgs {
     /// Only what changed since the last finished run, whatever `[sync] mode` says.
     #[arg(long)]
     pub(crate) incremental: bool,
+    /// Make this incremental run a refresh pass (a full listing that brings every stored
+    /// row's totals and statuses up to date), whatever the age of the last one.
+    #[arg(long)]
+    pub(crate) refresh: bool,
     /// Where rows go: sqlite://PATH, ndjson:PATH, csv:PATH, - (NDJSON on standard output)
     /// or postgres://USER@HOST/DB. Default: `[output] url`, else sqlite://affiliate.db.
     #[arg(long, value_name = "URL")]
@@ -89,12 +93,31 @@ pub(crate) struct ReportArgs {
     /// How to print the totals.
     #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
     pub(crate) format: ReportFormat,
-    /// Also write an SVG chart of sign-ups per week per provider to this file.
+    /// Also write an SVG chart per week per provider to this file (see --chart-of).
     #[arg(long, value_name = "FILE.svg")]
     pub(crate) chart: Option<PathBuf>,
+    /// What the chart plots: sign-ups per week, or paid per week (from the change history).
+    #[arg(long, value_enum, default_value_t = ChartOf::Signups)]
+    pub(crate) chart_of: ChartOf,
+    /// Add the figures of a period starting this day (UTC): sign-ups, new paying invitees
+    /// and paid in the period. Paid counts from each record's first sync onward.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub(crate) since: Option<chrono::NaiveDate>,
+    /// The day after the period (UTC, exclusive; default: now). Needs --since.
+    #[arg(long, value_name = "YYYY-MM-DD", requires = "since")]
+    pub(crate) until: Option<chrono::NaiveDate>,
     /// PostgreSQL schema holding the tables.
     #[arg(long, value_name = "NAME")]
     pub(crate) schema: Option<String>,
+}
+
+/// What `report --chart` plots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ChartOf {
+    /// Sign-ups per week.
+    Signups,
+    /// Paid per week (sum of the money deltas observed that week).
+    Paid,
 }
 
 /// Output formats of `triport user`.

@@ -1,4 +1,5 @@
-//! A hand-written SVG line chart of sign-ups per week, one line per provider.
+//! A hand-written SVG line chart per week, one line per provider: sign-ups, or paid (whole
+//! currency units, from the change history).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -18,14 +19,41 @@ const COLOURS: [&str; 8] = [
     "#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#000000",
 ];
 
-/// The chart as a standalone SVG document. Weeks without sign-ups count as zero between
-/// the first and the last week that has any.
+/// Sign-ups per week as a standalone SVG document. Weeks without sign-ups count as zero
+/// between the first and the last week that has any.
 pub(crate) fn signups_svg(stats: &Stats) -> String {
-    let series: Vec<(&str, &BTreeMap<NaiveDate, u64>)> = stats
+    let series: Vec<(&str, BTreeMap<NaiveDate, u64>)> = stats
         .providers()
         .filter(|p| !p.signups_per_week.is_empty())
-        .map(|p| (p.provider.as_str(), &p.signups_per_week))
+        .map(|p| (p.provider.as_str(), p.signups_per_week.clone()))
         .collect();
+    weekly_svg("Sign-ups per week", "no sign-ups with a join time", &series)
+}
+
+/// Paid per week (the money deltas observed that week, in whole units; refunds count as
+/// zero on the chart) as a standalone SVG document.
+pub(crate) fn paid_svg(stats: &Stats) -> String {
+    let series: Vec<(&str, BTreeMap<NaiveDate, u64>)> = stats
+        .providers()
+        .filter(|p| !p.paid_per_week.is_empty())
+        .map(|p| {
+            let units = p
+                .paid_per_week
+                .iter()
+                .map(|(week, micro)| (*week, u64::try_from(micro / 1_000_000).unwrap_or(0)))
+                .collect();
+            (p.provider.as_str(), units)
+        })
+        .collect();
+    weekly_svg(
+        "Paid per week",
+        "no payments in the change history",
+        &series,
+    )
+}
+
+/// The chart of `series` (a count per week per provider).
+fn weekly_svg(title: &str, empty: &str, series: &[(&str, BTreeMap<NaiveDate, u64>)]) -> String {
     let first = series
         .iter()
         .filter_map(|(_, w)| w.keys().next())
@@ -79,7 +107,7 @@ pub(crate) fn signups_svg(stats: &Stats) -> String {
     let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
     let _ = writeln!(
         svg,
-        r#"<text x="{LEFT}" y="28" font-size="16" font-weight="bold">Sign-ups per week</text>"#
+        r#"<text x="{LEFT}" y="28" font-size="16" font-weight="bold">{title}</text>"#
     );
     let _ = writeln!(
         svg,
@@ -123,7 +151,7 @@ pub(crate) fn signups_svg(stats: &Stats) -> String {
     if weeks.is_empty() {
         let _ = writeln!(
             svg,
-            r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#555">no sign-ups with a join time</text>"##,
+            r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#555">{empty}</text>"##,
             LEFT + plot_w / 2.0,
             TOP + plot_h / 2.0
         );
@@ -213,7 +241,7 @@ mod tests {
         let now = DateTime::parse_from_rfc3339("2024-03-31T00:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        let mut stats = Stats::new(now);
+        let mut stats = Stats::new(now, None);
         for (provider, day) in [("triport", 1), ("triport", 9), ("a<b", 20)] {
             stats.add(&RowFacts {
                 provider: provider.into(),

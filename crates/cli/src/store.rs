@@ -11,9 +11,13 @@ use tokio_postgres::NoTls;
 
 use crate::error::Failure;
 use crate::output::Target;
-use crate::stats::{RowFacts, Stats};
+use crate::stats::{PaidChange, Period, RowFacts, Stats};
 
 const COLUMNS: &str = "provider, account, status, joined_at, updated_at, total_paid_micro";
+
+/// The money changes of the history.
+const PAID_CHANGES: &str = "SELECT provider, observed_at, old_value, new_value, delta_micro \
+                            FROM invitee_changes WHERE field = 'total_paid_micro'";
 
 /// A database written by `affiliate sync` (or the demo).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,26 +41,27 @@ impl Db {
         }
     }
 
-    /// Totals of every row, as of `now`.
+    /// Totals of every row as of `now`, and the history's figures over `period`.
     pub(crate) async fn stats(
         &self,
         schema: Option<&str>,
         now: DateTime<Utc>,
+        period: Option<Period>,
     ) -> Result<Stats, Failure> {
         match self {
             Db::Sqlite(path) => {
                 let path = path.clone();
-                tokio::task::spawn_blocking(move || sqlite_stats(&path, now))
+                tokio::task::spawn_blocking(move || sqlite_stats(&path, Stats::new(now, period)))
                     .await
                     .map_err(|e| Failure::Failed(format!("reading the database failed: {e}")))?
             }
-            Db::Postgres(url) => postgres_stats(url, schema, now).await,
+            Db::Postgres(url) => postgres_stats(url, schema, Stats::new(now, period)).await,
         }
     }
 }
 
 /// Reads a SQLite database (read-only) into totals.
-fn sqlite_stats(path: &Path, now: DateTime<Utc>) -> Result<Stats, Failure> {
+fn sqlite_stats(path: &Path, mut stats: Stats) -> Result<Stats, Failure> {
     if !path.is_file() {
         return Err(Failure::Usage(format!(
             "--db: there is no database at {}\n  fix: check the path, or create one with `affiliate sync` or `affiliate demo`",
@@ -91,7 +96,6 @@ fn sqlite_stats(path: &Path, now: DateTime<Utc>) -> Result<Stats, Failure> {
         .prepare(&format!("SELECT {COLUMNS} FROM invitees"))
         .map_err(failed)?;
     let mut rows = stmt.query([]).map_err(failed)?;
-    let mut stats = Stats::new(now);
     while let Some(row) = rows.next().map_err(failed)? {
         let time = |i: usize| -> Result<Option<DateTime<Utc>>, Failure> {
             let text: Option<String> = row.get(i).map_err(failed)?;
@@ -116,7 +120,49 @@ fn sqlite_stats(path: &Path, now: DateTime<Utc>) -> Result<Stats, Failure> {
             total_paid_micro: row.get(5).map_err(failed)?,
         });
     }
+    drop(rows);
+    sqlite_paid(&conn, path, &mut stats)?;
     Ok(stats)
+}
+
+/// Adds the money changes of `invitee_changes` (absent in databases written before it).
+fn sqlite_paid(conn: &Connection, path: &Path, stats: &mut Stats) -> Result<(), Failure> {
+    let failed = |e: rusqlite::Error| Failure::Failed(format!("reading {}: {e}", path.display()));
+    let has_history: bool = conn
+        .query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'invitee_changes'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(failed)?;
+    if !has_history {
+        return Ok(());
+    }
+    let mut stmt = conn.prepare(PAID_CHANGES).map_err(failed)?;
+    let mut rows = stmt.query([]).map_err(failed)?;
+    while let Some(row) = rows.next().map_err(failed)? {
+        let at: String = row.get(1).map_err(failed)?;
+        let observed_at = DateTime::parse_from_rfc3339(&at)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| {
+                Failure::Failed(format!(
+                    "{}: {at:?} in invitee_changes: {e}",
+                    path.display()
+                ))
+            })?;
+        let amount = |i: usize| -> Result<Option<i64>, Failure> {
+            let text: Option<String> = row.get(i).map_err(failed)?;
+            Ok(text.and_then(|t| t.parse().ok()))
+        };
+        stats.add_paid(&PaidChange {
+            provider: row.get(0).map_err(failed)?,
+            observed_at,
+            old: amount(2)?,
+            new: amount(3)?,
+            delta_micro: row.get::<_, Option<i64>>(4).map_err(failed)?.unwrap_or(0),
+        });
+    }
+    Ok(())
 }
 
 /// Reads a PostgreSQL database into totals; plain connections to loopback only, like the
@@ -124,7 +170,7 @@ fn sqlite_stats(path: &Path, now: DateTime<Utc>) -> Result<Stats, Failure> {
 async fn postgres_stats(
     url: &str,
     schema: Option<&str>,
-    now: DateTime<Utc>,
+    mut stats: Stats,
 ) -> Result<Stats, Failure> {
     let config: tokio_postgres::Config = url
         .parse()
@@ -140,10 +186,10 @@ async fn postgres_stats(
             }
         }
     }
-    let table = match schema {
-        None => "invitees".to_owned(),
+    let prefix = match schema {
+        None => String::new(),
         Some(s) if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
-            format!("\"{s}\".invitees")
+            format!("\"{s}\".")
         }
         Some(_) => {
             return Err(Failure::Usage(
@@ -151,6 +197,7 @@ async fn postgres_stats(
             ))
         }
     };
+    let table = format!("{prefix}invitees");
     let (client, connection) = config
         .connect(NoTls)
         .await
@@ -165,7 +212,6 @@ async fn postgres_stats(
         )
         .await
         .map_err(|e| Failure::Failed(format!("reading {table}: {}", chain(&e))))?;
-    let mut stats = Stats::new(now);
     for row in rows {
         let get =
             |e: tokio_postgres::Error| Failure::Failed(format!("reading {table}: {}", chain(&e)));
@@ -177,6 +223,34 @@ async fn postgres_stats(
             updated_at: row.try_get(4).map_err(get)?,
             total_paid_micro: row.try_get(5).map_err(get)?,
         });
+    }
+    let history = format!("{prefix}invitee_changes");
+    let exists = client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&history])
+        .await
+        .map_err(|e| Failure::Failed(format!("reading {history}: {}", chain(&e))))?;
+    if exists.get::<_, bool>(0) {
+        let sql = PAID_CHANGES.replace("invitee_changes", &history);
+        let rows = client
+            .query(&sql, &[])
+            .await
+            .map_err(|e| Failure::Failed(format!("reading {history}: {}", chain(&e))))?;
+        for row in rows {
+            let get = |e: tokio_postgres::Error| {
+                Failure::Failed(format!("reading {history}: {}", chain(&e)))
+            };
+            let amount = |i: usize| -> Result<Option<i64>, Failure> {
+                let text: Option<String> = row.try_get(i).map_err(get)?;
+                Ok(text.and_then(|t| t.parse().ok()))
+            };
+            stats.add_paid(&PaidChange {
+                provider: row.try_get(0).map_err(get)?,
+                observed_at: row.try_get(1).map_err(get)?,
+                old: amount(2)?,
+                new: amount(3)?,
+                delta_micro: row.try_get::<_, Option<i64>>(4).map_err(get)?.unwrap_or(0),
+            });
+        }
     }
     drop(client);
     driver.abort();

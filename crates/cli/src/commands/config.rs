@@ -38,9 +38,13 @@ pub(crate) fn check(args: CheckArgs) -> Result<(), Failure> {
     println!("{}: ok", config.path.display());
     println!("  sources: {}", sources.join(", "));
     println!(
-        "  sync:    {} (overlap {} min, fail_fast {})",
+        "  sync:    {} (overlap {} min, refresh {}, fail_fast {})",
         config.sync.mode,
         config.sync.overlap.num_minutes(),
+        config
+            .sync
+            .refresh
+            .map_or("never".to_owned(), |r| format!("every {} h", r.num_hours())),
         config.sync.fail_fast
     );
     match output {

@@ -73,7 +73,9 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), Failure> {
     .await;
     drop(emulators);
     eprint!("{}", summary(&report, &target));
-    let stats = Db::Sqlite(args.db.clone()).stats(None, Utc::now()).await?;
+    let stats = Db::Sqlite(args.db.clone())
+        .stats(None, Utc::now(), None)
+        .await?;
     println!("\n{}", summary_table(&stats));
     println!(
         "demo finished in {:.1}s. Next: `affiliate report --db sqlite://{} --chart signups.svg`",

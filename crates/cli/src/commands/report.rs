@@ -3,14 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::args::{ReportArgs, ReportFormat};
+use crate::args::{ChartOf, ReportArgs, ReportFormat};
 use crate::chart;
 use crate::error::Failure;
-use crate::stats::{ProviderStats, Stats};
+use crate::stats::{Period, PeriodStats, ProviderStats, Stats};
 use crate::store::Db;
 use crate::table;
 
@@ -22,7 +22,9 @@ pub(crate) async fn run(args: ReportArgs) -> Result<(), Failure> {
             return Err(Failure::Usage("--chart: the file name is empty".into()));
         }
     }
-    let stats = db.stats(args.schema.as_deref(), Utc::now()).await?;
+    let now = Utc::now();
+    let period = period(args.since, args.until, now)?;
+    let stats = db.stats(args.schema.as_deref(), now, period).await?;
     let text = match args.format {
         ReportFormat::Table => table_text(&stats),
         ReportFormat::Json => json_text(&stats)?,
@@ -30,12 +32,37 @@ pub(crate) async fn run(args: ReportArgs) -> Result<(), Failure> {
     };
     print!("{text}");
     if let Some(path) = &args.chart {
-        std::fs::write(path, chart::signups_svg(&stats)).map_err(|e| {
+        let (svg, what) = match args.chart_of {
+            ChartOf::Signups => (chart::signups_svg(&stats), "sign-ups"),
+            ChartOf::Paid => (chart::paid_svg(&stats), "paid"),
+        };
+        std::fs::write(path, svg).map_err(|e| {
             Failure::Failed(format!("cannot write the chart to {}: {e}", path.display()))
         })?;
-        eprintln!("chart of sign-ups per week written to {}", path.display());
+        eprintln!("chart of {what} per week written to {}", path.display());
     }
     Ok(())
+}
+
+/// `[since, until)` in UTC (`until` defaults to `now`).
+fn period(
+    since: Option<NaiveDate>,
+    until: Option<NaiveDate>,
+    now: DateTime<Utc>,
+) -> Result<Option<Period>, Failure> {
+    let Some(since) = since else {
+        return Ok(None);
+    };
+    let since = since.and_time(NaiveTime::MIN).and_utc();
+    let until = until.map_or(now, |d| d.and_time(NaiveTime::MIN).and_utc());
+    if until <= since {
+        return Err(Failure::Usage(format!(
+            "--until: the period is empty ({} is not after {})\n  fix: give an --until later than --since, or leave it out to end now",
+            until.format("%Y-%m-%d"),
+            since.format("%Y-%m-%d")
+        )));
+    }
+    Ok(Some(Period { since, until }))
 }
 
 /// `2024-05-01`, or empty.
@@ -64,7 +91,7 @@ pub(crate) fn table_text(stats: &Stats) -> String {
     let rows: Vec<Vec<String>> = stats
         .providers()
         .map(|p| {
-            vec![
+            let mut row = vec![
                 p.provider.clone(),
                 accounts(p),
                 table::thousands(p.invitees),
@@ -74,23 +101,43 @@ pub(crate) fn table_text(stats: &Stats) -> String {
                 table::units(p.total_paid_micro),
                 date(p.first_joined),
                 date(p.last_joined),
-            ]
+            ];
+            if let Some(period) = &p.period {
+                row.extend([
+                    table::thousands(period.signups),
+                    table::thousands(period.new_paying),
+                    table::units(period.paid_micro),
+                ]);
+            }
+            row
         })
         .collect();
-    table::render(
-        &[
-            ("provider", false),
-            ("accounts", false),
-            ("invitees", true),
-            ("joined", true),
-            ("joined 30d", true),
-            ("paying", true),
-            ("total paid", true),
-            ("first joined", false),
-            ("last joined", false),
-        ],
-        &rows,
-    )
+    let mut columns = vec![
+        ("provider", false),
+        ("accounts", false),
+        ("invitees", true),
+        ("joined", true),
+        ("joined 30d", true),
+        ("paying", true),
+        ("total paid", true),
+        ("first joined", false),
+        ("last joined", false),
+    ];
+    let mut text = String::new();
+    if let Some(period) = stats.period() {
+        columns.extend([
+            ("signups in period", true),
+            ("new paying", true),
+            ("paid in period", true),
+        ]);
+        text.push_str(&format!(
+            "period {} .. {} (paid counts from each record's first sync onward)\n",
+            period.since.format("%Y-%m-%d %H:%M"),
+            period.until.format("%Y-%m-%d %H:%M")
+        ));
+    }
+    text.push_str(&table::render(&columns, &rows));
+    text
 }
 
 /// One provider in the JSON report (fields in this order).
@@ -107,6 +154,14 @@ struct ProviderJson<'a> {
     first_joined: Value,
     last_joined: Value,
     signups_per_week: BTreeMap<String, u64>,
+    paid_per_week_micro: BTreeMap<String, i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    period: Option<&'a PeriodStats>,
+}
+
+/// An amount as an `i64` (saturating).
+fn clamp(micro: i128) -> i64 {
+    i64::try_from(micro).unwrap_or(if micro < 0 { i64::MIN } else { i64::MAX })
 }
 
 /// The totals as a JSON array (amounts both in micro-units and as a decimal string).
@@ -129,6 +184,12 @@ fn json_text(stats: &Stats) -> Result<String, Failure> {
                 .iter()
                 .map(|(w, n)| (w.format("%Y-%m-%d").to_string(), *n))
                 .collect(),
+            paid_per_week_micro: p
+                .paid_per_week
+                .iter()
+                .map(|(w, n)| (w.format("%Y-%m-%d").to_string(), clamp(*n)))
+                .collect(),
+            period: p.period.as_ref(),
         })
         .collect();
     serde_json::to_string_pretty(&providers)
@@ -151,6 +212,9 @@ fn csv_text(stats: &Stats) -> Result<String, Failure> {
         "total_paid_micro",
         "first_joined",
         "last_joined",
+        "signups_in_period",
+        "new_paying_in_period",
+        "paid_in_period_micro",
     ])
     .map_err(fail)?;
     for p in stats.providers() {
@@ -167,6 +231,18 @@ fn csv_text(stats: &Stats) -> Result<String, Failure> {
             p.total_paid_micro.to_string(),
             first.as_str().unwrap_or_default().to_owned(),
             last.as_str().unwrap_or_default().to_owned(),
+            p.period
+                .as_ref()
+                .map(|x| x.signups.to_string())
+                .unwrap_or_default(),
+            p.period
+                .as_ref()
+                .map(|x| x.new_paying.to_string())
+                .unwrap_or_default(),
+            p.period
+                .as_ref()
+                .map(|x| x.paid_micro.to_string())
+                .unwrap_or_default(),
         ])
         .map_err(fail)?;
     }

@@ -30,6 +30,9 @@ pub(crate) async fn run(args: SyncArgs) -> Result<(), Failure> {
     } else if args.incremental {
         resolved.options = resolved.options.with_mode(SyncMode::Incremental);
     }
+    if args.refresh {
+        resolved.options = resolved.options.with_force_refresh(true);
+    }
     let sink = open_sink(&target, config.output.schema.as_deref()).await?;
     let sources: Vec<_> = resolved
         .sources
@@ -122,10 +125,15 @@ pub(crate) fn summary(report: &SyncReport, target: &Target) -> String {
                     SourceStatus::Cancelled => "stopped".to_owned(),
                     _ => "FAILED".to_owned(),
                 },
-                format!("{}{}", s.mode, if s.resumed { " (resumed)" } else { "" }),
+                format!(
+                    "{}{}",
+                    s.mode_label(),
+                    if s.resumed { " (resumed)" } else { "" }
+                ),
                 table::thousands(s.pages),
                 table::thousands(s.records),
                 table::thousands(s.existing),
+                table::thousands(s.changed),
                 table::thousands(s.requests),
                 table::thousands(s.retries),
                 format!("{:.1}s", s.duration.as_secs_f64()),
@@ -144,6 +152,7 @@ pub(crate) fn summary(report: &SyncReport, target: &Target) -> String {
             ("pages", true),
             ("new", true),
             ("existing", true),
+            ("changed", true),
             ("requests", true),
             ("retries", true),
             ("time", true),

@@ -59,6 +59,8 @@ pub(crate) struct SyncSettings {
     pub(crate) mode: SyncMode,
     /// How far before the watermark incremental runs start.
     pub(crate) overlap: TimeDelta,
+    /// The longest incremental runs let stored totals age (`None`: never refresh).
+    pub(crate) refresh: Option<TimeDelta>,
     /// Stop every source when one fails.
     pub(crate) fail_fast: bool,
     /// The email policy.
@@ -70,6 +72,7 @@ impl Default for SyncSettings {
         Self {
             mode: SyncMode::Full,
             overlap: TimeDelta::hours(1),
+            refresh: Some(TimeDelta::hours(24)),
             fail_fast: false,
             email: EmailSetting::Keep,
         }
@@ -221,6 +224,7 @@ impl Config {
         let options = SyncOptions::default()
             .with_mode(self.sync.mode)
             .with_overlap(self.sync.overlap)
+            .with_refresh(self.sync.refresh)
             .with_fail_fast(self.sync.fail_fast)
             .with_email(email);
         Ok(Resolved { sources, options })
@@ -249,6 +253,21 @@ fn sync_settings(raw: raw::RawSync, errors: &mut Vec<ConfigError>) -> SyncSettin
                 ConfigError::new("sync.overlap", m).fix("e.g. overlap = \"1h\" (the default)"),
             ),
         }
+    }
+    match raw.refresh {
+        Some(toml::Value::String(never)) if never.trim() == "never" => sync.refresh = None,
+        Some(refresh) => match values::duration(&refresh) {
+            Ok(d) if d > TimeDelta::zero() => sync.refresh = Some(d),
+            Ok(_) => errors.push(
+                ConfigError::new("sync.refresh", "must be longer than zero")
+                    .fix("e.g. refresh = \"24h\" (the default), or refresh = \"never\""),
+            ),
+            Err(m) => errors.push(
+                ConfigError::new("sync.refresh", m)
+                    .fix("e.g. refresh = \"24h\" (the default), or refresh = \"never\""),
+            ),
+        },
+        None => {}
     }
     sync.fail_fast = raw.fail_fast.unwrap_or(false);
     if raw.email_salt.is_some() {
@@ -352,6 +371,7 @@ mod tests {
             [sync]
             mode = "incremental"
             overlap = "30m"
+            refresh = "6h"
             fail_fast = true
             email = "hash"
             email_salt_env = "SALT"
@@ -370,6 +390,7 @@ mod tests {
         .unwrap();
         assert_eq!(config.sync.mode, SyncMode::Incremental);
         assert_eq!(config.sync.overlap, TimeDelta::minutes(30));
+        assert_eq!(config.sync.refresh, Some(TimeDelta::hours(6)));
         assert_eq!(
             config.sync.email,
             EmailSetting::Hash {
@@ -383,6 +404,12 @@ mod tests {
     #[test]
     fn top_level_and_section_problems_name_their_key() {
         assert_eq!(keys("[sink]\nurl = \"x\""), ["sink"]);
+        assert_eq!(
+            keys("[sync]\nrefresh = \"soon\"\n[[source]]\nprovider = \"triport\""),
+            ["sync.refresh"]
+        );
+        let never = parse("[sync]\nrefresh = \"never\"\n[[source]]\nprovider = \"triport\"");
+        assert_eq!(never.map(|c| c.sync.refresh), Ok(None));
         assert_eq!(
             keys("[sync]\nmood = \"full\"\n[[source]]\nprovider = \"triport\""),
             ["sync.mood"]

@@ -30,6 +30,8 @@ pub(crate) struct RawSync {
     pub(crate) mode: Option<String>,
     /// A duration (`"1h"`, `"30m"`) or whole seconds.
     pub(crate) overlap: Option<toml::Value>,
+    /// The refresh interval: a duration, or `"never"`.
+    pub(crate) refresh: Option<toml::Value>,
     /// Stop every source when one fails.
     pub(crate) fail_fast: Option<bool>,
     /// `keep`, `hash` or `drop`.

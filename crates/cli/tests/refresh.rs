@@ -1,0 +1,129 @@
+//! `affiliate sync --incremental --refresh` brings stored totals up to date, records each
+//! change once, and `affiliate report --since` sums the money deltas of the period.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use rusqlite::Connection;
+
+/// Stored Triport totals made `delta` older than the emulator's on `rows` paying invitees
+/// (as if they were paid more since the last full pass); returns how many were changed.
+fn age_totals(db: &std::path::Path, rows: i64, delta: i64) -> usize {
+    let conn = Connection::open(db).expect("db");
+    conn.execute(
+        "UPDATE invitees SET total_paid_micro = total_paid_micro - ?1
+         WHERE provider = 'triport' AND id IN (
+             SELECT id FROM invitees WHERE provider = 'triport' AND total_paid_micro > ?1
+             ORDER BY id LIMIT ?2)",
+        rusqlite::params![delta, rows],
+    )
+    .expect("update")
+}
+
+fn count(db: &std::path::Path, sql: &str) -> i64 {
+    Connection::open(db)
+        .expect("db")
+        .query_row(sql, [], |r| r.get(0))
+        .expect("count")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_pass_updates_totals_and_the_period_report_sums_the_deltas() {
+    let sandbox = Sandbox::start(150, Duration::ZERO).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("refresh.db");
+    let config = write(
+        dir.path(),
+        "affiliate.toml",
+        &sandbox.config(50, 500, "1 month", ""),
+    );
+    let (config, db_url) = (
+        config.to_str().unwrap_or_default().to_owned(),
+        format!("sqlite://{}", db.display()),
+    );
+    let sync = |extra: &[&str]| {
+        let mut a = vec![
+            "sync",
+            "--config",
+            config.as_str(),
+            "--out",
+            db_url.as_str(),
+        ];
+        a.extend_from_slice(extra);
+        run(args(&a), sandbox.env())
+    };
+    let first = sync(&[]).await;
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let first_sightings = count(
+        &db,
+        "SELECT COUNT(*) FROM invitee_changes WHERE field = '*'",
+    );
+    assert_eq!(first_sightings, count(&db, "SELECT COUNT(*) FROM invitees"));
+
+    let aged = age_totals(&db, 5, 1_250_000);
+    assert_eq!(aged, 5, "the emulator has paying Triport invitees");
+    let refreshed = sync(&["--incremental", "--refresh"]).await;
+    let text = stderr(&refreshed);
+    assert_eq!(refreshed.status.code(), Some(0), "{text}");
+    assert!(text.contains("incremental + refresh"), "{text}");
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM invitee_changes WHERE field = 'total_paid_micro'"
+        ),
+        5
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT SUM(delta_micro) FROM invitee_changes WHERE field = 'total_paid_micro'"
+        ),
+        5 * 1_250_000
+    );
+
+    let quiet = sync(&["--incremental", "--refresh"]).await;
+    assert_eq!(quiet.status.code(), Some(0), "{}", stderr(&quiet));
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM invitee_changes"),
+        first_sightings + 5,
+        "a run that changes nothing writes nothing"
+    );
+
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let report = run(
+        args(&[
+            "report", "--db", &db_url, "--since", &today, "--format", "json",
+        ]),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(report.status.code(), Some(0), "{}", stderr(&report));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&report)).expect("json");
+    let triport = json
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["provider"] == "triport"))
+        .expect("triport in the report");
+    assert_eq!(triport["period"]["paid_micro"], 6_250_000, "{triport}");
+    let chart = dir.path().join("paid.svg");
+    let drawn = run(
+        args(&[
+            "report",
+            "--db",
+            &db_url,
+            "--chart",
+            chart.to_str().unwrap_or_default(),
+            "--chart-of",
+            "paid",
+        ]),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(drawn.status.code(), Some(0), "{}", stderr(&drawn));
+    let svg = std::fs::read_to_string(&chart).expect("chart");
+    assert!(
+        svg.contains("Paid per week") && svg.contains("triport"),
+        "{svg}"
+    );
+}
