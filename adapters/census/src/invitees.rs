@@ -78,6 +78,12 @@ impl Row {
 }
 
 impl Pagination {
+    /// The rows the slice holds at least, given `rows` on this page and its `next_page`.
+    fn rows_at_least(&self, rows: usize) -> u64 {
+        let before = (self.page.max(1) as u64 - 1).saturating_mul(self.per_page as u64);
+        before + rows as u64 + u64::from(self.next_page.is_some())
+    }
+
     /// Checks the object against itself, the request and the rows it came with.
     fn check(&self, page: u64, per_page: u32, rows: usize) -> Result<(), String> {
         let fields = [
@@ -110,14 +116,13 @@ impl Pagination {
                 self.per_page
             ));
         }
-        let before = (self.page - 1).saturating_mul(self.per_page);
-        if rows > 0 && before.saturating_add(rows) > self.total_records {
+        // Rows past `total_records` are not refused: totals may be approximate, and a total
+        // smaller than what was seen is drift the driver re-reads (see `rows_at_least`). A
+        // page past `last_page` that still holds rows is impossible, though.
+        if let Some(last) = self.last_page.filter(|last| self.page > *last && rows > 0) {
             return Err(format!(
-                "page {} holds rows {}..{} but total_records is {}",
-                self.page,
-                before + 1,
-                before + rows,
-                self.total_records
+                "page {} is past last_page {last} but holds {rows} rows",
+                self.page
             ));
         }
         if let Some(next) = self.next_page {
@@ -151,8 +156,10 @@ impl CensusClient {
         });
         // `total_records` rather than `last_page`: it changes with every insert or
         // deletion (so the driver notices drift exactly), and page arithmetic uses our own
-        // page size anyway.
-        let total = Some(p.total_records as u64);
+        // page size anyway. A total smaller than the rows this page proves exist is read as
+        // at least those rows (plus one when the server names a next page), so the driver
+        // sees a changed total and re-reads instead of stopping early.
+        let total = Some(p.rows_at_least(body.data.len()).max(p.total_records as u64));
         Ok(Page {
             invitees: body
                 .data
@@ -239,6 +246,21 @@ mod tests {
     }
 
     #[test]
+    fn an_approximate_total_is_drift_not_an_error() {
+        // Page 2 holds rows 11..20, but the server counts only 12 (an approximate count).
+        let mut json = good();
+        json["total_records"] = 12.into();
+        let p = pagination(json);
+        assert_eq!(p.check(2, 10, 10), Ok(()));
+        // The page proves 20 rows, and names a next page: at least 21.
+        assert_eq!(p.rows_at_least(10), 21);
+        let mut last = good();
+        last["next_page"] = Value::Null;
+        last["last_page"] = 2.into();
+        assert_eq!(pagination(last).rows_at_least(4), 14);
+    }
+
+    #[test]
     fn inconsistencies_are_named() {
         let cases: [(&str, Value, &str); 6] = [
             ("next_page", 2.into(), "does not advance"),
@@ -246,7 +268,7 @@ mod tests {
             ("total_records", (-1).into(), "negative"),
             ("per_page", 25.into(), "per_page 25"),
             ("page", 3.into(), "requested page"),
-            ("total_records", 12.into(), "total_records is 12"),
+            ("last_page", 1.into(), "past last_page 1"),
         ];
         for (field, value, expected) in cases {
             let mut json = good();

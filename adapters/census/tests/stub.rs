@@ -77,7 +77,7 @@ async fn malformed_pagination_objects_end_in_a_clear_error_not_a_loop() {
             "per_page 25 is not the requested per_page 10",
         ),
         ("page", json!(2), "page 2 is not the requested page 1"),
-        ("total_records", json!(4), "total_records is 4"),
+        ("last_page", json!(0), "page 1 is past last_page 0"),
     ];
     for (field, value, expected) in cases {
         let (err, hits) = error(
