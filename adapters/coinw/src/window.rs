@@ -1,8 +1,11 @@
 //! Splitting a listing's `[since, until]` into registration-time windows.
 //!
-//! Windows follow the calendar **in the provider's offset** (months by default), are
-//! inclusive at both ends with second resolution, and never overlap: each window ends one
-//! second before the next one starts, so a registration on an edge is listed exactly once.
+//! Windows follow the calendar **in the provider's offset** (months by default) and
+//! **overlap by one second**: each window ends at the second the next one starts. CoinW does
+//! not say whether `endTime` is inclusive or whether times have sub-second precision; with
+//! the overlap, a registration on an edge is listed whichever way it reads them (inclusive
+//! at whole seconds, exclusive `endTime`, or millisecond times), and listed at most once,
+//! because one listing de-duplicates across its windows.
 //! The first window starts at `since`, the last one ends at `until`; windows are returned
 //! **newest first**, the order CoinW lists rows in.
 //!
@@ -19,7 +22,7 @@
 //!     .iter()
 //!     .map(|w| (to_provider_text(w.start, cst), to_provider_text(w.end, cst)))
 //!     .collect();
-//! assert_eq!(shown[1], ("2024-02-01 00:00:00".into(), "2024-02-29 23:59:59".into()));
+//! assert_eq!(shown[1], ("2024-02-01 00:00:00".into(), "2024-03-01 00:00:00".into()));
 //! # Ok::<(), affiliate_coinw::CoinwError>(())
 //! ```
 
@@ -132,7 +135,6 @@ pub fn calendar_windows(
             "the window length must not be zero".into(),
         ));
     }
-    let second = chrono::Duration::seconds(1);
     let mut boundary = length.align(since.with_timezone(&offset).naive_local());
     let mut start = since;
     let mut out = Vec::new();
@@ -140,7 +142,7 @@ pub fn calendar_windows(
         let next = boundary.and_then(|b| length.advance(b));
         let next_start = next.and_then(|d| local_to_utc(d.and_time(NaiveTime::MIN), offset));
         let end = match next_start {
-            Some(n) if n - second < until => n - second,
+            Some(n) if n < until => n,
             _ => until,
         };
         out.push(Window { start, end });
@@ -152,18 +154,19 @@ pub fn calendar_windows(
         if end >= until {
             break;
         }
-        start = end + second;
+        start = end;
         boundary = next;
     }
     out.reverse();
     Ok(out)
 }
 
-/// Splits a window into two halves that meet without overlap (`[start, mid]` and
-/// `[mid + 1 s, end]`), older half first; `None` for a window of one second.
+/// Splits a window into two halves that overlap by one second like neighbouring windows
+/// (`[start, mid]` and `[mid, end]`), older half first; `None` for a window of less than
+/// three seconds, whose halves would not be smaller.
 pub fn halve(window: Window) -> Option<(Window, Window)> {
     let span = (window.end - window.start).num_seconds();
-    if span < 1 {
+    if span < 2 {
         return None;
     }
     let mid = window.start + chrono::Duration::seconds(span / 2);
@@ -173,7 +176,7 @@ pub fn halve(window: Window) -> Option<(Window, Window)> {
             end: mid,
         },
         Window {
-            start: mid + chrono::Duration::seconds(1),
+            start: mid,
             end: window.end,
         },
     ))
@@ -215,14 +218,39 @@ mod tests {
     }
 
     #[test]
-    fn halves_meet_without_overlap() {
+    fn halves_overlap_by_one_second_and_shrink() {
         let w = Window {
             start: utc(2024, 1, 1, 0, 0, 0),
-            end: utc(2024, 1, 1, 0, 0, 1),
+            end: utc(2024, 1, 1, 0, 0, 4),
         };
         let (a, b) = halve(w).unwrap();
-        assert_eq!((a.start, a.end), (w.start, w.start));
-        assert_eq!((b.start, b.end), (w.end, w.end));
+        assert_eq!((a.start, a.end), (w.start, utc(2024, 1, 1, 0, 0, 2)));
+        assert_eq!((b.start, b.end), (utc(2024, 1, 1, 0, 0, 2), w.end));
+        let short = Window {
+            start: w.start,
+            end: utc(2024, 1, 1, 0, 0, 1),
+        };
+        assert!(
+            halve(short).is_none(),
+            "halves of two seconds would not be smaller"
+        );
+    }
+
+    #[test]
+    fn neighbouring_windows_share_their_edge_second() {
+        let cst = FixedOffset::east_opt(8 * 3600).unwrap();
+        let windows = calendar_windows(
+            utc(2024, 1, 10, 0, 0, 0),
+            utc(2024, 3, 10, 0, 0, 0),
+            WindowLength::Months(1),
+            cst,
+        )
+        .unwrap();
+        for pair in windows.windows(2) {
+            // Newest first: the older window ends where the newer one starts.
+            assert_eq!(pair[1].end, pair[0].start);
+        }
+        assert_eq!(windows.len(), 3);
     }
 
     #[test]

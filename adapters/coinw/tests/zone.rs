@@ -57,7 +57,7 @@ async fn window_bounds_are_sent_in_the_provider_offset() {
     );
     assert!(
         requests[1].ends_with(
-            "?pageNo=1&pageSize=1000&startTime=2024-02-01%2000:00:00&endTime=2024-02-29%2023:59:59"
+            "?pageNo=1&pageSize=1000&startTime=2024-02-01%2000:00:00&endTime=2024-03-01%2000:00:00"
         ),
         "{}",
         requests[1]
