@@ -127,3 +127,48 @@ async fn a_refresh_pass_updates_totals_and_the_period_report_sums_the_deltas() {
         "{svg}"
     );
 }
+
+/// The cost of keeping totals fresh at scale: a full run, then an incremental run with a
+/// refresh pass, then a plain incremental run, over 100,000 invitees per provider, each
+/// provider at its largest page size. Prints each run's summary (requests per source).
+///
+/// `cargo test -p affiliate-cli --release --test refresh -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "scale measurement; run it with --ignored"]
+async fn refresh_costs_at_100k_invitees_per_provider() {
+    let sandbox = Sandbox::start(100_000, Duration::ZERO).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("scale.db");
+    let text = sandbox
+        .config(100, 1000, "1 month", "")
+        .replacen("limit = 100", "limit = 200", 1)
+        .replacen("page_size = 100", "page_size = 1000", 1);
+    let config = write(dir.path(), "affiliate.toml", &text);
+    let (config, db_url) = (
+        config.to_str().unwrap_or_default().to_owned(),
+        format!("sqlite://{}", db.display()),
+    );
+    for extra in [
+        &[][..],
+        &["--incremental", "--refresh"][..],
+        &["--incremental"][..],
+    ] {
+        let mut a = vec![
+            "sync",
+            "--config",
+            config.as_str(),
+            "--out",
+            db_url.as_str(),
+        ];
+        a.extend_from_slice(extra);
+        let out = run(args(&a), sandbox.env()).await;
+        let text = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        let summary = text.rsplit("sync into").next().unwrap_or_default();
+        println!("sync {}:\nsync into{summary}", extra.join(" "));
+        println!(
+            "change rows so far: {}",
+            count(&db, "SELECT COUNT(*) FROM invitee_changes")
+        );
+    }
+}
