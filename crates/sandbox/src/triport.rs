@@ -114,6 +114,7 @@ impl TriportConfig {
     }
 
     /// Limits each credential to `limit` (answered as 429 `rate_limited`, `Retry-After: 1`).
+    /// Triport documents bursts of twice the sustained rate: `RateLimit::new(r, 2 * r)`.
     pub fn rate_limit(mut self, limit: RateLimit) -> Self {
         self.rate_limit = Some(limit);
         self
