@@ -18,10 +18,17 @@
 //!   the throttling and server-error faults answer **plain text** (`Retry later`, `Internal
 //!   Server Error`), as a Rails front end does, so clients must cope with a body that is not
 //!   JSON.
+//! * Rate limits are undocumented: beyond [`CensusConfig::rate_limit`] (per bearer token)
+//!   the answer is 429 with the JSON `message` body and no `Retry-After`.
+//! * [`CensusConfig::approximate_total`] makes `total_records` (and with it `last_page` and
+//!   `next_page`) an approximate count, off by a fixed amount.
 //!
 //! Ids are integers that grow with creation time. Unclaimed invitations carry pending
-//! workspace invitations; claimed ones have `claimed_at`/`claimed_by_id` set.
+//! workspace invitations; claimed ones have `claimed_at`/`claimed_by_id` set, and
+//! [`CensusEmulator::claim`] claims old ones between runs (kept in a small map; rows stay
+//! computed from their sequence number).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::extract::{RawQuery, State};
@@ -32,10 +39,12 @@ use axum::{Json, Router};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
-use crate::faults::{malformed, reset};
+use crate::faults::{bare, malformed, reset};
 use crate::generate::{email, hash};
-use crate::support::{bearer, query_params, Bearer, Shared};
-use crate::{Dataset, Drift, Emulator, Fault, FaultPlan, Running};
+use crate::support::{self, bearer, query_params, Answers, ScriptedError};
+use crate::{
+    Dataset, Drift, Emulator, Fault, FaultPlan, RateLimit, RequestRecord, Running, Throttling,
+};
 
 const PATH: &str = "/api/v1/invitations";
 /// Documented default and maximum of `per_page`.
@@ -59,6 +68,10 @@ pub struct CensusConfig {
     pub faults: FaultPlan,
     /// Changes applied after every served list request.
     pub drift: Drift,
+    /// Server-side rate limit per bearer token; `None`: unlimited.
+    pub rate_limit: Option<RateLimit>,
+    /// Added to the real count in `total_records` (negative: an undercount), floored at 0.
+    pub total_error: i64,
     /// Creation time of the newest invitation.
     pub newest_at: DateTime<Utc>,
     /// Time between consecutive invitations.
@@ -76,6 +89,8 @@ impl CensusConfig {
             latency: Duration::ZERO,
             faults: FaultPlan::none(),
             drift: Drift::default(),
+            rate_limit: None,
+            total_error: 0,
             newest_at: Utc::now() - chrono::Duration::hours(1),
             spacing: chrono::Duration::minutes(10),
         }
@@ -104,12 +119,32 @@ impl CensusConfig {
         self.seed = seed;
         self
     }
+
+    /// Limits each token to `limit` (answered as 429 with a `message`).
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
+
+    /// Reports `total_records` off by `by` (an approximate count: larger when positive,
+    /// smaller when negative, never below 0); `last_page` and `next_page` follow the
+    /// reported count, while `data` still holds the real rows of the page asked for.
+    pub fn approximate_total(mut self, by: i64) -> Self {
+        self.total_error = by;
+        self
+    }
 }
+
+/// When each invitation claimed by [`CensusEmulator::claim`] was claimed, by sequence number.
+type Claims = BTreeMap<u64, DateTime<Utc>>;
+
+type Shared = support::Shared<ScriptedError, Claims>;
 
 #[derive(Debug, Clone)]
 struct Ctx {
     shared: Shared,
     token: String,
+    total_error: i64,
 }
 
 /// A running Census emulator. Stops when dropped.
@@ -130,8 +165,9 @@ impl CensusEmulator {
         );
         data.set_drift(config.drift);
         let ctx = Ctx {
-            shared: Shared::new(data, config.faults, config.latency),
+            shared: Shared::new(data, config.faults, config.latency, config.rate_limit),
             token: config.token,
+            total_error: config.total_error,
         };
         let router = Router::new()
             .route(PATH, any(list))
@@ -169,7 +205,31 @@ impl CensusEmulator {
             .data
             .all_desc()
             .into_iter()
-            .map(|seq| row(&state.data, seq))
+            .map(|seq| row(&state.data, &state.extra, seq))
+            .collect()
+    }
+
+    /// Claims the `count` oldest unclaimed live invitations now: `claimed_at` becomes the
+    /// current time (never before `created_at`), `claimed_by_id` is set and their pending
+    /// workspace invitations are accepted (the list empties). Returns the changed rows as
+    /// the API now renders them, oldest first (fewer if fewer are unclaimed);
+    /// [`CensusEmulator::rows_newest_first`] shows them too.
+    pub fn claim(&self, count: u64) -> Vec<Value> {
+        let mut state = self.ctx.shared.lock();
+        let state = &mut *state;
+        let seqs = {
+            let (data, claims) = (&state.data, &state.extra);
+            data.oldest_where(count, |seq| {
+                !claims.contains_key(&seq) && generated_claim(data, seq).is_none()
+            })
+        };
+        let now = Utc::now();
+        for &seq in &seqs {
+            let at = now.max(state.data.created_at(seq));
+            state.extra.insert(seq, at);
+        }
+        seqs.into_iter()
+            .map(|seq| row(&state.data, &state.extra, seq))
             .collect()
     }
 
@@ -203,21 +263,40 @@ impl Emulator for CensusEmulator {
     fn set_drift(&self, drift: Drift) {
         self.ctx.shared.lock().data.set_drift(drift);
     }
+    fn set_rate_limit(&self, limit: Option<RateLimit>) {
+        self.ctx.shared.set_rate_limit(limit);
+    }
     fn requests(&self) -> Vec<String> {
-        self.ctx.shared.lock().requests.clone()
+        self.ctx.shared.requests()
+    }
+    fn request_log(&self) -> Vec<RequestRecord> {
+        self.ctx.shared.request_log()
+    }
+    fn throttling(&self) -> Throttling {
+        self.ctx.shared.throttling()
     }
 }
 
 const ROLES: [&str; 3] = ["admin", "member", "viewer"];
 const WORKSPACE_ROLES: [&str; 3] = ["Owner", "Editor", "Viewer"];
 
-fn row(data: &Dataset, seq: u64) -> Value {
+/// When the generated data has invitation `seq` claimed, if it does: 60% are, within 45
+/// minutes (so with the default data nothing is claimed in the future).
+fn generated_claim(data: &Dataset, seq: u64) -> Option<DateTime<Utc>> {
+    let seed = data.seed();
+    (hash(seed, seq, 40) % 100 < 60).then(|| {
+        data.created_at(seq) + chrono::Duration::minutes((hash(seed, seq, 41) % 45) as i64 + 1)
+    })
+}
+
+fn row(data: &Dataset, claims: &Claims, seq: u64) -> Value {
     let seed = data.seed();
     let created = data.created_at(seq);
-    let claimed = hash(seed, seq, 40) % 100 < 60;
-    let (claimed_at, claimed_by_id, workspaces) = if claimed {
-        // Within 45 minutes, so with the default data nothing is claimed in the future.
-        let at = created + chrono::Duration::minutes((hash(seed, seq, 41) % 45) as i64 + 1);
+    let claimed = claims
+        .get(&seq)
+        .copied()
+        .or_else(|| generated_claim(data, seq));
+    let (claimed_at, claimed_by_id, workspaces) = if let Some(at) = claimed {
         (
             json!(at.to_rfc3339_opts(SecondsFormat::Millis, true)),
             json!(10_000 + seq),
@@ -261,6 +340,20 @@ fn text(status: StatusCode, body: &'static str) -> Response {
     (status, [(header::CONTENT_TYPE, "text/plain")], body).into_response()
 }
 
+/// Census documents no rate limit: a 429 with the JSON `message` the error bodies carry,
+/// without `Retry-After` (none is documented either).
+fn throttled() -> Response {
+    error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Rate limit exceeded, please retry later",
+    )
+}
+
+const ANSWERS: Answers = Answers {
+    fault: render_fault,
+    throttled,
+};
+
 fn render_fault(fault: Fault) -> Option<Response> {
     match fault {
         Fault::RateLimited { retry_after } => {
@@ -276,9 +369,14 @@ fn render_fault(fault: Fault) -> Option<Response> {
             StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             "Internal Server Error",
         )),
+        Fault::Refused { status, code } => Some(error(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            &code,
+        )),
+        Fault::Bare { status, html } => Some(bare(status, html)),
         Fault::Malformed => Some(malformed()),
         Fault::Reset => Some(reset()),
-        Fault::Slow(_) => None,
+        Fault::Slow(_) | Fault::NullData { .. } => None,
     }
 }
 
@@ -288,9 +386,10 @@ async fn list(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
+    let token = bearer(&headers).token();
     if let Some(response) = ctx
         .shared
-        .prelude(&method, PATH, query.as_deref(), render_fault)
+        .prelude(&method, PATH, query.as_deref(), token, ANSWERS)
         .await
     {
         return response;
@@ -298,7 +397,7 @@ async fn list(
     if method != Method::GET {
         return error(StatusCode::NOT_FOUND, "Not Found");
     }
-    if !matches!(bearer(&headers), Bearer::Token(t) if t == ctx.token) {
+    if token != Some(ctx.token.as_str()) {
         return error(
             StatusCode::UNAUTHORIZED,
             "You must provide a valid personal access token",
@@ -338,8 +437,12 @@ async fn list(
     } else {
         state.data.page_desc(0, end, offset, per_page)
     };
-    let data: Vec<Value> = seqs.into_iter().map(|seq| row(&state.data, seq)).collect();
-    let total = state.data.len();
+    let data: Vec<Value> = seqs
+        .into_iter()
+        .map(|seq| row(&state.data, &state.extra, seq))
+        .collect();
+    let real = i64::try_from(state.data.len()).unwrap_or(i64::MAX);
+    let total = u64::try_from(real.saturating_add(ctx.total_error)).unwrap_or(0);
     let last_page = total.div_ceil(per_page).max(1);
     let pagination = json!({
         "total_records": total,

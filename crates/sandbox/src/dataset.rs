@@ -224,6 +224,15 @@ impl Dataset {
         (lo, hi.max(lo))
     }
 
+    /// Up to `count` live rows, oldest first, for which `eligible` holds (scans from the
+    /// oldest row and stops as soon as it has them).
+    pub(crate) fn oldest_where(&self, count: u64, eligible: impl Fn(u64) -> bool) -> Vec<u64> {
+        (0..self.next_seq)
+            .filter(|&seq| !self.deleted.contains(&seq) && eligible(seq))
+            .take(usize::try_from(count).unwrap_or(usize::MAX))
+            .collect()
+    }
+
     /// Every live row, newest first (ground truth for tests; materialises the ids).
     pub fn all_desc(&self) -> Vec<u64> {
         self.page_desc(0, self.next_seq, 0, u64::MAX)
@@ -288,6 +297,15 @@ mod tests {
             d.range_between(t(0) - Duration::days(2), t(0) - Duration::days(1)),
             (0, 0)
         );
+    }
+
+    #[test]
+    fn oldest_where_skips_deleted_and_ineligible_rows() {
+        let mut d = ds(10);
+        d.delete(1);
+        assert_eq!(d.oldest_where(3, |seq| seq % 2 == 1), vec![3, 5, 7]);
+        assert_eq!(d.oldest_where(3, |_| true), vec![0, 2, 3]);
+        assert_eq!(d.oldest_where(20, |seq| seq > 7), vec![8, 9]);
     }
 
     #[test]

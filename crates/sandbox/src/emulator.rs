@@ -1,6 +1,6 @@
 //! What every emulator exposes to tests, so one conformance suite can drive them all.
 
-use crate::{Drift, FaultPlan};
+use crate::{Drift, FaultPlan, RateLimit, RequestRecord, Throttling};
 
 /// The test-facing surface shared by every provider emulator.
 pub trait Emulator: Send + Sync {
@@ -16,6 +16,13 @@ pub trait Emulator: Send + Sync {
     fn set_faults(&self, faults: FaultPlan);
     /// Replaces the drift applied after each list request.
     fn set_drift(&self, drift: Drift);
-    /// Every request served so far, as `METHOD /path?query`.
+    /// Replaces the server-side rate limit (`None`: unlimited); every bucket starts full.
+    fn set_rate_limit(&self, limit: Option<RateLimit>);
+    /// Every request received so far, as `METHOD /path?query` (throttled ones included).
     fn requests(&self) -> Vec<String>;
+    /// Every request received so far with its arrival time and whether the rate limit
+    /// answered it, in arrival order.
+    fn request_log(&self) -> Vec<RequestRecord>;
+    /// How many requests the rate limit served and how many it throttled.
+    fn throttling(&self) -> Throttling;
 }

@@ -10,8 +10,8 @@ use bytes::Bytes;
 
 use crate::generate::hash;
 
-/// One injected failure. How throttling and server errors look is up to each emulator
-/// (each provider has its own envelope); the rest is rendered here.
+/// One injected failure. How throttling, refusals and server errors look is up to each
+/// emulator (each provider has its own envelope); the rest is rendered here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Fault {
@@ -29,6 +29,31 @@ pub enum Fault {
     Reset,
     /// Answers normally after this delay.
     Slow(Duration),
+    /// A refusal in the provider's own error envelope at HTTP `status`: `code` is Triport's
+    /// `error` tag (e.g. [`crate::triport::tier_insufficient`]), Prefactor's `code`, Census's
+    /// `message`, CoinW's `code` (a number when it parses as one).
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// The provider's error code or tag.
+        code: String,
+    },
+    /// An answer from something in front of the API (a proxy, a load balancer, a WAF): the
+    /// status with an empty body, or with `html` a small `text/html` page; never the
+    /// provider's envelope, never a `Retry-After` (e.g. a bare 401, 403 or 429).
+    Bare {
+        /// HTTP status.
+        status: u16,
+        /// An HTML page instead of an empty body.
+        html: bool,
+    },
+    /// A success answer without its data: CoinW's `{"code":"200","msg":"success","data":null}`,
+    /// or with `omitted` no `data` key at all. Only CoinW answers this way; the other
+    /// emulators answer normally.
+    NullData {
+        /// Leave the `data` key out instead of sending `null`.
+        omitted: bool,
+    },
 }
 
 /// Which requests get which fault: a script for the next requests, then an optional
@@ -94,6 +119,25 @@ pub(crate) fn malformed() -> Response {
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from("{\"items\": [{\"user_id\": \"3f8c"))
         .unwrap_or_default()
+}
+
+/// [`Fault::Bare`]: `status` with an empty body or a proxy's HTML page.
+pub(crate) fn bare(status: u16, html: bool) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let builder = Response::builder().status(status);
+    let response = if html {
+        let reason = status.canonical_reason().unwrap_or("Error");
+        let page = format!(
+            "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n<center><h1>{code} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
+            code = status.as_u16()
+        );
+        builder
+            .header(header::CONTENT_TYPE, "text/html")
+            .body(Body::from(page))
+    } else {
+        builder.body(Body::empty())
+    };
+    response.unwrap_or_default()
 }
 
 /// Headers and a few bytes, then the connection breaks.

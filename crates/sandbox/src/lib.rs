@@ -5,8 +5,9 @@
 //!
 //! Each emulator serves deterministic, seeded data of any size (rows are computed from
 //! their position, never materialised as JSON), binds `127.0.0.1` on an ephemeral port,
-//! and has knobs for latency, injected [`Fault`]s and [`Drift`] (sign-ups arriving at the
-//! head, deletions). Tests read the ground truth from the running emulator.
+//! and has knobs for latency, injected [`Fault`]s, [`Drift`] (sign-ups arriving at the
+//! head, deletions) and a server-side [`RateLimit`]. Tests read the ground truth (and the
+//! [`RequestRecord`] log) from the running emulator, and can change old records between runs.
 //!
 //! ```no_run
 //! use affiliate_sandbox::triport::{TriportEmulator, TriportConfig};
@@ -27,6 +28,7 @@ mod emulator;
 mod faults;
 mod generate;
 pub mod prefactor;
+mod ratelimit;
 mod server;
 mod support;
 pub mod triport;
@@ -34,4 +36,5 @@ pub mod triport;
 pub use dataset::{Dataset, Drift};
 pub use emulator::Emulator;
 pub use faults::{Fault, FaultPlan};
+pub use ratelimit::{RateLimit, RequestRecord, Throttling};
 pub use server::Running;

@@ -18,13 +18,20 @@
 //!   `item_start`/`item_end` (an empty page has `item_end = item_start - 1`), one-based
 //!   `page_index`, zero-based `page_offset`, `page_size`, `page_count`,
 //!   `next_page_offset` (null on the last page), `previous_page_offset` (null on the first).
-//! * `idempotency_key` is accepted and ignored: a GET has no effect to repeat, so
-//!   `idempotency_key_already_used` never happens naturally (script it with
-//!   [`PrefactorEmulator::push_error`], like every other code).
+//! * `idempotency_key` is accepted and ignored by default: a GET has no effect to repeat.
+//!   With [`PrefactorConfig::honour_idempotency_keys`] a key already used for a request with
+//!   other parameters is refused with 422 `idempotency_key_already_used`, and the same key
+//!   with the same parameters (a retry) is answered normally.
 //! * Errors use the envelope `{"status": "error", "code", "message"}`; unknown routes and
 //!   methods → 404 `not_found`.
 //! * Faults: 429 (Prefactor documents no throttling code: `code: "unknown"`, plus
-//!   `Retry-After` when asked), 5xx `unexpected`, malformed body, reset, slow.
+//!   `Retry-After` when asked), 5xx `unexpected`, [`Fault::Refused`] with any code,
+//!   [`Fault::Bare`], malformed body, reset, slow. Beyond [`PrefactorConfig::rate_limit`]
+//!   (per bearer token) the answer is the same 429 `unknown`, without `Retry-After`
+//!   (Prefactor documents none; its SDKs back off on their own).
+//! * Between runs, [`PrefactorEmulator::advance_statuses`] moves old invites along
+//!   `pending` → `used` → `revoked` and bumps their `updated_at` (kept in a small map; rows
+//!   stay computed from their sequence number).
 //!
 //! Ids and the account id are PFIDs: 32 lowercase Crockford base32 characters encoding
 //! 2 zero bits, a 48-bit millisecond timestamp, a 30-bit partition and 80 random bits, so
@@ -41,10 +48,12 @@ use axum::{Json, Router};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 
-use crate::faults::{malformed, reset};
+use crate::faults::{bare, malformed, reset};
 use crate::generate::{email, hash};
-use crate::support::{bearer, query_params, Bearer, Shared};
-use crate::{Dataset, Drift, Emulator, Fault, FaultPlan, Running};
+use crate::support::{self, bearer, query_params, Answers, Bearer, ScriptedError};
+use crate::{
+    Dataset, Drift, Emulator, Fault, FaultPlan, RateLimit, RequestRecord, Running, Throttling,
+};
 
 const PATH: &str = "/api/v1/admin_user_invite";
 /// Rows per page when the request names no page size (undocumented; chosen here).
@@ -68,6 +77,10 @@ pub struct PrefactorConfig {
     pub faults: FaultPlan,
     /// Changes applied after every served list request.
     pub drift: Drift,
+    /// Server-side rate limit per bearer token; `None`: unlimited.
+    pub rate_limit: Option<RateLimit>,
+    /// Refuse an `idempotency_key` reused with other parameters (default: keys are ignored).
+    pub honour_idempotency_keys: bool,
     /// Creation time of the newest invite.
     pub newest_at: DateTime<Utc>,
     /// Time between consecutive invites (at least a millisecond, so ids stay ordered).
@@ -84,6 +97,8 @@ impl PrefactorConfig {
             latency: Duration::ZERO,
             faults: FaultPlan::none(),
             drift: Drift::default(),
+            rate_limit: None,
+            honour_idempotency_keys: false,
             newest_at: Utc::now() - chrono::Duration::hours(1),
             spacing: chrono::Duration::minutes(10),
         }
@@ -112,7 +127,40 @@ impl PrefactorConfig {
         self.seed = seed;
         self
     }
+
+    /// Limits each token to `limit` (answered as 429 `unknown`).
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
+
+    /// Honours `idempotency_key`: the first request that uses a key (and passes validation)
+    /// binds it to its parameters; a later request with the key and other parameters is
+    /// refused with `idempotency_key_already_used`, one with the same parameters is a retry
+    /// and answered normally.
+    pub fn honour_idempotency_keys(mut self) -> Self {
+        self.honour_idempotency_keys = true;
+        self
+    }
 }
+
+/// An invite moved by [`PrefactorEmulator::advance_statuses`].
+#[derive(Debug, Clone, Copy)]
+struct Moved {
+    status: &'static str,
+    updated_at: DateTime<Utc>,
+}
+
+/// What the emulator keeps beside the data set.
+#[derive(Debug, Default)]
+struct Extra {
+    /// Invites moved since start, by sequence number.
+    moved: BTreeMap<u64, Moved>,
+    /// Each idempotency key seen, with the parameters it was first used with.
+    keys: HashMap<String, String>,
+}
+
+type Shared = support::Shared<ScriptedError, Extra>;
 
 /// The per-emulator constants the handlers need.
 #[derive(Debug, Clone)]
@@ -121,6 +169,7 @@ struct Ctx {
     token: String,
     account_id: String,
     partition: u32,
+    honour_idempotency_keys: bool,
 }
 
 /// A running Prefactor emulator. Stops when dropped.
@@ -144,10 +193,11 @@ impl PrefactorEmulator {
             u128::from(hash(config.seed, 0, 21)),
         );
         let ctx = Ctx {
-            shared: Shared::new(data, config.faults, config.latency),
+            shared: Shared::new(data, config.faults, config.latency, config.rate_limit),
             token: config.token,
             account_id,
             partition,
+            honour_idempotency_keys: config.honour_idempotency_keys,
         };
         let router = Router::new()
             .route(PATH, any(list))
@@ -182,12 +232,38 @@ impl PrefactorEmulator {
         self.ascending(row)
     }
 
-    fn ascending<T>(&self, render: fn(&Dataset, &Ctx, u64) -> T) -> Vec<T> {
+    fn ascending<T>(&self, render: fn(&Dataset, &Extra, &Ctx, u64) -> T) -> Vec<T> {
         let state = self.ctx.shared.lock();
         let mut seqs = state.data.all_desc();
         seqs.reverse();
         seqs.into_iter()
-            .map(|seq| render(&state.data, &self.ctx, seq))
+            .map(|seq| render(&state.data, &state.extra, &self.ctx, seq))
+            .collect()
+    }
+
+    /// Moves the `count` oldest live invites that are not yet `revoked` one step now
+    /// (`pending` → `used`, `used` → `revoked`) and sets their `updated_at` to the current
+    /// second (at least a second after the previous one); repeated calls move the same rows
+    /// on. Returns the changed rows as the API now renders them, in ascending id order
+    /// (fewer if fewer can move); [`PrefactorEmulator::rows`] shows them too.
+    pub fn advance_statuses(&self, count: u64) -> Vec<Value> {
+        let mut state = self.ctx.shared.lock();
+        let state = &mut *state;
+        let seqs = {
+            let (data, extra) = (&state.data, &state.extra);
+            data.oldest_where(count, |seq| status(data, extra, seq).0 != "revoked")
+        };
+        let now = DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_else(Utc::now);
+        for &seq in &seqs {
+            let (was, updated) = status(&state.data, &state.extra, seq);
+            let moved = Moved {
+                status: if was == "pending" { "used" } else { "revoked" },
+                updated_at: now.max(updated + chrono::Duration::seconds(1)),
+            };
+            state.extra.moved.insert(seq, moved);
+        }
+        seqs.into_iter()
+            .map(|seq| row(&state.data, &state.extra, &self.ctx, seq))
             .collect()
     }
 
@@ -222,8 +298,17 @@ impl Emulator for PrefactorEmulator {
     fn set_drift(&self, drift: Drift) {
         self.ctx.shared.lock().data.set_drift(drift);
     }
+    fn set_rate_limit(&self, limit: Option<RateLimit>) {
+        self.ctx.shared.set_rate_limit(limit);
+    }
     fn requests(&self) -> Vec<String> {
-        self.ctx.shared.lock().requests.clone()
+        self.ctx.shared.requests()
+    }
+    fn request_log(&self) -> Vec<RequestRecord> {
+        self.ctx.shared.request_log()
+    }
+    fn throttling(&self) -> Throttling {
+        self.ctx.shared.throttling()
     }
 }
 
@@ -255,26 +340,37 @@ fn millis(t: DateTime<Utc>) -> u64 {
     u64::try_from(t.timestamp_millis()).unwrap_or(0)
 }
 
-fn invite_id(data: &Dataset, ctx: &Ctx, seq: u64) -> String {
+fn invite_id(data: &Dataset, _: &Extra, ctx: &Ctx, seq: u64) -> String {
     let seed = data.seed();
     let random = (u128::from(hash(seed, seq, 22)) << 16) | u128::from(hash(seed, seq, 23) & 0xFFFF);
     pfid(millis(data.created_at(seq)), ctx.partition, random)
 }
 
-fn row(data: &Dataset, ctx: &Ctx, seq: u64) -> Value {
+/// An invite's `status` and `updated_at`: as moved, else as generated (half pending, the
+/// rest used or revoked within 45 minutes).
+fn status(data: &Dataset, extra: &Extra, seq: u64) -> (&'static str, DateTime<Utc>) {
+    if let Some(moved) = extra.moved.get(&seq) {
+        return (moved.status, moved.updated_at);
+    }
     let seed = data.seed();
     let inserted = data.created_at(seq);
-    let (status, updated) = match hash(seed, seq, 24) % 100 {
+    match hash(seed, seq, 24) % 100 {
         0..=49 => ("pending", inserted),
         roll => {
             let later = inserted + chrono::Duration::minutes((hash(seed, seq, 25) % 45) as i64 + 1);
             (if roll < 85 { "used" } else { "revoked" }, later)
         }
-    };
+    }
+}
+
+fn row(data: &Dataset, extra: &Extra, ctx: &Ctx, seq: u64) -> Value {
+    let seed = data.seed();
+    let inserted = data.created_at(seq);
+    let (status, updated) = status(data, extra, seq);
     json!({
         "account_id": ctx.account_id,
         "email": email(seed, seq),
-        "id": invite_id(data, ctx, seq),
+        "id": invite_id(data, extra, ctx, seq),
         "inserted_at": inserted.to_rfc3339_opts(SecondsFormat::Secs, true),
         "invite_url": format!("https://app.prefactorai.com/invite/{:016x}{:016x}", hash(seed, seq, 26), hash(seed, seq, 27)),
         "status": status,
@@ -318,6 +414,22 @@ fn scripted(status: u16, code: &str) -> Response {
     envelope(status, code, &format!("sandbox: scripted {code}"))
 }
 
+/// Beyond the rate limit: 429 in the envelope. The documented `code` enum has no throttling
+/// value; `unknown` is its catch-all (`not_permitted` would read as a permission refusal
+/// and `unexpected` as a server fault, both wrong for "slow down").
+fn throttled() -> Response {
+    envelope(
+        StatusCode::TOO_MANY_REQUESTS,
+        "unknown",
+        "rate limit exceeded",
+    )
+}
+
+const ANSWERS: Answers = Answers {
+    fault: render_fault,
+    throttled,
+};
+
 fn render_fault(fault: Fault) -> Option<Response> {
     match fault {
         Fault::RateLimited { retry_after } => {
@@ -338,9 +450,15 @@ fn render_fault(fault: Fault) -> Option<Response> {
             "unexpected",
             "an unexpected error occurred",
         )),
+        Fault::Refused { status, code } => Some(envelope(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            &code,
+            &format!("sandbox: injected {code}"),
+        )),
+        Fault::Bare { status, html } => Some(bare(status, html)),
         Fault::Malformed => Some(malformed()),
         Fault::Reset => Some(reset()),
-        Fault::Slow(_) => None,
+        Fault::Slow(_) | Fault::NullData { .. } => None,
     }
 }
 
@@ -381,6 +499,43 @@ fn integer(
     }
 }
 
+/// Binds a new `idempotency_key` to the request's other parameters (decoded, in key order,
+/// so a retry that sends them in another order is the same request), or refuses a known
+/// key bound to other parameters. Only requests that passed validation get here, so a
+/// refused request does not consume its key (the way Stripe documents its keys).
+///
+/// The status is 422: the IETF `Idempotency-Key` draft (draft-ietf-httpapi-idempotency-key-
+/// header, section 2.7) answers "reuse of a key with a different request payload" with 422
+/// and keeps 409 for a retry that arrives while the first request is still in flight, which
+/// a sandbox that answers at once never sees. Prefactor documents the code, not a status.
+fn check_idempotency_key(
+    keys: &mut HashMap<String, String>,
+    params: &HashMap<String, String>,
+) -> Option<Response> {
+    let key = params.get("idempotency_key").filter(|k| !k.is_empty())?;
+    let others: BTreeMap<&String, &String> = params
+        .iter()
+        .filter(|(k, _)| k.as_str() != "idempotency_key")
+        .collect();
+    let fingerprint = others
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&");
+    match keys.get(key) {
+        Some(bound) if *bound != fingerprint => Some(envelope(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_already_used",
+            "the idempotency key was already used for a different request",
+        )),
+        Some(_) => None,
+        None => {
+            keys.insert(key.clone(), fingerprint);
+            None
+        }
+    }
+}
+
 async fn list(
     State(ctx): State<Ctx>,
     method: Method,
@@ -389,7 +544,13 @@ async fn list(
 ) -> Response {
     if let Some(response) = ctx
         .shared
-        .prelude(&method, PATH, query.as_deref(), render_fault)
+        .prelude(
+            &method,
+            PATH,
+            query.as_deref(),
+            bearer(&headers).token(),
+            ANSWERS,
+        )
         .await
     {
         return response;
@@ -469,6 +630,11 @@ async fn list(
     }
 
     let mut state = ctx.shared.lock();
+    if ctx.honour_idempotency_keys {
+        if let Some(refusal) = check_idempotency_key(&mut state.extra.keys, &params) {
+            return refusal;
+        }
+    }
     let end = state.data.end();
     let seqs = if descending {
         state.data.page_desc(0, end, offset, size)
@@ -477,7 +643,7 @@ async fn list(
     };
     let summaries: Vec<Value> = seqs
         .iter()
-        .map(|&seq| row(&state.data, &ctx, seq))
+        .map(|&seq| row(&state.data, &state.extra, &ctx, seq))
         .collect();
     let count = state.data.len();
     let pagination = json!({

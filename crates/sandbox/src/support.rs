@@ -1,72 +1,109 @@
 //! Plumbing shared by the emulators: the mutable state behind one emulator, the per-request
-//! prelude (request log, latency, injected fault), query parsing and the bearer check.
+//! prelude (request log, rate limit, latency, injected fault), query parsing and the bearer
+//! check.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::http::{header, HeaderMap, Method};
 use axum::response::Response;
 
-use crate::{Dataset, Fault, FaultPlan};
+use crate::ratelimit::Limiter;
+use crate::{Dataset, Fault, FaultPlan, RateLimit, RequestRecord, Throttling};
 
 /// An error answer scripted for the next request, as `(HTTP status, provider detail)`:
 /// the detail is Prefactor's `code` or Census's `message`.
 pub(crate) type ScriptedError = (u16, String);
 
-/// What one emulator changes while it serves; `S` is the emulator's scripted answer.
+/// What one emulator changes while it serves; `S` is the emulator's scripted answer, `X`
+/// what else it keeps (e.g. the rows changed since start).
 #[derive(Debug)]
-pub(crate) struct State<S = ScriptedError> {
+pub(crate) struct State<S = ScriptedError, X = ()> {
     pub(crate) data: Dataset,
     pub(crate) faults: FaultPlan,
     pub(crate) latency: Duration,
-    pub(crate) requests: Vec<String>,
+    pub(crate) log: Vec<RequestRecord>,
+    pub(crate) limiter: Limiter,
     pub(crate) scripted: VecDeque<S>,
+    pub(crate) extra: X,
 }
 
 /// The state behind a lock, shared by the handlers and the test-facing handle.
 #[derive(Debug)]
-pub(crate) struct Shared<S = ScriptedError>(Arc<Mutex<State<S>>>);
+pub(crate) struct Shared<S = ScriptedError, X = ()>(Arc<Mutex<State<S, X>>>);
 
-impl<S> Clone for Shared<S> {
+impl<S, X> Clone for Shared<S, X> {
     fn clone(&self) -> Self {
         Self(self.0.clone())
     }
 }
 
-impl<S> Shared<S> {
-    pub(crate) fn new(data: Dataset, faults: FaultPlan, latency: Duration) -> Self {
+/// How one provider answers what the prelude decides.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Answers {
+    /// The provider's rendering of an injected fault (`None`: answer normally).
+    pub(crate) fault: fn(Fault) -> Option<Response>,
+    /// The provider's documented throttling answer.
+    pub(crate) throttled: fn() -> Response,
+}
+
+impl<S, X: Default> Shared<S, X> {
+    pub(crate) fn new(
+        data: Dataset,
+        faults: FaultPlan,
+        latency: Duration,
+        rate_limit: Option<RateLimit>,
+    ) -> Self {
         Self(Arc::new(Mutex::new(State {
             data,
             faults,
             latency,
-            requests: Vec::new(),
+            log: Vec::new(),
+            limiter: Limiter::new(rate_limit),
             scripted: VecDeque::new(),
+            extra: X::default(),
         })))
     }
+}
 
+impl<S, X> Shared<S, X> {
     /// The state; a handler that panicked does not poison the emulator for the next test.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State<S>> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State<S, X>> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Records the request, waits the latency (plus a `Slow` fault's delay) and returns the
-    /// provider's rendering of the injected fault, if any.
+    /// Records the request, applies the rate limit to `credential` (the presented cookie,
+    /// token or key; `None` shares one bucket), waits the latency (plus a `Slow` fault's
+    /// delay) and returns the throttling answer or the injected fault's, if any. A throttled
+    /// request draws no fault.
     pub(crate) async fn prelude(
         &self,
         method: &Method,
         path: &str,
         query: Option<&str>,
-        render: impl FnOnce(Fault) -> Option<Response>,
+        credential: Option<&str>,
+        answers: Answers,
     ) -> Option<Response> {
-        let (latency, fault) = {
+        let (latency, fault, admitted) = {
             let mut state = self.lock();
             let line = match query {
                 Some(q) => format!("{method} {path}?{q}"),
                 None => format!("{method} {path}"),
             };
-            state.requests.push(line);
-            (state.latency, state.faults.next_fault())
+            let arrived = Instant::now();
+            let admitted = state.limiter.admit(credential.unwrap_or_default(), arrived);
+            state.log.push(RequestRecord {
+                line,
+                arrived,
+                throttled: !admitted,
+            });
+            let fault = if admitted {
+                state.faults.next_fault()
+            } else {
+                None
+            };
+            (state.latency, fault, admitted)
         };
         let extra = match &fault {
             Some(Fault::Slow(delay)) => *delay,
@@ -75,7 +112,30 @@ impl<S> Shared<S> {
         if !(latency + extra).is_zero() {
             tokio::time::sleep(latency + extra).await;
         }
-        fault.and_then(render)
+        if !admitted {
+            return Some((answers.throttled)());
+        }
+        fault.and_then(answers.fault)
+    }
+
+    /// Every request so far, as `METHOD /path?query`.
+    pub(crate) fn requests(&self) -> Vec<String> {
+        self.lock().log.iter().map(|r| r.line.clone()).collect()
+    }
+
+    /// Every request so far, with its arrival time.
+    pub(crate) fn request_log(&self) -> Vec<RequestRecord> {
+        self.lock().log.clone()
+    }
+
+    /// Served and throttled counts.
+    pub(crate) fn throttling(&self) -> Throttling {
+        self.lock().limiter.counts()
+    }
+
+    /// Replaces the rate limit.
+    pub(crate) fn set_rate_limit(&self, limit: Option<RateLimit>) {
+        self.lock().limiter.set(limit);
     }
 }
 
@@ -145,6 +205,16 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Bearer<'_> {
             Bearer::Token(token.trim())
         }
         _ => Bearer::Malformed,
+    }
+}
+
+impl<'a> Bearer<'a> {
+    /// The token, if one was presented.
+    pub(crate) fn token(&self) -> Option<&'a str> {
+        match self {
+            Bearer::Token(t) => Some(t),
+            _ => None,
+        }
     }
 }
 

@@ -8,7 +8,18 @@
 //! (401), `rate_limited` (429 + `Retry-After`), `internal` (500), `admin_token_unset` /
 //! `admin_token_invalid` (401), `invalid_user_id` (400), `method_not_allowed` (405), and
 //! 410 for the retired `POST /v1/admin/referrals/simulate-paid`.
+//!
+//! From the shared error guide (`PROVIDERS.md`, Triport's rate-limits page): beyond the
+//! [`TriportConfig::rate_limit`] (per credential: the `nl_session` cookie, or the
+//! `X-Admin-Token` on the admin surface) the answer is 429 `{"error":"rate_limited"}` with
+//! `Retry-After: 1`; [`tier_insufficient`] (403) and [`trial_expired`] (401) are injectable
+//! [`Fault::Refused`] answers, and [`Fault::Bare`] stands for a proxy's answer without the
+//! envelope.
+//!
+//! Between runs, [`TriportEmulator::raise_paid`] raises the lifetime `total_paid_micro` of
+//! old invitees (kept in a small map; rows stay computed from their sequence number).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::extract::{Path, RawQuery, State};
@@ -19,10 +30,12 @@ use axum::{Json, Router};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
-use crate::faults::{malformed, reset};
+use crate::faults::{bare, malformed, reset};
 use crate::generate::{hash, mix, name, uuid};
-use crate::support;
-use crate::{Dataset, Drift, Emulator, Fault, FaultPlan, Running};
+use crate::support::{self, Answers};
+use crate::{
+    Dataset, Drift, Emulator, Fault, FaultPlan, RateLimit, RequestRecord, Running, Throttling,
+};
 
 /// Documented default and bounds of `limit`.
 const DEFAULT_LIMIT: u64 = 50;
@@ -45,6 +58,8 @@ pub struct TriportConfig {
     pub faults: FaultPlan,
     /// Changes applied after every invitees request.
     pub drift: Drift,
+    /// Server-side rate limit per session cookie / admin token; `None`: unlimited.
+    pub rate_limit: Option<RateLimit>,
     /// Sign-up time of the newest invitee.
     pub newest_at: DateTime<Utc>,
     /// Time between consecutive sign-ups.
@@ -62,6 +77,7 @@ impl TriportConfig {
             latency: Duration::ZERO,
             faults: FaultPlan::none(),
             drift: Drift::default(),
+            rate_limit: None,
             newest_at: Utc::now() - chrono::Duration::hours(1),
             spacing: chrono::Duration::minutes(10),
         }
@@ -96,18 +112,44 @@ impl TriportConfig {
         self.seed = seed;
         self
     }
+
+    /// Limits each credential to `limit` (answered as 429 `rate_limited`, `Retry-After: 1`).
+    /// Triport documents bursts of twice the sustained rate: `RateLimit::new(r, 2 * r)`.
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
 }
+
+/// The documented 403 `{"error":"tier_insufficient"}` ("the tier is too low"), as a fault.
+pub fn tier_insufficient() -> Fault {
+    Fault::Refused {
+        status: 403,
+        code: "tier_insufficient".into(),
+    }
+}
+
+/// The documented 401 `{"error":"trial_expired"}`, as a fault.
+pub fn trial_expired() -> Fault {
+    Fault::Refused {
+        status: 401,
+        code: "trial_expired".into(),
+    }
+}
+
+/// Micro-units added to an invitee's `total_paid_micro` since start, by sequence number.
+type Raises = BTreeMap<u64, i64>;
 
 /// The handlers' state: the shared emulator state plus the credentials it accepts.
 #[derive(Debug, Clone)]
 struct Shared {
-    state: support::Shared<()>,
+    state: support::Shared<(), Raises>,
     session: String,
     admin_token: Option<String>,
 }
 
 impl Shared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, support::State<()>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, support::State<(), Raises>> {
         self.state.lock()
     }
 }
@@ -130,7 +172,7 @@ impl TriportEmulator {
         );
         data.set_drift(config.drift);
         let shared = Shared {
-            state: support::Shared::new(data, config.faults, config.latency),
+            state: support::Shared::new(data, config.faults, config.latency, config.rate_limit),
             session: config.session,
             admin_token: config.admin_token,
         };
@@ -178,7 +220,25 @@ impl TriportEmulator {
             .data
             .all_desc()
             .into_iter()
-            .map(|seq| row(&inner.data, seq))
+            .map(|seq| row(&inner.data, &inner.extra, seq))
+            .collect()
+    }
+
+    /// Raises the lifetime `total_paid_micro` of the `count` oldest live invitees (never
+    /// the newest one) by `by_micro`, now; repeated calls raise the same rows again. Returns
+    /// the changed rows as the API now renders them, oldest first (fewer when the account
+    /// has fewer than `count + 1` invitees); [`TriportEmulator::rows_newest_first`] shows
+    /// them too.
+    pub fn raise_paid(&self, count: u64, by_micro: i64) -> Vec<Value> {
+        let mut inner = self.shared.lock();
+        let state = &mut *inner;
+        let newest = state.data.nth_desc(0, state.data.end(), 0);
+        let seqs = state.data.oldest_where(count, |seq| Some(seq) != newest);
+        for &seq in &seqs {
+            *state.extra.entry(seq).or_default() += by_micro;
+        }
+        seqs.into_iter()
+            .map(|seq| row(&state.data, &state.extra, seq))
             .collect()
     }
 }
@@ -202,8 +262,17 @@ impl Emulator for TriportEmulator {
     fn set_drift(&self, drift: Drift) {
         self.shared.lock().data.set_drift(drift);
     }
+    fn set_rate_limit(&self, limit: Option<RateLimit>) {
+        self.shared.state.set_rate_limit(limit);
+    }
     fn requests(&self) -> Vec<String> {
-        self.shared.lock().requests.clone()
+        self.shared.state.requests()
+    }
+    fn request_log(&self) -> Vec<RequestRecord> {
+        self.shared.state.request_log()
+    }
+    fn throttling(&self) -> Throttling {
+        self.shared.state.throttling()
     }
 }
 
@@ -236,41 +305,69 @@ fn render_fault(fault: Fault) -> Option<Response> {
             "internal",
             None,
         )),
+        Fault::Refused { status, code } => Some(envelope(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            &code,
+            None,
+        )),
+        Fault::Bare { status, html } => Some(bare(status, html)),
         Fault::Malformed => Some(malformed()),
         Fault::Reset => Some(reset()),
-        Fault::Slow(_) => None,
+        Fault::Slow(_) | Fault::NullData { .. } => None,
     }
 }
 
-/// Records the request, waits the latency and returns the injected fault's answer, if any.
+/// The rate-limits page: 429 `rate_limited` with `Retry-After: 1` ("back off one second
+/// and retry").
+fn throttled() -> Response {
+    let mut response = envelope(StatusCode::TOO_MANY_REQUESTS, "rate_limited", None);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(1));
+    response
+}
+
+const ANSWERS: Answers = Answers {
+    fault: render_fault,
+    throttled,
+};
+
+/// Records the request, applies the rate limit to `credential`, waits the latency and
+/// returns the throttling or injected fault's answer, if any.
 async fn prelude(
     shared: &Shared,
     method: &Method,
     path: &str,
     query: Option<&str>,
+    credential: Option<&str>,
 ) -> Option<Response> {
     shared
         .state
-        .prelude(method, path, query, render_fault)
+        .prelude(method, path, query, credential, ANSWERS)
         .await
 }
 
-fn has_session(headers: &HeaderMap, session: &str) -> bool {
+/// The `nl_session` cookie's value, if the request carries one.
+fn session_cookie(headers: &HeaderMap) -> Option<&str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .any(|(k, v)| k == "nl_session" && v == session)
+        .find_map(|(k, v)| (k == "nl_session").then_some(v))
 }
 
-fn row(data: &Dataset, seq: u64) -> Value {
+fn admin_header(headers: &HeaderMap) -> Option<&str> {
+    headers.get("x-admin-token").and_then(|v| v.to_str().ok())
+}
+
+fn row(data: &Dataset, raises: &Raises, seq: u64) -> Value {
     let seed = data.seed();
     let paid = match hash(seed, seq, 5) % 4 {
         0 | 1 => 0,
         _ => (hash(seed, seq, 6) % 500_000_000) as i64,
-    };
+    } + raises.get(&seq).copied().unwrap_or(0);
     json!({
         "user_id": uuid(seed, seq).to_string(),
         "display_name": name(seed, seq),
@@ -285,15 +382,22 @@ async fn invitees(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    if let Some(response) =
-        prelude(&shared, &method, "/v1/referrals/invitees", query.as_deref()).await
+    let cookie = session_cookie(&headers);
+    if let Some(response) = prelude(
+        &shared,
+        &method,
+        "/v1/referrals/invitees",
+        query.as_deref(),
+        cookie,
+    )
+    .await
     {
         return response;
     }
     if method != Method::GET {
         return envelope(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None);
     }
-    if !has_session(&headers, &shared.session) {
+    if cookie != Some(shared.session.as_str()) {
         return envelope(StatusCode::UNAUTHORIZED, "unauthenticated", None);
     }
     let params = support::query_params(query.as_deref());
@@ -312,7 +416,7 @@ async fn invitees(
         .data
         .page_desc(0, end, offset, limit)
         .into_iter()
-        .map(|seq| row(&inner.data, seq))
+        .map(|seq| row(&inner.data, &inner.extra, seq))
         .collect();
     inner.data.after_request();
     Json(json!({ "items": items })).into_response()
@@ -325,7 +429,7 @@ async fn admin_user(
     Path(user_id): Path<String>,
 ) -> Response {
     let path = format!("/v1/admin/referrals/users/{user_id}");
-    if let Some(response) = prelude(&shared, &method, &path, None).await {
+    if let Some(response) = prelude(&shared, &method, &path, None, admin_header(&headers)).await {
         return response;
     }
     if method != Method::GET {
@@ -334,8 +438,7 @@ async fn admin_user(
     let Some(expected) = &shared.admin_token else {
         return envelope(StatusCode::UNAUTHORIZED, "admin_token_unset", None);
     };
-    let presented = headers.get("x-admin-token").and_then(|v| v.to_str().ok());
-    if presented != Some(expected.as_str()) {
+    if admin_header(&headers) != Some(expected.as_str()) {
         return envelope(StatusCode::UNAUTHORIZED, "admin_token_invalid", None);
     }
     let Ok(id) = uuid::Uuid::parse_str(&user_id) else {
@@ -344,10 +447,13 @@ async fn admin_user(
     Json(operator_view(id)).into_response()
 }
 
-async fn simulate_paid(State(shared): State<Shared>, method: Method) -> Response {
-    if let Some(response) =
-        prelude(&shared, &method, "/v1/admin/referrals/simulate-paid", None).await
-    {
+async fn simulate_paid(
+    State(shared): State<Shared>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    let path = "/v1/admin/referrals/simulate-paid";
+    if let Some(response) = prelude(&shared, &method, path, None, admin_header(&headers)).await {
         return response;
     }
     envelope(StatusCode::GONE, "gone", Some("simulate-paid was retired"))

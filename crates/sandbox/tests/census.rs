@@ -169,3 +169,103 @@ async fn errors_and_faults() {
     assert_eq!(res.status().as_u16(), 502);
     assert_eq!(res.text().await.unwrap(), "Internal Server Error");
 }
+
+#[tokio::test]
+async fn descending_pages_walk_every_invitation_newest_first() {
+    let emu = CensusEmulator::start(CensusConfig::new(23)).await.unwrap();
+    let mut page = Some(1);
+    let mut ids = Vec::new();
+    let mut last = Value::Null;
+    while let Some(p) = page {
+        let body = ok(&emu, &format!("order=desc&per_page=10&page={p}")).await;
+        for row in body["data"].as_array().unwrap() {
+            ids.push(row["id"].as_u64().unwrap().to_string());
+        }
+        page = body["pagination"]["next_page"].as_u64();
+        last = body["pagination"].clone();
+    }
+    assert_eq!(ids, emu.ids_newest_first(), "newest first, each once");
+    assert_eq!(
+        last,
+        json!({"total_records": 23, "per_page": 10, "prev_page": 2, "page": 3,
+               "next_page": null, "last_page": 3})
+    );
+}
+
+#[tokio::test]
+async fn approximate_totals_move_last_page_and_next_page_with_them() {
+    let under = CensusEmulator::start(CensusConfig::new(25).approximate_total(-10))
+        .await
+        .unwrap();
+    let body = ok(&under, "per_page=10&page=2").await;
+    assert_eq!(
+        body["pagination"],
+        json!({"total_records": 15, "per_page": 10, "prev_page": 1, "page": 2,
+               "next_page": null, "last_page": 2})
+    );
+    assert_eq!(body["data"].as_array().unwrap().len(), 10);
+    let beyond = ok(&under, "per_page=10&page=3").await;
+    assert_eq!(
+        beyond["data"].as_array().unwrap().len(),
+        5,
+        "the real rows remain"
+    );
+
+    let over = CensusEmulator::start(CensusConfig::new(25).approximate_total(12))
+        .await
+        .unwrap();
+    let body = ok(&over, "per_page=10&page=3").await;
+    assert_eq!(body["pagination"]["total_records"], 37);
+    assert_eq!(body["pagination"]["last_page"], 4);
+    assert_eq!(body["pagination"]["next_page"], 4);
+    assert_eq!(body["data"].as_array().unwrap().len(), 5);
+    let body = ok(&over, "per_page=10&page=4").await;
+    assert_eq!(body["data"], json!([]));
+    assert_eq!(body["pagination"]["next_page"], Value::Null);
+
+    let none = CensusEmulator::start(CensusConfig::new(5).approximate_total(-100))
+        .await
+        .unwrap();
+    let body = ok(&none, "").await;
+    assert_eq!(body["pagination"]["total_records"], 0);
+    assert_eq!(body["pagination"]["last_page"], 1);
+    assert_eq!(body["data"].as_array().unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn claim_sets_claimed_at_on_old_unclaimed_invitations() {
+    let emu = CensusEmulator::start(CensusConfig::new(30)).await.unwrap();
+    let mut before = emu.rows_newest_first();
+    before.reverse();
+    let unclaimed: Vec<&Value> = before
+        .iter()
+        .filter(|r| r["claimed_at"].is_null())
+        .take(3)
+        .collect();
+    let started = chrono::Utc::now();
+    let changed = emu.claim(3);
+    assert_eq!(changed.len(), 3);
+    for (new, old) in changed.iter().zip(&unclaimed) {
+        assert_eq!(new["id"], old["id"], "the oldest unclaimed, oldest first");
+        let at = chrono::DateTime::parse_from_rfc3339(new["claimed_at"].as_str().unwrap()).unwrap();
+        assert!(at >= started - chrono::Duration::milliseconds(1));
+        assert!(new["claimed_by_id"].is_u64());
+        assert_eq!(new["associated_workspace_invitations"], json!([]));
+        assert_eq!(new["created_at"], old["created_at"]);
+        assert_eq!(new["email"], old["email"]);
+    }
+    let body = ok(&emu, "per_page=100").await;
+    assert_eq!(
+        *body["data"].as_array().unwrap(),
+        emu.rows_newest_first(),
+        "ground truth shows the change"
+    );
+    for new in &changed {
+        assert!(body["data"].as_array().unwrap().contains(new));
+    }
+    while !emu.claim(100).is_empty() {}
+    assert!(emu
+        .rows_newest_first()
+        .iter()
+        .all(|r| !r["claimed_at"].is_null()));
+}

@@ -228,3 +228,106 @@ async fn scripted_errors_and_faults_use_the_envelope() {
     assert_eq!(get(&emu, "", t).await.0, 200);
     assert_eq!(emu.requests().len(), 5);
 }
+
+#[tokio::test]
+async fn descending_id_pages_walk_every_invite_newest_first() {
+    let emu = PrefactorEmulator::start(PrefactorConfig::new(23))
+        .await
+        .unwrap();
+    let t = Some(emu.token());
+    let mut offset = Some(0);
+    let mut ids = Vec::new();
+    let mut pages = Vec::new();
+    while let Some(o) = offset {
+        let q = format!("sorting=-id&pagination%5Boffset%5D={o}&pagination%5Bpage_size%5D=10");
+        let (status, body) = get(&emu, &q, t).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["sorting"], json!({"field": "id", "direction": "desc"}));
+        for row in body["summaries"].as_array().unwrap() {
+            ids.push(row["id"].as_str().unwrap().to_owned());
+        }
+        offset = body["pagination"]["next_page_offset"].as_u64();
+        pages.push(body["pagination"].clone());
+    }
+    let mut expected = emu.ids();
+    expected.reverse();
+    assert_eq!(ids, expected, "newest first, each once");
+    assert_eq!(
+        pages[2],
+        json!({"item_count": 23, "item_start": 21, "item_end": 23, "next_page_offset": null,
+               "page_count": 3, "page_index": 3, "page_offset": 20, "page_size": 10,
+               "previous_page_offset": 10})
+    );
+}
+
+#[tokio::test]
+async fn idempotency_keys_are_honoured_when_asked() {
+    let emu = PrefactorEmulator::start(PrefactorConfig::new(30).honour_idempotency_keys())
+        .await
+        .unwrap();
+    let t = Some(emu.token());
+    let first = "idempotency_key=k1&sorting=id&pagination%5Bpage_size%5D=10";
+    assert_eq!(get(&emu, first, t).await.0, 200);
+    let retry = "sorting=id&pagination%5Bpage_size%5D=10&idempotency_key=k1";
+    assert_eq!(get(&emu, retry, t).await.0, 200, "a retry in another order");
+    let other = "idempotency_key=k1&sorting=id&pagination%5Bpage_size%5D=20";
+    let (status, body) = get(&emu, other, t).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["status"], "error");
+    assert_eq!(body["code"], "idempotency_key_already_used");
+    assert!(body["message"].is_string());
+    assert_eq!(get(&emu, "idempotency_key=k2&sorting=-id", t).await.0, 200);
+    // A request refused by validation does not bind its key.
+    let invalid = "idempotency_key=k3&pagination%5Bpage_size%5D=1000";
+    assert_eq!(get(&emu, invalid, t).await.1["code"], "validation_errors");
+    assert_eq!(get(&emu, "idempotency_key=k3", t).await.0, 200);
+
+    let ignoring = PrefactorEmulator::start(PrefactorConfig::new(3))
+        .await
+        .unwrap();
+    let t = Some(ignoring.token());
+    assert_eq!(get(&ignoring, first, t).await.0, 200);
+    assert_eq!(get(&ignoring, other, t).await.0, 200, "ignored by default");
+}
+
+#[tokio::test]
+async fn advance_statuses_moves_old_invites_on_the_wire_and_in_the_ground_truth() {
+    let emu = PrefactorEmulator::start(PrefactorConfig::new(20))
+        .await
+        .unwrap();
+    let before = emu.rows();
+    let changed = emu.advance_statuses(4);
+    assert_eq!(changed.len(), 4);
+    let movable: Vec<&Value> = before
+        .iter()
+        .filter(|r| r["status"] != "revoked")
+        .take(4)
+        .collect();
+    for (new, old) in changed.iter().zip(&movable) {
+        assert_eq!(new["id"], old["id"], "the oldest movable, in id order");
+        let step = (
+            old["status"].as_str().unwrap(),
+            new["status"].as_str().unwrap(),
+        );
+        assert!(
+            matches!(step, ("pending", "used") | ("used", "revoked")),
+            "{step:?}"
+        );
+        assert!(new["updated_at"].as_str().unwrap() > old["updated_at"].as_str().unwrap());
+        assert_eq!(new["inserted_at"], old["inserted_at"]);
+    }
+    let body = page(&emu, 0, 100).await;
+    assert_eq!(
+        *body["summaries"].as_array().unwrap(),
+        emu.rows(),
+        "ground truth shows the change"
+    );
+    let rows = emu.rows();
+    let mut unchanged = before
+        .iter()
+        .filter(|r| !changed.iter().any(|c| c["id"] == r["id"]));
+    assert!(unchanged.all(|r| rows.contains(r)));
+    // Moving on: everything ends revoked, then nothing moves.
+    while !emu.advance_statuses(100).is_empty() {}
+    assert!(emu.rows().iter().all(|r| r["status"] == "revoked"));
+}

@@ -170,3 +170,100 @@ async fn millions_of_rows_are_served_without_materialising_them() {
     assert_eq!(status, 200);
     assert_eq!(body["items"].as_array().unwrap().len(), 100);
 }
+
+#[tokio::test]
+async fn raise_paid_changes_old_invitees_on_the_wire_and_in_the_ground_truth() {
+    let emu = TriportEmulator::start(TriportConfig::new(10))
+        .await
+        .unwrap();
+    let s = emu.session().to_owned();
+    let before = emu.rows_newest_first();
+    let changed = emu.raise_paid(3, 1_500_000);
+    let oldest: Vec<&Value> = before.iter().rev().take(3).collect();
+    assert_eq!(changed.len(), 3);
+    for (new, old) in changed.iter().zip(&oldest) {
+        assert_eq!(new["user_id"], old["user_id"], "the oldest, oldest first");
+        assert_eq!(
+            new["total_paid_micro"].as_i64().unwrap(),
+            old["total_paid_micro"].as_i64().unwrap() + 1_500_000
+        );
+        assert_eq!(new["signed_at"], old["signed_at"]);
+    }
+    let (_, page) = get(&emu, "/v1/referrals/invitees?limit=200", Some(&s)).await;
+    let wire = page["items"].as_array().unwrap();
+    assert_eq!(
+        *wire,
+        emu.rows_newest_first(),
+        "ground truth shows the change"
+    );
+    assert_eq!(wire[..7], before[..7], "newer rows are untouched");
+    assert_eq!(wire[9], changed[0]);
+    // Repeated calls raise again; never the newest invitee.
+    let all = emu.raise_paid(100, 1);
+    assert_eq!(all.len(), 9);
+    assert!(all.iter().all(|r| r["user_id"] != before[0]["user_id"]));
+    assert_eq!(
+        all[0]["total_paid_micro"].as_i64().unwrap(),
+        oldest[0]["total_paid_micro"].as_i64().unwrap() + 1_500_001
+    );
+}
+
+#[tokio::test]
+async fn error_guide_refusals_and_bare_proxy_answers() {
+    use affiliate_sandbox::triport::{tier_insufficient, trial_expired};
+    use affiliate_sandbox::{Emulator, Fault, FaultPlan};
+
+    let emu = TriportEmulator::start(TriportConfig::new(3)).await.unwrap();
+    emu.set_faults(
+        FaultPlan::none()
+            .then(tier_insufficient())
+            .then(trial_expired())
+            .then(Fault::Bare {
+                status: 401,
+                html: false,
+            })
+            .then(Fault::Bare {
+                status: 403,
+                html: true,
+            })
+            .then(Fault::Bare {
+                status: 429,
+                html: false,
+            }),
+    );
+    let client = reqwest::Client::new();
+    let url = format!("{}/v1/referrals/invitees", emu.base_url());
+    let cookie = format!("nl_session={}", emu.session());
+    let next = || async {
+        let res = client
+            .get(&url)
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        (status, headers, res.text().await.unwrap())
+    };
+    let (status, _, body) = next().await;
+    assert_eq!(
+        (status, body.as_str()),
+        (403, r#"{"error":"tier_insufficient"}"#)
+    );
+    let (status, _, body) = next().await;
+    assert_eq!(
+        (status, body.as_str()),
+        (401, r#"{"error":"trial_expired"}"#)
+    );
+    let (status, headers, body) = next().await;
+    assert_eq!((status, body.as_str()), (401, ""));
+    assert!(headers.get("content-type").is_none());
+    let (status, headers, body) = next().await;
+    assert_eq!(status, 403);
+    assert_eq!(headers["content-type"], "text/html");
+    assert!(body.contains("403 Forbidden"), "{body}");
+    let (status, headers, body) = next().await;
+    assert_eq!((status, body.as_str()), (429, ""));
+    assert!(headers.get("retry-after").is_none());
+    assert_eq!(next().await.0, 200);
+}

@@ -14,8 +14,11 @@
 //!   the message `"request timestamp expired"` (CoinW documents no code of its own for a stale
 //!   timestamp; a signature-class refusal is the closest documented one); a valid key
 //!   without the Affiliate permission → `6003` in the `{code, message, retry, success}` shape.
+//!   The server clock is the machine's, off by [`CoinwConfig::clock_skew`]; every answer
+//!   carries it in a `Date` header.
 //! * **Parameters**: `startTime`/`endTime` (`yyyy-MM-dd HH:mm:ss` in the emulator's UTC
-//!   offset, inclusive, second resolution) default to the beginning and the end of the
+//!   offset; `startTime` inclusive, `endTime` read as [`CoinwConfig::end_time`] says,
+//!   inclusive at whole seconds by default) default to the beginning and the end of the
 //!   current month in that offset; `pageNo` defaults to 1 (values below 1 count as 1);
 //!   `pageSize` defaults to 100, values below 1 count as 100 and values above 1000 are
 //!   **capped at 1000** (the documented maximum; CoinW does not say whether it clamps or
@@ -32,33 +35,39 @@
 //! * **Faults**: [`Fault::RateLimited`] renders as HTTP 200 `{"code":29001,"msg":"API access
 //!   frequently"}` (CoinW sends no `Retry-After`, so the fault's value is ignored);
 //!   [`Fault::ServerError`] as that HTTP status with `{"code":500,"msg":"Internal server
-//!   error"}`; [`Fault::Malformed`] as a truncated success body; [`Fault::Reset`] and
+//!   error"}`; [`Fault::Malformed`] as a truncated success body; [`Fault::NullData`] as a
+//!   success (`"code":"200"`) whose `data` is `null` or missing; [`Fault::Refused`] as
+//!   `{"code":…,"msg":…}` at the given HTTP status; [`Fault::Bare`], [`Fault::Reset`] and
 //!   [`Fault::Slow`] as for every emulator. [`CoinwEmulator::push_answer`] scripts any other
 //!   answer (an unknown code, `402`, a string code) for error-mapping tests.
+//! * **Rate limit** ([`CoinwConfig::rate_limit`], per `api_key`): beyond it the documented
+//!   throttling answer, HTTP 200 `{"code":29001,"msg":"API access frequently"}`, without
+//!   `Retry-After` (none is documented).
 //! * **Drift** (after every answered list request): sign-ups at the head (the newest
 //!   registration times) and deletions, as in the Triport emulator.
+
+mod auth;
+mod window;
 
 use std::time::Duration;
 
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use axum::{Json, Router};
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
-use chrono::{
-    DateTime, Datelike, FixedOffset, Months, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone,
-    Utc,
-};
-use hmac::{Hmac, KeyInit, Mac};
+use axum::{middleware, Json, Router};
+use chrono::{DateTime, FixedOffset, Offset, Utc};
 use serde_json::{json, Value};
-use sha2::Sha256;
 
-use crate::faults::reset;
+use crate::faults::{bare, reset};
 use crate::generate::hash;
-use crate::support::{self, percent_decode};
-use crate::{Dataset, Drift, Emulator, Fault, FaultPlan, Running};
+use crate::support::{self, percent_decode, Answers};
+use crate::{
+    Dataset, Drift, Emulator, Fault, FaultPlan, RateLimit, RequestRecord, Running, Throttling,
+};
+use auth::{authenticate, Keys};
+pub use window::EndTime;
+use window::{local_text, month_bounds, parse_time, registered_at, rows_in};
 
 /// The endpoint's path ("patener" is CoinW's spelling).
 pub const LIST_PATH: &str = "/api/v3/patener/openapi/v1/partner/invitation/user/list";
@@ -70,8 +79,6 @@ pub const REFERRAL_CODES: [&str; 3] = ["CWAFF01", "CWAFF02", "CWAFF03"];
 const DEFAULT_PAGE_SIZE: u64 = 100;
 /// Documented maximum `pageSize`.
 const MAX_PAGE_SIZE: u64 = 1000;
-/// The documented time format of `startTime`, `endTime` and `registerTime`.
-const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 /// How long the default data set spans (about 25 months).
 const DEFAULT_SPAN_DAYS: i64 = 760;
 
@@ -102,6 +109,12 @@ pub struct CoinwConfig {
     pub newest_at: DateTime<Utc>,
     /// Time between consecutive registrations.
     pub spacing: chrono::Duration,
+    /// Server-side rate limit per `api_key`; `None`: unlimited.
+    pub rate_limit: Option<RateLimit>,
+    /// How `endTime` is read.
+    pub end_time: EndTime,
+    /// How far the server clock is ahead of the machine's (negative: behind).
+    pub clock_skew: chrono::Duration,
 }
 
 impl CoinwConfig {
@@ -129,6 +142,9 @@ impl CoinwConfig {
             drift: Drift::default(),
             newest_at,
             spacing,
+            rate_limit: None,
+            end_time: EndTime::default(),
+            clock_skew: chrono::Duration::zero(),
         }
     }
 
@@ -180,21 +196,46 @@ impl CoinwConfig {
         self.max_skew = max_skew;
         self
     }
+
+    /// Limits each `api_key` to `limit` (answered as `29001` in an HTTP 200).
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
+
+    /// Sets how `endTime` is read.
+    pub fn end_time(mut self, reading: EndTime) -> Self {
+        self.end_time = reading;
+        self
+    }
+
+    /// Puts the server clock `skew` ahead of the machine's (behind when negative): the
+    /// `Date` header of every answer, the staleness check of the `timestamp` header (beyond
+    /// [`CoinwConfig::max_skew`] → `6001` "request timestamp expired") and the default
+    /// current-month window all follow it.
+    pub fn clock_skew(mut self, skew: chrono::Duration) -> Self {
+        self.clock_skew = skew;
+        self
+    }
 }
 
 #[derive(Debug, Clone)]
 struct Shared {
     state: support::Shared<(StatusCode, Value)>,
-    api_key: String,
-    secret_key: String,
-    restricted_key: Option<(String, String)>,
+    keys: Keys,
     offset: FixedOffset,
-    max_skew: Duration,
+    end_time: EndTime,
+    clock_skew: chrono::Duration,
 }
 
 impl Shared {
     fn lock(&self) -> std::sync::MutexGuard<'_, support::State<(StatusCode, Value)>> {
         self.state.lock()
+    }
+
+    /// The server clock.
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + self.clock_skew
     }
 }
 
@@ -216,13 +257,18 @@ impl CoinwEmulator {
         );
         data.set_drift(config.drift);
         let shared = Shared {
-            state: support::Shared::new(data, config.faults, config.latency),
-            api_key: config.api_key,
-            secret_key: config.secret_key,
-            restricted_key: config.restricted_key,
+            state: support::Shared::new(data, config.faults, config.latency, config.rate_limit),
+            keys: Keys {
+                api_key: config.api_key,
+                secret_key: config.secret_key,
+                restricted_key: config.restricted_key,
+                max_skew: config.max_skew,
+            },
             offset: config.utc_offset,
-            max_skew: config.max_skew,
+            end_time: config.end_time,
+            clock_skew: config.clock_skew,
         };
+        let skew = config.clock_skew;
         let router = Router::new()
             .route(LIST_PATH, any(list))
             .fallback(|| async {
@@ -231,6 +277,9 @@ impl CoinwEmulator {
                     Json(json!({"code": 500, "msg": "Internal server error"})),
                 )
             })
+            .layer(middleware::map_response(move |response| {
+                date_header(response, skew)
+            }))
             .with_state(shared.clone());
         let running = Running::serve(router).await?;
         Ok(Self { running, shared })
@@ -243,17 +292,18 @@ impl CoinwEmulator {
 
     /// The accepted API key.
     pub fn api_key(&self) -> &str {
-        &self.shared.api_key
+        &self.shared.keys.api_key
     }
 
     /// The secret of [`CoinwEmulator::api_key`].
     pub fn secret_key(&self) -> &str {
-        &self.shared.secret_key
+        &self.shared.keys.secret_key
     }
 
     /// The key pair without the Affiliate permission, if configured.
     pub fn restricted_key(&self) -> Option<(&str, &str)> {
         self.shared
+            .keys
             .restricted_key
             .as_ref()
             .map(|(k, s)| (k.as_str(), s.as_str()))
@@ -276,11 +326,12 @@ impl CoinwEmulator {
             .collect()
     }
 
-    /// Ground truth: the uids registered within `[start, end]` (inclusive, second
-    /// resolution), in the API's order.
+    /// Ground truth: the uids a window `startTime=start&endTime=end` lists (whole seconds;
+    /// `end` read as [`CoinwConfig::end_time`] says, inclusive by default), in the API's
+    /// order.
     pub fn uids_between(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<u64> {
         let inner = self.shared.lock();
-        let (lo, hi) = seconds_range(&inner.data, start, end);
+        let (lo, hi) = rows_in(&inner.data, start, self.shared.end_time.upper_bound(end));
         inner
             .data
             .page_desc(lo, hi, 0, u64::MAX)
@@ -348,31 +399,34 @@ impl Emulator for CoinwEmulator {
     fn set_drift(&self, drift: Drift) {
         self.shared.lock().data.set_drift(drift);
     }
+    fn set_rate_limit(&self, limit: Option<RateLimit>) {
+        self.shared.state.set_rate_limit(limit);
+    }
     fn requests(&self) -> Vec<String> {
-        self.shared.lock().requests.clone()
+        self.shared.state.requests()
+    }
+    fn request_log(&self) -> Vec<RequestRecord> {
+        self.shared.state.request_log()
+    }
+    fn throttling(&self) -> Throttling {
+        self.shared.state.throttling()
     }
 }
 
-/// When row `seq` registered, at the API's second resolution.
-fn registered_at(data: &Dataset, seq: u64) -> DateTime<Utc> {
-    let t = data.created_at(seq);
-    DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
-}
-
-/// The rows whose displayed (whole-second) registration time is within `[start, end]`.
-fn seconds_range(data: &Dataset, start: DateTime<Utc>, end: DateTime<Utc>) -> (u64, u64) {
-    if end < start {
-        return (0, 0);
+/// Sets the `Date` header (RFC 9110's IMF-fixdate) from the server clock, `skew` off the
+/// machine's.
+async fn date_header(mut response: Response, skew: chrono::Duration) -> Response {
+    let date = (Utc::now() + skew)
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    if let Ok(value) = HeaderValue::from_str(&date) {
+        response.headers_mut().insert(header::DATE, value);
     }
-    data.range_between(start, end + chrono::Duration::milliseconds(999))
+    response
 }
 
 fn referral_code(seed: u64, seq: u64) -> &'static str {
     REFERRAL_CODES[(hash(seed, seq, 21) % REFERRAL_CODES.len() as u64) as usize]
-}
-
-fn local_text(t: DateTime<Utc>, offset: FixedOffset) -> String {
-    t.with_timezone(&offset).format(TIME_FORMAT).to_string()
 }
 
 /// CoinW's error body: a numeric code and a message, in an HTTP 200.
@@ -380,11 +434,19 @@ fn error_body(code: u32, msg: &str) -> Json<Value> {
     Json(json!({ "code": code, "msg": msg }))
 }
 
+/// The documented throttling answer, in an HTTP 200 and without `Retry-After`.
+fn throttled() -> Response {
+    error_body(29001, "API access frequently").into_response()
+}
+
+const ANSWERS: Answers = Answers {
+    fault: render_fault,
+    throttled,
+};
+
 fn render_fault(fault: Fault) -> Option<Response> {
     match fault {
-        Fault::RateLimited { .. } => {
-            Some(error_body(29001, "API access frequently").into_response())
-        }
+        Fault::RateLimited { .. } => Some(throttled()),
         Fault::ServerError(code) => Some(
             (
                 StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
@@ -401,98 +463,49 @@ fn render_fault(fault: Fault) -> Option<Response> {
                 ))
                 .unwrap_or_default(),
         ),
+        Fault::NullData { omitted } => {
+            let mut body = json!({ "code": "200", "msg": "success" });
+            if !omitted {
+                body["data"] = Value::Null;
+            }
+            Some(Json(body).into_response())
+        }
+        Fault::Refused { status, code } => {
+            let code = code
+                .parse::<i64>()
+                .map_or_else(|_| json!(code), |n| json!(n));
+            Some(
+                (
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+                    Json(json!({ "code": code, "msg": "sandbox: injected refusal" })),
+                )
+                    .into_response(),
+            )
+        }
+        Fault::Bare { status, html } => Some(bare(status, html)),
         Fault::Reset => Some(reset()),
         Fault::Slow(_) => None,
     }
 }
 
-/// Records the request, waits the latency and returns the injected or scripted answer.
+/// Records the request, applies the rate limit to the `api_key`, waits the latency and
+/// returns the throttling, injected or scripted answer.
 async fn prelude(
     shared: &Shared,
     method: &Method,
     path: &str,
     query: Option<&str>,
+    api_key: Option<&str>,
 ) -> Option<Response> {
     if let Some(response) = shared
         .state
-        .prelude(method, path, query, render_fault)
+        .prelude(method, path, query, api_key, ANSWERS)
         .await
     {
         return Some(response);
     }
     let scripted = shared.lock().scripted.pop_front();
     scripted.map(|(status, body)| (status, Json(body)).into_response())
-}
-
-/// The signature CoinW.Net sends: `Base64(HMAC-SHA256(secret, prehash))`.
-fn expected_mac(secret: &str, prehash: &str) -> Option<Hmac<Sha256>> {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).ok()?;
-    mac.update(prehash.as_bytes());
-    Some(mac)
-}
-
-/// Checks `api_key`, `timestamp` and `sign`; the refusal to send otherwise.
-fn authenticate(
-    shared: &Shared,
-    headers: &HeaderMap,
-    method: &Method,
-    path: &str,
-    raw_query: &str,
-) -> Result<(), Json<Value>> {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let Some(key) = header("api_key").filter(|k| !k.is_empty()) else {
-        return Err(error_body(
-            6000,
-            "authentication failed: api_key is required",
-        ));
-    };
-    let restricted = shared
-        .restricted_key
-        .as_ref()
-        .filter(|(k, _)| k == key)
-        .map(|(_, s)| s.as_str());
-    let secret = if key == shared.api_key {
-        shared.secret_key.as_str()
-    } else if let Some(secret) = restricted {
-        secret
-    } else {
-        return Err(error_body(6000, "authentication failed: unknown api_key"));
-    };
-    let Some(timestamp) = header("timestamp").and_then(|t| t.trim().parse::<i64>().ok()) else {
-        return Err(error_body(
-            6001,
-            "invalid signature: timestamp header missing or not milliseconds",
-        ));
-    };
-    let skew_ms = (Utc::now().timestamp_millis() - timestamp).unsigned_abs();
-    if u128::from(skew_ms) > shared.max_skew.as_millis() {
-        return Err(error_body(6001, "request timestamp expired"));
-    }
-    let Some(sign) = header("sign").and_then(|s| BASE64.decode(s.trim()).ok()) else {
-        return Err(error_body(
-            6001,
-            "invalid signature: sign header missing or not Base64",
-        ));
-    };
-    let query = percent_decode(raw_query);
-    let prehash = if query.is_empty() {
-        format!("{timestamp}{method}{path}")
-    } else {
-        format!("{timestamp}{method}{path}?{query}")
-    };
-    let valid = expected_mac(secret, &prehash).is_some_and(|mac| mac.verify_slice(&sign).is_ok());
-    if !valid {
-        return Err(error_body(6001, "invalid signature"));
-    }
-    if restricted.is_some() {
-        return Err(Json(json!({
-            "code": 6003,
-            "message": "require more permission: Your account is not recognized as an affiliate account.",
-            "retry": false,
-            "success": false,
-        })));
-    }
-    Ok(())
 }
 
 /// The decoded parameters, first occurrence wins.
@@ -503,39 +516,23 @@ fn param<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-fn month_bounds(now: DateTime<Utc>, offset: FixedOffset) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let local = now.with_timezone(&offset).date_naive();
-    let first = NaiveDate::from_ymd_opt(local.year(), local.month(), 1)?;
-    let next = first.checked_add_months(Months::new(1))?;
-    let start = offset
-        .from_local_datetime(&first.and_time(NaiveTime::MIN))
-        .single()?;
-    let end = offset
-        .from_local_datetime(&next.and_time(NaiveTime::MIN))
-        .single()?
-        - chrono::Duration::seconds(1);
-    Some((start.with_timezone(&Utc), end.with_timezone(&Utc)))
-}
-
-fn parse_time(text: &str, offset: FixedOffset) -> Option<DateTime<Utc>> {
-    let naive = NaiveDateTime::parse_from_str(text, TIME_FORMAT).ok()?;
-    offset
-        .from_local_datetime(&naive)
-        .single()
-        .map(|t| t.with_timezone(&Utc))
-}
-
 /// What one list request asks for.
 struct ListQuery {
     start: DateTime<Utc>,
-    end: DateTime<Utc>,
+    /// Exclusive upper bound of the registration times, at millisecond precision.
+    upper: DateTime<Utc>,
     page_no: u64,
     page_size: u64,
     uid: Option<u64>,
     referral_code: Option<String>,
 }
 
-fn parse_list_query(raw: &str, offset: FixedOffset) -> Result<ListQuery, Json<Value>> {
+fn parse_list_query(
+    raw: &str,
+    offset: FixedOffset,
+    reading: EndTime,
+    now: DateTime<Utc>,
+) -> Result<ListQuery, Json<Value>> {
     let params: Vec<(String, String)> = raw
         .split('&')
         .filter(|p| !p.is_empty())
@@ -567,23 +564,31 @@ fn parse_list_query(raw: &str, offset: FixedOffset) -> Result<ListQuery, Json<Va
                 .map_err(|_| bad("uid", "must be a Long"))?,
         ),
     };
-    let defaults = month_bounds(Utc::now(), offset);
-    let time = |name: &str, default: Option<DateTime<Utc>>| -> Result<DateTime<Utc>, Json<Value>> {
+    let month =
+        || month_bounds(now, offset).ok_or_else(|| error_body(500, "Internal server error"));
+    let time = |name: &str| -> Result<Option<DateTime<Utc>>, Json<Value>> {
         match param(&params, name) {
-            None | Some("") => default.ok_or_else(|| error_body(500, "Internal server error")),
-            Some(v) => {
-                parse_time(v, offset).ok_or_else(|| bad(name, "must be yyyy-MM-dd HH:mm:ss"))
-            }
+            None | Some("") => Ok(None),
+            Some(v) => parse_time(v, offset)
+                .map(Some)
+                .ok_or_else(|| bad(name, "must be yyyy-MM-dd HH:mm:ss")),
         }
     };
-    let start = time("startTime", defaults.map(|d| d.0))?;
-    let end = time("endTime", defaults.map(|d| d.1))?;
+    let start = match time("startTime")? {
+        Some(start) => start,
+        None => month()?.0,
+    };
+    // A missing endTime is the end of the month: its whole last second in every reading.
+    let upper = match time("endTime")? {
+        Some(end) => reading.upper_bound(end),
+        None => month()?.1,
+    };
     let referral_code = param(&params, "referralCode")
         .filter(|c| !c.is_empty())
         .map(str::to_owned);
     Ok(ListQuery {
         start,
-        end,
+        upper,
         page_no,
         page_size,
         uid,
@@ -598,7 +603,8 @@ async fn list(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    if let Some(response) = prelude(&shared, &method, uri.path(), query.as_deref()).await {
+    let api_key = headers.get("api_key").and_then(|v| v.to_str().ok());
+    if let Some(response) = prelude(&shared, &method, uri.path(), query.as_deref(), api_key).await {
         return response;
     }
     if method != Method::GET {
@@ -609,17 +615,18 @@ async fn list(
             .into_response();
     }
     let raw = query.as_deref().unwrap_or_default();
-    if let Err(refusal) = authenticate(&shared, &headers, &method, uri.path(), raw) {
+    let now = shared.now();
+    if let Err(refusal) = authenticate(&shared.keys, now, &headers, &method, uri.path(), raw) {
         return refusal.into_response();
     }
-    let q = match parse_list_query(raw, shared.offset) {
+    let q = match parse_list_query(raw, shared.offset, shared.end_time, now) {
         Ok(q) => q,
         Err(refusal) => return refusal.into_response(),
     };
     let mut inner = shared.lock();
     let data = &inner.data;
     let seed = data.seed();
-    let (lo, hi) = seconds_range(data, q.start, q.end);
+    let (lo, hi) = rows_in(data, q.start, q.upper);
     let matches = |seq: u64| {
         q.referral_code
             .as_deref()
@@ -678,6 +685,10 @@ async fn list(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::STANDARD as BASE64;
+    use base64::Engine as _;
+    use hmac::{Hmac, KeyInit, Mac};
+    use sha2::Sha256;
 
     #[test]
     fn percent_decoding_matches_a_form_decoder() {
@@ -688,25 +699,6 @@ mod tests {
         assert_eq!(percent_decode("a=%zz&b=%4"), "a=%zz&b=%4");
         assert_eq!(percent_decode("c=%E2%9C%93"), "c=✓");
         assert_eq!(percent_decode(""), "");
-    }
-
-    #[test]
-    fn the_default_window_is_the_current_month_in_the_offset() {
-        let offset = FixedOffset::east_opt(8 * 3600).unwrap();
-        // 2024-02-29 20:00 UTC is already 2024-03-01 04:00 at +08:00.
-        let now = Utc.with_ymd_and_hms(2024, 2, 29, 20, 0, 0).unwrap();
-        let (start, end) = month_bounds(now, offset).unwrap();
-        assert_eq!(local_text(start, offset), "2024-03-01 00:00:00");
-        assert_eq!(local_text(end, offset), "2024-03-31 23:59:59");
-        assert_eq!(start, Utc.with_ymd_and_hms(2024, 2, 29, 16, 0, 0).unwrap());
-    }
-
-    #[test]
-    fn times_parse_in_the_offset() {
-        let offset = FixedOffset::east_opt(8 * 3600).unwrap();
-        let t = parse_time("2021-09-09 14:43:18", offset).unwrap();
-        assert_eq!(t, Utc.with_ymd_and_hms(2021, 9, 9, 6, 43, 18).unwrap());
-        assert!(parse_time("2021-09-09T14:43:18", offset).is_none());
     }
 
     /// A GET signed by hand from the document: the prehash covers the decoded query.
@@ -832,8 +824,8 @@ mod tests {
         let (key, secret) = (emu.api_key().to_owned(), emu.secret_key().to_owned());
         // No times: the current month in the offset; pageSize defaults to 100.
         let body = get(&emu, "", &key, &secret, now_ms()).await;
-        let (start, end) = month_bounds(Utc::now(), emu.utc_offset()).unwrap();
-        let in_month = emu.uids_between(start, end);
+        let (start, next) = month_bounds(Utc::now(), emu.utc_offset()).unwrap();
+        let in_month = emu.uids_between(start, next - chrono::Duration::seconds(1));
         assert_eq!(body["data"]["total"], in_month.len());
         assert_eq!(
             body["data"]["list"].as_array().unwrap().len(),
