@@ -352,3 +352,19 @@ async fn bounded_drift_is_read_exactly_once() {
         .collect();
     assert_exactly_once(&got, &inserted);
 }
+
+/// Totals that are off (an approximate count) but still name the right last page: the
+/// last page holds rows past `total_records` (4 fewer than real), or the count is 15 too
+/// high. (A count so low that the server's own `next_page` ends the list early hides rows
+/// from any client that follows the documented pagination; that is not tested.)
+#[tokio::test]
+async fn approximate_totals_in_either_direction_lose_nothing() {
+    for error in [-4, 15] {
+        let emu = CensusEmulator::start(CensusConfig::new(47).approximate_total(error))
+            .await
+            .expect("emulator");
+        let got = list(Arc::new(client(&emu))).await;
+        assert_exactly_once(&got, &emu.ids());
+        assert_eq!(got.len(), 47, "total off by {error}");
+    }
+}

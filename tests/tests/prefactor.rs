@@ -427,3 +427,17 @@ async fn bounded_drift_is_read_exactly_once() {
         .collect();
     assert_exactly_once(&got, &inserted);
 }
+
+#[tokio::test]
+async fn a_server_that_honours_idempotency_keys_serves_every_page() {
+    let emu = PrefactorEmulator::start(PrefactorConfig::new(30).honour_idempotency_keys())
+        .await
+        .expect("emulator");
+    let keyed = builder(&emu)
+        .with_idempotency_key("sync-7")
+        .build()
+        .unwrap();
+    let got = list(Arc::new(keyed)).await;
+    assert_exactly_once(&got, &emu.ids());
+    assert_eq!(got.len(), 30);
+}

@@ -10,7 +10,7 @@ use affiliate_coinw::window::{calendar_windows, halve, WindowLength};
 use affiliate_coinw::zone::{parse_utc_offset, to_provider_text};
 use affiliate_coinw::{CoinwBuilder, FixedClock};
 use affiliate_core::{ErrorKind, Position, Scope, Window};
-use affiliate_sandbox::coinw::CoinwConfig;
+use affiliate_sandbox::coinw::{CoinwConfig, EndTime};
 use chrono::{DateTime, Duration, FixedOffset, TimeZone, Utc};
 
 use common::*;
@@ -370,4 +370,36 @@ async fn rows_sharing_a_second_on_a_window_edge_are_listed_once() {
     assert_exactly(&got, &truth);
     let ids: Vec<u64> = got.iter().map(|i| i.id.parse().unwrap()).collect();
     assert_eq!(ids, truth, "register time desc, then uid");
+}
+
+#[tokio::test]
+async fn every_reading_of_end_time_lists_each_registration_once() {
+    // Registrations every 30 minutes, half of them on a local midnight or half past, a
+    // window edge with daily windows; shifted by half a second for the millisecond reading.
+    let midnight = local(cst(), "2024-03-10 00:00:00");
+    for (reading, shift) in [
+        (EndTime::InclusiveSeconds, 0),
+        (EndTime::Exclusive, 0),
+        (EndTime::Milliseconds, -500),
+    ] {
+        let config = CoinwConfig::new(600)
+            .spacing(Duration::minutes(30))
+            .newest_at(midnight + Duration::milliseconds(shift))
+            .end_time(reading);
+        let emu = emulator(config).await;
+        let client = builder(&emu)
+            .with_window_length(WindowLength::Days(1))
+            .with_until(midnight + Duration::hours(1))
+            .with_page_size(100)
+            .build()
+            .unwrap();
+        let got = list_all(Arc::new(client), Scope::full()).await.unwrap();
+        let truth: Vec<u64> = emu
+            .invitees_newest_first()
+            .iter()
+            .map(|(uid, _)| *uid)
+            .collect();
+        assert_eq!(truth.len(), 600, "{reading:?}");
+        assert_exactly(&got, &truth);
+    }
 }

@@ -1,5 +1,6 @@
-//! `affiliate sync --incremental --refresh` brings stored totals up to date, records each
-//! change once, and `affiliate report --since` sums the money deltas of the period.
+//! `affiliate sync --incremental --refresh` brings stored totals and statuses up to date
+//! after the emulators change them, records each change once, and `affiliate report
+//! --since` sums the money deltas of the period.
 
 mod common;
 
@@ -7,20 +8,6 @@ use std::time::Duration;
 
 use common::*;
 use rusqlite::Connection;
-
-/// Stored Triport totals made `delta` older than the emulator's on `rows` paying invitees
-/// (as if they were paid more since the last full pass); returns how many were changed.
-fn age_totals(db: &std::path::Path, rows: i64, delta: i64) -> usize {
-    let conn = Connection::open(db).expect("db");
-    conn.execute(
-        "UPDATE invitees SET total_paid_micro = total_paid_micro - ?1
-         WHERE provider = 'triport' AND id IN (
-             SELECT id FROM invitees WHERE provider = 'triport' AND total_paid_micro > ?1
-             ORDER BY id LIMIT ?2)",
-        rusqlite::params![delta, rows],
-    )
-    .expect("update")
-}
 
 fn count(db: &std::path::Path, sql: &str) -> i64 {
     Connection::open(db)
@@ -62,8 +49,12 @@ async fn a_refresh_pass_updates_totals_and_the_period_report_sums_the_deltas() {
     );
     assert_eq!(first_sightings, count(&db, "SELECT COUNT(*) FROM invitees"));
 
-    let aged = age_totals(&db, 5, 1_250_000);
-    assert_eq!(aged, 5, "the emulator has paying Triport invitees");
+    // Between the runs: 5 old Triport invitees pay 1.25 more each, 4 Prefactor invites
+    // move on, 3 Census invitations are claimed.
+    let raised = sandbox.triport.raise_paid(5, 1_250_000);
+    let moved = sandbox.prefactor.advance_statuses(4);
+    let claimed = sandbox.census.claim(3);
+    assert_eq!((raised.len(), moved.len(), claimed.len()), (5, 4, 3));
     let refreshed = sync(&["--incremental", "--refresh"]).await;
     let text = stderr(&refreshed);
     assert_eq!(refreshed.status.code(), Some(0), "{text}");
@@ -82,12 +73,56 @@ async fn a_refresh_pass_updates_totals_and_the_period_report_sums_the_deltas() {
         ),
         5 * 1_250_000
     );
+    // The stored rows carry exactly the emulators' new values.
+    for row in &raised {
+        let (id, paid) = (
+            row["user_id"].as_str().unwrap_or_default(),
+            row["total_paid_micro"].as_i64().unwrap_or(-1),
+        );
+        let stored = count(
+            &db,
+            &format!(
+                "SELECT total_paid_micro FROM invitees WHERE provider = 'triport' AND id = '{id}'"
+            ),
+        );
+        assert_eq!(stored, paid, "{id}");
+    }
+    for row in &moved {
+        let (id, status) = (
+            row["id"].as_str().unwrap_or_default(),
+            row["status"].as_str().unwrap_or_default(),
+        );
+        let mapped = match status {
+            "used" => "joined",
+            "revoked" => "revoked",
+            other => other,
+        };
+        let stored = count(
+            &db,
+            &format!("SELECT COUNT(*) FROM invitees WHERE provider = 'prefactor' AND id = '{id}' AND status = '{mapped}'"),
+        );
+        assert_eq!(stored, 1, "{id} is {mapped}");
+    }
+    assert_eq!(
+        count(&db, "SELECT COUNT(DISTINCT id) FROM invitee_changes WHERE provider = 'census' AND field = 'joined_at'"),
+        3,
+        "three claims recorded"
+    );
 
     let quiet = sync(&["--incremental", "--refresh"]).await;
     assert_eq!(quiet.status.code(), Some(0), "{}", stderr(&quiet));
+    let after_refresh = count(&db, "SELECT COUNT(*) FROM invitee_changes");
+    assert!(after_refresh > first_sightings + 5);
+    let quiet_again = sync(&["--incremental", "--refresh"]).await;
+    assert_eq!(
+        quiet_again.status.code(),
+        Some(0),
+        "{}",
+        stderr(&quiet_again)
+    );
     assert_eq!(
         count(&db, "SELECT COUNT(*) FROM invitee_changes"),
-        first_sightings + 5,
+        after_refresh,
         "a run that changes nothing writes nothing"
     );
 
