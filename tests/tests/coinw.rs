@@ -56,3 +56,52 @@ impl Harness for CoinwHarness {
 }
 
 affiliate_tests::conformance_suite!(CoinwHarness);
+
+/// Through the sync engine: sign-ups stamped before the frozen bound that arrive while the
+/// run lists are stored too (the engine reads the newest window again at the end).
+#[tokio::test]
+async fn a_sync_stores_sign_ups_that_arrive_during_the_run() {
+    use affiliate_sandbox::{Drift, Emulator};
+    use affiliate_sync::{SqliteSink, SyncEngine};
+    let until = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp(), 0).unwrap();
+    let config = CoinwConfig::new(1_500)
+        .spacing(chrono::Duration::minutes(1))
+        .newest_at(until - chrono::Duration::hours(2));
+    let emu = CoinwEmulator::start(config).await.expect("emulator");
+    let since = emu.oldest_at();
+    let source = CoinwBuilder::new()
+        .with_base_url(emu.base_url())
+        .with_api_key(emu.api_key())
+        .with_secret_key(emu.secret_key())
+        .with_offset(emu.utc_offset())
+        .with_since(since)
+        .with_until(until)
+        .with_page_size(100)
+        .fast()
+        .build()
+        .expect("client");
+    emu.set_drift(Drift {
+        inserts_per_request: 2,
+        deletes_per_request: 0,
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("coinw.db");
+    let sink = Arc::new(SqliteSink::open(&db).await.expect("sink"));
+    let report = SyncEngine::new(sink).with_source(source).run().await;
+    assert!(report.is_success(), "{report}");
+    emu.set_drift(Drift::default());
+    let truth = emu
+        .invitees_newest_first()
+        .iter()
+        .filter(|(_, at)| *at <= until)
+        .count() as i64;
+    assert!(
+        truth > 1_500 + 20,
+        "sign-ups arrived during the run: {truth}"
+    );
+    let stored: i64 = rusqlite::Connection::open(&db)
+        .expect("db")
+        .query_row("SELECT COUNT(*) FROM invitees", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(stored, truth, "{report}");
+}

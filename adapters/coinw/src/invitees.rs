@@ -87,6 +87,13 @@ impl InviteeSource for CoinwClient {
         self.shared.http.transport_stats()
     }
 
+    /// The plan is newest window first and its upper bound is frozen: registrations that
+    /// arrive while the listing runs (up to that bound) land in the newest window, which the
+    /// listing therefore reads again at the end.
+    fn rereads_first_slice(&self) -> bool {
+        true
+    }
+
     fn id(&self) -> &SourceId {
         &self.shared.id
     }

@@ -122,6 +122,14 @@ pub trait InviteeSource: Debug + Send + Sync {
         TransportStats::default()
     }
 
+    /// True when records that arrive while a listing runs land in the plan's **first**
+    /// slice (a windowed source listing its newest window first, with a frozen upper
+    /// bound): the listing then ends by reading that slice again, emitting only records it
+    /// has not emitted yet. Default false.
+    fn rereads_first_slice(&self) -> bool {
+        false
+    }
+
     /// Every invitee the scope covers, each once, through the page [`driver`] with default
     /// [`DriverOptions`] (use [`driver::invitees`] to change them). Adapter clients are
     /// cheap to clone (their state is shared), so the source stays usable afterwards.
@@ -137,6 +145,9 @@ pub trait InviteeSource: Debug + Send + Sync {
 impl<T: InviteeSource + ?Sized> InviteeSource for Arc<T> {
     fn transport_stats(&self) -> TransportStats {
         (**self).transport_stats()
+    }
+    fn rereads_first_slice(&self) -> bool {
+        (**self).rereads_first_slice()
     }
     fn id(&self) -> &SourceId {
         (**self).id()
@@ -156,6 +167,9 @@ impl<T: InviteeSource + ?Sized> InviteeSource for Arc<T> {
 impl<T: InviteeSource + ?Sized> InviteeSource for Box<T> {
     fn transport_stats(&self) -> TransportStats {
         (**self).transport_stats()
+    }
+    fn rereads_first_slice(&self) -> bool {
+        (**self).rereads_first_slice()
     }
     fn id(&self) -> &SourceId {
         (**self).id()

@@ -148,7 +148,8 @@ pub struct DrivenPage {
 /// A stream of driven pages.
 pub type PageStream = BoxStream<'static, Result<DrivenPage, SourceError>>;
 
-/// Every slice the scope needs, one after the other, sharing one [`SeenSet`].
+/// Every slice the scope needs, one after the other, sharing one [`SeenSet`]; a source
+/// that [re-reads its first slice](InviteeSource::rereads_first_slice) ends with it again.
 pub fn pages(source: Arc<dyn InviteeSource>, scope: Scope, options: DriverOptions) -> PageStream {
     let planned = {
         let (source, scope) = (source.clone(), scope.clone());
@@ -157,9 +158,14 @@ pub fn pages(source: Arc<dyn InviteeSource>, scope: Scope, options: DriverOption
     let seen = SeenSet::new();
     stream::once(planned)
         .flat_map(move |plan| match plan {
-            Ok(slices) => {
+            Ok(mut slices) => {
                 let (source, scope, seen, options) =
                     (source.clone(), scope.clone(), seen.clone(), options.clone());
+                if source.rereads_first_slice() {
+                    if let Some(first) = slices.first().cloned() {
+                        slices.push(first);
+                    }
+                }
                 stream::iter(slices)
                     .map(move |start| {
                         slice_pages(
