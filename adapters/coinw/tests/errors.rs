@@ -246,7 +246,11 @@ async fn throttling_29001_then_success_loses_nothing() {
         .await
         .unwrap();
     assert_eq!(got.len(), 30);
-    assert_eq!(list_requests(&emu), 4, "three 29001 answers, then the page");
+    assert_eq!(
+        list_requests(&emu),
+        5,
+        "three 29001 answers, then the page, then the newest window read again"
+    );
 }
 
 #[tokio::test]
@@ -270,7 +274,11 @@ async fn malformed_bodies_are_retried_then_a_decode_error() {
         .await
         .unwrap();
     assert_eq!(got.len(), 30);
-    assert_eq!(list_requests(&emu), 3);
+    assert_eq!(
+        list_requests(&emu),
+        4,
+        "two retries, the page, the final re-read"
+    );
 
     let emu = small().await;
     emu.set_faults(FaultPlan::none().every(1, Fault::Malformed));
@@ -309,7 +317,17 @@ async fn success_codes_200_as_number_and_0_and_lenient_number_types() {
     let emu = small().await;
     let window_end = Utc::now() - Duration::minutes(90);
     let text = affiliate_coinw::zone::to_provider_text(window_end, emu.utc_offset());
-    for code in [json!(200), json!(0), json!("0"), json!("200")] {
+    // Each listing reads its one window twice (the final re-read of the newest window).
+    for code in [
+        json!(200),
+        json!(200),
+        json!(0),
+        json!(0),
+        json!("0"),
+        json!("0"),
+        json!("200"),
+        json!("200"),
+    ] {
         emu.push_answer(200, json!({"code": code, "msg": "success", "data": {"list": [{"uid": "1116977", "registerTime": text}], "total": "1"}}));
     }
     let client = one_window(&emu).build().unwrap();
