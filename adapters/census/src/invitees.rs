@@ -190,11 +190,20 @@ impl InviteeSource for CensusClient {
         }
     }
 
-    async fn plan(&self, _scope: &Scope) -> Result<Vec<Cursor>, SourceError> {
-        Ok(vec![Cursor::at(Position::Page {
+    /// An incremental scope is listed newest first (`order=desc`) down to its `since`.
+    fn strategy_for(&self, scope: &Scope) -> Strategy {
+        match scope.since {
+            Some(_) => Strategy::NewestFirstPages,
+            None => self.strategy(),
+        }
+    }
+
+    async fn plan(&self, scope: &Scope) -> Result<Vec<Cursor>, SourceError> {
+        let first = Position::Page {
             number: 1,
             size: self.shared.per_page,
-        })])
+        };
+        Ok(vec![Cursor::scoped(scope, first)])
     }
 
     async fn fetch(&self, cursor: &Cursor) -> Result<Page, SourceError> {
@@ -210,10 +219,15 @@ impl InviteeSource for CensusClient {
         };
         // Census treats page 0 as 1; asking for 1 keeps the echo check exact.
         let number = number.max(1);
+        // A cursor marked with an incremental window lists newest first (see `plan`).
+        let order = match cursor.window {
+            Some(_) => Order::Desc,
+            None => self.shared.order,
+        };
         let query = Query::new()
             .push("page", number)
             .push("per_page", size)
-            .push("order", self.shared.order);
+            .push("order", order);
         let fetched = self.get_json::<Body>(PATH, &query).await?;
         self.page(fetched.value, number, size)
             .map_err(|e| self.fail(e, &fetched.request, fetched.attempts))

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::{PrefactorClient, PrefactorError, MAX_IDEMPOTENCY_KEY};
+use crate::{PrefactorClient, PrefactorError, Sorting, MAX_IDEMPOTENCY_KEY};
 
 const PATH: &str = "/admin_user_invite";
 
@@ -180,7 +180,17 @@ impl Pagination {
 }
 
 impl PrefactorClient {
-    fn query(&self, offset: u64, limit: u32) -> Query {
+    /// The sorting a cursor is listed in: a cursor marked with an incremental window lists
+    /// the configured creation order reversed, newest first (see `plan`).
+    fn sorting_of(&self, cursor: &Cursor) -> Sorting {
+        let mut sorting = self.shared.sorting.clone();
+        if cursor.window.is_some() {
+            sorting.descending = true;
+        }
+        sorting
+    }
+
+    fn query(&self, offset: u64, limit: u32, sorting: &Sorting) -> Query {
         let key = self.shared.idempotency_key.as_deref();
         Query::new()
             .push_opt("account_id", self.shared.account_id.as_deref())
@@ -188,13 +198,19 @@ impl PrefactorClient {
                 "idempotency_key",
                 key.map(|k| request_key(k, offset, limit)),
             )
-            .push("sorting", &self.shared.sorting)
+            .push("sorting", sorting)
             .push("pagination[offset]", offset)
             .push("pagination[page_size]", limit)
     }
 
     /// Turns a decoded body into a page, or the error it carries or implies.
-    fn page(&self, body: Body, offset: u64, limit: u32) -> Result<Page, PrefactorError> {
+    fn page(
+        &self,
+        body: Body,
+        offset: u64,
+        limit: u32,
+        sorting: &Sorting,
+    ) -> Result<Page, PrefactorError> {
         if body.status.as_deref() == Some("error") {
             return Err(PrefactorError::from_code(
                 200,
@@ -211,15 +227,13 @@ impl PrefactorClient {
             }));
         };
         if let Some(echo) = &body.sorting {
-            if echo.field != self.shared.sorting.field
-                || echo.direction != self.shared.sorting.direction()
-            {
+            if echo.field != sorting.field || echo.direction != sorting.direction() {
                 return Err(PrefactorError::Pagination(format!(
                     "the server sorted by {} {}, not by {} {} as asked",
                     echo.field,
                     echo.direction,
-                    self.shared.sorting.field,
-                    self.shared.sorting.direction()
+                    sorting.field,
+                    sorting.direction()
                 )));
             }
         }
@@ -288,11 +302,25 @@ impl InviteeSource for PrefactorClient {
         }
     }
 
-    async fn plan(&self, _scope: &Scope) -> Result<Vec<Cursor>, SourceError> {
-        Ok(vec![Cursor::at(Position::Offset {
+    /// In creation order (the default), an incremental scope is listed newest first
+    /// (`sorting=-id`) down to its `since`, with Triport's overlapping offset walk.
+    fn strategy_for(&self, scope: &Scope) -> Strategy {
+        match scope.since {
+            Some(_) if self.shared.sorting.is_creation_order() => Strategy::NewestFirstOffset,
+            _ => self.strategy(),
+        }
+    }
+
+    async fn plan(&self, scope: &Scope) -> Result<Vec<Cursor>, SourceError> {
+        let first = Position::Offset {
             offset: 0,
             limit: self.shared.page_size,
-        })])
+        };
+        Ok(vec![if self.shared.sorting.is_creation_order() {
+            Cursor::scoped(scope, first)
+        } else {
+            Cursor::at(first)
+        }])
     }
 
     async fn fetch(&self, cursor: &Cursor) -> Result<Page, SourceError> {
@@ -306,9 +334,10 @@ impl InviteeSource for PrefactorClient {
                 0,
             ));
         };
-        let query = self.query(offset, limit);
+        let sorting = self.sorting_of(cursor);
+        let query = self.query(offset, limit, &sorting);
         let fetched = self.get_json::<Body>(PATH, &query).await?;
-        self.page(fetched.value, offset, limit)
+        self.page(fetched.value, offset, limit, &sorting)
             .map_err(|e| self.fail(e, &fetched.request, fetched.attempts))
     }
 }

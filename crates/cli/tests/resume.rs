@@ -48,7 +48,10 @@ impl Out {
             Out::Ndjson(p) if p.exists() => {
                 let text = std::fs::read_to_string(p).expect("read ndjson");
                 let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-                for line in text.lines() {
+                // A line cut off by the kill (no newline yet) was never committed: the next
+                // run cuts it off, so it is not counted.
+                let whole = text.split_inclusive('\n').filter(|l| l.ends_with('\n'));
+                for line in whole.map(str::trim_end) {
                     let row: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
                     let provider = row["provider"].as_str().unwrap_or_default().to_owned();
                     let id = row["id"].as_str().unwrap_or_default().to_owned();

@@ -97,7 +97,17 @@ async fn an_incremental_run_after_new_sign_ups_fetches_only_the_new_pages() {
     assert!(coinw <= 3, "coinw incremental requests: {coinw}");
     assert!(after_first["coinw"] >= 17);
     // Prefactor and Census lists are oldest first with no server-side filter: an
-    // incremental run still reads them whole (the engine has nothing to stop on).
+    // incremental run lists them newest first (sorting=-id, order=desc) and stops at the
+    // watermark, then re-reads the head once.
+    for provider in ["prefactor", "census"] {
+        let spent = after_second[provider] - after_first[provider];
+        assert!(spent <= 3, "{provider} incremental requests: {spent}");
+        assert!(
+            after_first[provider] >= 10,
+            "{provider}: {}",
+            after_first[provider]
+        );
+    }
     let text = stderr(&second);
     assert!(text.contains("incremental"), "{text}");
 }

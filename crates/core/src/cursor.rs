@@ -93,6 +93,19 @@ impl Cursor {
         }
     }
 
+    /// The first cursor of a slice listing `scope`: for an incremental scope, marked with
+    /// its window (`since` to `until`, or now), which tells an oldest-first source's
+    /// `fetch` to list newest first down to `since`; otherwise unmarked.
+    pub fn scoped(scope: &crate::Scope, position: Position) -> Self {
+        match scope.since {
+            Some(start) => {
+                let end = scope.until.unwrap_or_else(chrono::Utc::now).max(start);
+                Self::in_window(Window { start, end }, position)
+            }
+            None => Self::at(position),
+        }
+    }
+
     /// The same slice at another position.
     pub fn with_position(&self, position: Position) -> Self {
         Self {

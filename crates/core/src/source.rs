@@ -69,6 +69,11 @@ pub enum Strategy {
         /// New records appear at the end of the list.
         growing_tail: bool,
     },
+    /// Numbered pages over a newest-first list (Census in `order=desc`): pages are read one
+    /// after the other until a page holds records older than the scope, a short page or the
+    /// last; a total that drops between pages (deletions pulled rows up) steps back the
+    /// pages it covers; the listing ends by re-reading the head for records that arrived.
+    NewestFirstPages,
 }
 
 /// Requests a source has sent so far, for run reports. Counters only grow.
@@ -108,6 +113,14 @@ pub trait InviteeSource: Debug + Send + Sync {
     /// How the driver should walk this source.
     fn strategy(&self) -> Strategy;
 
+    /// How the driver should walk a listing of `scope` (default: [`InviteeSource::strategy`]).
+    /// Oldest-first sources without a server-side filter list an incremental scope newest
+    /// first instead, so it can stop at the watermark.
+    fn strategy_for(&self, scope: &Scope) -> Strategy {
+        let _ = scope;
+        self.strategy()
+    }
+
     /// The first cursor of each independent slice the scope needs, in output order.
     ///
     /// May send requests (CoinW probes each window's size to split oversized ones). Fails
@@ -146,6 +159,9 @@ impl<T: InviteeSource + ?Sized> InviteeSource for Arc<T> {
     fn transport_stats(&self) -> TransportStats {
         (**self).transport_stats()
     }
+    fn strategy_for(&self, scope: &Scope) -> Strategy {
+        (**self).strategy_for(scope)
+    }
     fn rereads_first_slice(&self) -> bool {
         (**self).rereads_first_slice()
     }
@@ -167,6 +183,9 @@ impl<T: InviteeSource + ?Sized> InviteeSource for Arc<T> {
 impl<T: InviteeSource + ?Sized> InviteeSource for Box<T> {
     fn transport_stats(&self) -> TransportStats {
         (**self).transport_stats()
+    }
+    fn strategy_for(&self, scope: &Scope) -> Strategy {
+        (**self).strategy_for(scope)
     }
     fn rereads_first_slice(&self) -> bool {
         (**self).rereads_first_slice()

@@ -56,6 +56,7 @@
 mod counted;
 mod error;
 mod newest_first;
+mod newest_pages;
 mod seen;
 
 use std::future::{ready, Future};
@@ -217,8 +218,9 @@ pub fn slice_pages(
             out,
             fetched: 0,
         };
-        let result = match walk.source.strategy() {
+        let result = match walk.source.strategy_for(&walk.scope) {
             Strategy::NewestFirstOffset => walk.newest_first(start).await,
+            Strategy::NewestFirstPages => walk.newest_first_pages(start).await,
             Strategy::Counted { growing_tail } => walk.counted(start, growing_tail).await,
         };
         if let Err(Halt::Failed(err)) = result {

@@ -72,38 +72,40 @@ impl Walk {
             }
             break;
         }
-        self.reread_head(&start, limit).await
+        self.reread_head(start.with_position(Position::Offset { offset: 0, limit }))
+            .await
     }
 
     /// True when an incremental listing has reached records older than its watermark.
-    fn older_than_scope(&self, rows: &[Invitee]) -> bool {
+    pub(super) fn older_than_scope(&self, rows: &[Invitee]) -> bool {
         match (self.scope.since, rows.last().and_then(Invitee::activity_at)) {
             (Some(since), Some(last)) => last < since,
             _ => false,
         }
     }
 
-    /// Reads from the head until a row emitted earlier shows up: sign-ups that arrived
-    /// during the listing.
-    async fn reread_head(&mut self, start: &Cursor, limit: u32) -> Result<(), Halt> {
-        let mut offset = 0;
+    /// Reads from `head` (the first page) on until a row emitted earlier shows up:
+    /// sign-ups that arrived during the listing.
+    pub(super) async fn reread_head(&mut self, head: Cursor) -> Result<(), Halt> {
+        let size = head.position.size();
+        let mut cursor = head;
         loop {
-            let cursor = start.with_position(Position::Offset { offset, limit });
             let (_, result) = self.request(cursor.clone()).await;
             let page = self.accept(result)?;
             let rows = page.invitees.len();
-            let short = rows < limit as usize;
+            let short = rows < size as usize;
             let fresh: Vec<Invitee> = page
                 .invitees
                 .into_iter()
                 .take_while(|row| !self.seen.contains(&row.id))
                 .collect();
             let met_seen = fresh.len() < rows;
+            let next = cursor.with_position(cursor.position.following());
             self.emit(cursor, fresh, None).await?;
             if met_seen || short {
                 return Ok(());
             }
-            offset += u64::from(limit);
+            cursor = next;
         }
     }
 }

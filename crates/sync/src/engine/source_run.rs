@@ -108,7 +108,10 @@ async fn execute(
         driver: limits.driver.clone(),
         token: source_token.clone(),
         watermark: Watermark::new(run.watermark),
-        head_ids: source.strategy() == Strategy::NewestFirstOffset,
+        head_ids: matches!(
+            source.strategy_for(&run.scope()),
+            Strategy::NewestFirstOffset | Strategy::NewestFirstPages
+        ),
     });
     let pending: Vec<SliceState> = run
         .slices
