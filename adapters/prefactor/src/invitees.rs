@@ -371,6 +371,37 @@ mod tests {
     }
 
     #[test]
+    fn the_next_cursor_is_the_servers_next_page_offset_verbatim() {
+        // The document's own example: next_page_offset 110 at page_offset 90, page_size 10.
+        let example = serde_json::json!({
+            "item_count": 200, "item_end": 100, "item_start": 91, "next_page_offset": 110,
+            "page_count": 20, "page_index": 10, "page_offset": 90, "page_size": 10,
+            "previous_page_offset": 80
+        });
+        let rows: Vec<Value> = (0..10)
+            .map(|i| serde_json::json!({"id": format!("i{i}"), "status": "pending"}))
+            .collect();
+        let body: Body = serde_json::from_value(serde_json::json!({
+            "status": "success", "summaries": rows, "pagination": example
+        }))
+        .unwrap();
+        let client = crate::PrefactorBuilder::new()
+            .with_token("t")
+            .build()
+            .unwrap();
+        let sorting = client.shared.sorting.clone();
+        let page = client.page(body, 90, 10, &sorting).unwrap();
+        let next = page.next.expect("a next page");
+        assert_eq!(
+            next.position,
+            Position::Offset {
+                offset: 110,
+                limit: 10
+            }
+        );
+    }
+
+    #[test]
     fn a_consistent_object_passes() {
         assert_eq!(pagination(good()).check(10, 10, 10), Ok(()));
         let mut last = good();
