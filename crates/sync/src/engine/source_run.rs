@@ -134,6 +134,15 @@ async fn execute(
         .collect()
         .await;
 
+    let mut outcomes = outcomes;
+    if source.rereads_first_slice() && outcomes.iter().all(|o| matches!(o.end, SliceEnd::Complete))
+    {
+        if let Some(first) = run.slices.first() {
+            // Records that arrived while the run listed land in the first (newest) slice:
+            // read it once more; the shared de-duplication set emits only the new ones.
+            outcomes.push(driver.drive(SliceState::pending(first.start.clone())).await);
+        }
+    }
     let mut cancelled = false;
     for outcome in outcomes {
         report.pages += outcome.pages;
@@ -156,26 +165,6 @@ async fn execute(
     if cancelled {
         report.status = SourceStatus::Cancelled;
         return;
-    }
-    if source.rereads_first_slice() {
-        if let Some(first) = run.slices.first() {
-            // Records that arrived while the run listed land in the first (newest) slice:
-            // read it once more; the shared de-duplication set emits only the new ones.
-            let again = driver.drive(SliceState::pending(first.start.clone())).await;
-            report.pages += again.pages;
-            report.records += again.inserted;
-            report.existing += again.existing;
-            report.changed += again.changed;
-            report.duplicates += again.duplicates;
-            match again.end {
-                SliceEnd::Complete => {}
-                SliceEnd::Cancelled => {
-                    report.status = SourceStatus::Cancelled;
-                    return;
-                }
-                SliceEnd::Failed(failure) => return fail(report, failure),
-            }
-        }
     }
     // The watermark never passes the run's start: a record stamped in the future (a
     // provider clock ahead of ours) must not make the next run skip what arrives meanwhile.

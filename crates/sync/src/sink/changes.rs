@@ -8,22 +8,19 @@
 use affiliate_core::Invitee;
 use chrono::{DateTime, Utc};
 
-use super::row::text_cells;
+use super::row::{text_cells, COLUMNS};
 
 /// The columns whose changes are recorded (every stored column but the key and
 /// `synced_at`), in [`COLUMNS`](super::COLUMNS) order.
-pub const TRACKED: [&str; 10] = [
-    "status",
-    "invited_at",
-    "joined_at",
-    "updated_at",
-    "display_name",
-    "email",
-    "total_paid_micro",
-    "role",
-    "invited_by",
-    "extra",
-];
+pub const TRACKED: [&str; 10] = {
+    let mut tracked = [""; 10];
+    let mut i = 0;
+    while i < tracked.len() {
+        tracked[i] = COLUMNS[i + 3];
+        i += 1;
+    }
+    tracked
+};
 
 /// The tracked cells of one version, as the sinks store them in text form.
 pub(crate) type Tracked = [Option<String>; 10];
@@ -112,6 +109,13 @@ mod tests {
         assert!(diff(Some(&later), &later).is_empty());
         let from_nothing = diff(Some(&paid(None, InviteeStatus::Joined)), &later);
         assert_eq!(from_nothing[0].delta_micro, Some(3_500_000));
+    }
+
+    #[test]
+    fn tracked_columns_are_the_stored_ones_but_key_and_synced_at() {
+        assert_eq!(TRACKED[0], "status");
+        assert_eq!(TRACKED[9], "extra");
+        assert!(!TRACKED.contains(&"synced_at") && !TRACKED.contains(&"id"));
     }
 
     #[test]
