@@ -1,13 +1,10 @@
 //! Reading a synced database back: the `invitees` rows the report needs, from SQLite or
 //! PostgreSQL.
 
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags};
-use tokio_postgres::config::Host;
-use tokio_postgres::NoTls;
 
 use crate::error::Failure;
 use crate::output::Target;
@@ -165,27 +162,13 @@ fn sqlite_paid(conn: &Connection, path: &Path, stats: &mut Stats) -> Result<(), 
     Ok(())
 }
 
-/// Reads a PostgreSQL database into totals; plain connections to loopback only, like the
-/// sink.
+/// Reads a PostgreSQL database into totals, connecting like the sink (TLS per `sslmode`;
+/// plain connections to loopback only).
 async fn postgres_stats(
     url: &str,
     schema: Option<&str>,
     mut stats: Stats,
 ) -> Result<Stats, Failure> {
-    let config: tokio_postgres::Config = url
-        .parse()
-        .map_err(|e| Failure::Usage(format!("--db: the PostgreSQL URL is not valid: {e}")))?;
-    for host in config.get_hosts() {
-        if let Host::Tcp(name) = host {
-            let local = name.eq_ignore_ascii_case("localhost")
-                || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-            if !local {
-                return Err(Failure::Usage(format!(
-                    "--db: refusing a plain connection to {name}: without TLS only loopback and Unix sockets are allowed\n  fix: connect through localhost (e.g. an SSH tunnel)"
-                )));
-            }
-        }
-    }
     let prefix = match schema {
         None => String::new(),
         Some(s) if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
@@ -198,11 +181,12 @@ async fn postgres_stats(
         }
     };
     let table = format!("{prefix}invitees");
-    let (client, connection) = config
-        .connect(NoTls)
+    let (client, _) = affiliate::sync::connect_postgres(url)
         .await
-        .map_err(|e| Failure::Failed(format!("connecting to PostgreSQL: {}", chain(&e))))?;
-    let driver = tokio::spawn(connection);
+        .map_err(|e| match e {
+            affiliate::sync::SinkError::Config { .. } => Failure::Usage(format!("--db: {e}")),
+            other => Failure::Failed(format!("connecting to PostgreSQL: {other}")),
+        })?;
     let rows = client
         .query(
             &format!(
@@ -253,7 +237,6 @@ async fn postgres_stats(
         }
     }
     drop(client);
-    driver.abort();
     Ok(stats)
 }
 

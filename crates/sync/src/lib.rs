@@ -35,10 +35,10 @@ pub use observer::{NoopObserver, Observer, PageEvent, SourceStart};
 pub use options::{SourceLimits, SyncOptions};
 pub use pii::EmailPolicy;
 pub use report::{FailureStage, SourceFailure, SourceReport, SourceStatus, SyncReport};
-#[cfg(feature = "postgres")]
-pub use sink::PostgresSink;
 #[cfg(feature = "sqlite")]
 pub use sink::SqliteSink;
+#[cfg(feature = "postgres")]
+pub use sink::{connect_postgres, PostgresSink};
 pub use sink::{CommitOutcome, FileFormat, FileSink, PageCommit, Sink, COLUMNS};
 pub use state::{RunState, SliceProgress, SliceState, SourceState, StateConflict, SyncMode};
 /// Re-exported so callers can cancel a run without depending on `tokio-util` themselves.

@@ -207,12 +207,90 @@ async fn postgres_upserts_pages_larger_than_one_batch() {
 }
 
 #[tokio::test]
-async fn remote_hosts_are_refused_before_connecting() {
-    let err = PostgresSink::connect("postgres://u@db.example.com/x", None)
+async fn plain_connections_to_remote_hosts_are_refused_before_connecting() {
+    let err = PostgresSink::connect("postgres://u@db.example.com/x?sslmode=disable", None)
         .await
         .unwrap_err();
     assert!(matches!(err, SinkError::Config { .. }), "{err}");
-    assert!(err.to_string().contains("TLS is not supported"), "{err}");
+    assert!(err.to_string().contains("unencrypted"), "{err}");
+}
+
+/// The TLS cluster `.ci/ensure-postgres-tls` starts: its URL, the CA that signed its
+/// certificate (for `localhost`) and an unrelated CA.
+fn tls_cluster() -> Option<(String, String, String)> {
+    const TLS: &str = "AFFILIATE_TEST_POSTGRES_TLS_URL";
+    let Ok(url) = std::env::var(TLS) else {
+        println!("skipped: {TLS} not set (bash .ci/ensure-postgres-tls starts the cluster)");
+        return None;
+    };
+    let var = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| panic!("{TLS} is set but {name} is not"))
+    };
+    Some((
+        url,
+        var("AFFILIATE_TEST_POSTGRES_TLS_ROOT"),
+        var("AFFILIATE_TEST_POSTGRES_TLS_WRONG_ROOT"),
+    ))
+}
+
+#[tokio::test]
+async fn verify_full_with_the_right_root_connects_over_tls() {
+    let Some((url, root, _)) = tls_cluster() else {
+        return;
+    };
+    // The tables go in the TLS cluster's default schema (created if missing, reused).
+    let sink = PostgresSink::connect(
+        &format!("{url}?sslmode=verify-full&sslrootcert={root}"),
+        None,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("verify-full against {url}: {e}"));
+    sink.begin_run(
+        &source(),
+        &RunState::new("r1", SyncMode::Full, &Scope::full(), Utc::now(), [first()]),
+    )
+    .await
+    .expect("a run over TLS");
+    // The server only accepts TLS (hostssl): a plain connection is refused by it.
+    let plain = PostgresSink::connect(&format!("{url}?sslmode=disable"), None).await;
+    assert!(plain.is_err(), "the TLS cluster refuses plain connections");
+}
+
+#[tokio::test]
+async fn a_wrong_root_or_a_wrong_host_name_fails_the_handshake_clearly() {
+    let Some((url, root, wrong)) = tls_cluster() else {
+        return;
+    };
+    let err = PostgresSink::connect(
+        &format!("{url}?sslmode=verify-full&sslrootcert={wrong}"),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().to_lowercase().contains("certificate"),
+        "{err}"
+    );
+    println!("a wrong root: {err}");
+    // The certificate names localhost, not 127.0.0.1: verify-full refuses, verify-ca not.
+    let by_ip = url.replace("localhost", "127.0.0.1");
+    let err = PostgresSink::connect(
+        &format!("{by_ip}?sslmode=verify-full&sslrootcert={root}"),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().to_lowercase().contains("certificate"),
+        "{err}"
+    );
+    println!("a wrong host name: {err}");
+    PostgresSink::connect(
+        &format!("{by_ip}?sslmode=verify-ca&sslrootcert={root}"),
+        None,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("verify-ca ignores the host name: {e}"));
 }
 
 #[tokio::test]

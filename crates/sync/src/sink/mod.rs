@@ -36,7 +36,7 @@ use chrono::{DateTime, Utc};
 pub use changes::TRACKED;
 pub use file::{FileFormat, FileSink};
 #[cfg(feature = "postgres")]
-pub use postgres::PostgresSink;
+pub use postgres::{connect_postgres, PostgresSink};
 pub use row::COLUMNS;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteSink;

@@ -2,10 +2,10 @@
 
 mod history;
 mod schema;
+mod tls;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::net::IpAddr;
 
 use affiliate_core::{Invitee, SourceId};
 use async_trait::async_trait;
@@ -34,14 +34,23 @@ const SINK: &str = "postgres";
 /// 1,000 rows, then the slice's progress is stored. `extra` is `jsonb`, instants are
 /// `timestamptz`.
 ///
-/// TLS is not supported yet: the connection is plain, so only loopback addresses and Unix
-/// sockets are accepted; any other host is refused before connecting.
+/// Connections follow libpq's `sslmode` (`disable`, `prefer`, `require`, `verify-ca`,
+/// `verify-full`) and `sslrootcert` in the URL, with rustls: without `sslmode`, loopback
+/// hosts and Unix sockets connect plain and every other host with `verify-full` against the
+/// webpki roots (or `sslrootcert`); a plain connection to any other host is refused before
+/// connecting. A password missing from the URL is read from `PGPASSWORD`.
 ///
 /// ```no_run
 /// # async fn open() -> Result<(), affiliate_sync::SinkError> {
 /// use affiliate_sync::PostgresSink;
 ///
 /// let sink = PostgresSink::connect("postgres://postgres@127.0.0.1:5432/affiliate", None).await?;
+/// // A managed server: TLS, the certificate and the host name checked.
+/// let managed = PostgresSink::connect(
+///     "postgres://sync@db.example.com:5432/growth?sslmode=verify-full&sslrootcert=/etc/ssl/rds-ca.pem",
+///     Some("affiliate"),
+/// )
+/// .await?;
 /// # Ok(()) }
 /// ```
 pub struct PostgresSink {
@@ -103,27 +112,7 @@ impl PostgresSink {
     ///
     /// Must run inside a Tokio runtime: the connection is driven by a spawned task.
     pub async fn connect(url: &str, schema: Option<&str>) -> Result<Self, SinkError> {
-        let config: Config = url.parse().map_err(|e| SinkError::Config {
-            sink: SINK,
-            detail: format!("the connection string is not valid: {e}"),
-        })?;
-        let target = describe(&config);
-        ensure_local(&config)?;
-        let (client, connection) =
-            config
-                .connect(NoTls)
-                .await
-                .map_err(|e| SinkError::Database {
-                    sink: SINK,
-                    action: "connecting",
-                    source: format!("{target}: {}", Driver::new(e)).into(),
-                })?;
-        let label = target.clone();
-        tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                warn!(server = %label, "postgres connection ended: {err}");
-            }
-        });
+        let (client, target) = connect_client(url).await?;
         let statements = Statements::new(schema);
         client
             .batch_execute(&statements.create)
@@ -143,6 +132,49 @@ impl PostgresSink {
     }
 }
 
+/// A client connected to `url` the way [`PostgresSink`] connects (libpq `sslmode` and
+/// `sslrootcert` with rustls; plain connections only to loopback or a Unix socket), and
+/// `host:port/db` for messages. The connection is driven by a spawned task.
+///
+/// ```no_run
+/// # async fn read() -> Result<(), affiliate_sync::SinkError> {
+/// let (client, target) =
+///     affiliate_sync::connect_postgres("postgres://reader@127.0.0.1/growth").await?;
+/// println!("connected to {target}");
+/// # drop(client); Ok(()) }
+/// ```
+pub async fn connect_postgres(url: &str) -> Result<(Client, String), SinkError> {
+    connect_client(url).await
+}
+
+async fn connect_client(url: &str) -> Result<(Client, String), SinkError> {
+    let parsed = tls::Target::parse(url)?;
+    let target = describe(&parsed.config);
+    let failed = |e: tokio_postgres::Error| SinkError::Database {
+        sink: SINK,
+        action: "connecting",
+        source: format!("{target}: {}", Driver::new(e)).into(),
+    };
+    let label = target.clone();
+    let ended = move |err: tokio_postgres::Error| {
+        warn!(server = %label, "postgres connection ended: {err}");
+    };
+    let client = match parsed.tls()? {
+        None => {
+            let (client, connection) = parsed.config.connect(NoTls).await.map_err(failed)?;
+            tokio::spawn(async move { connection.await.map_err(ended) });
+            client
+        }
+        Some(tls) => {
+            let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls);
+            let (client, connection) = parsed.config.connect(tls).await.map_err(failed)?;
+            tokio::spawn(async move { connection.await.map_err(ended) });
+            client
+        }
+    };
+    Ok((client, target))
+}
+
 /// `host:port/db` for messages (never the password).
 fn describe(config: &Config) -> String {
     let host = match config.get_hosts().first() {
@@ -153,32 +185,6 @@ fn describe(config: &Config) -> String {
     };
     let port = config.get_ports().first().copied().unwrap_or(5432);
     format!("{host}:{port}/{}", config.get_dbname().unwrap_or(""))
-}
-
-/// Refuses hosts reached over the network: the connection is not encrypted.
-fn ensure_local(config: &Config) -> Result<(), SinkError> {
-    let remote = |what: String| SinkError::Config {
-        sink: SINK,
-        detail: format!(
-            "{what} is not a loopback address; TLS is not supported yet, so only 127.0.0.1, \
-             ::1, localhost or a Unix socket may be used"
-        ),
-    };
-    for host in config.get_hosts() {
-        if let Host::Tcp(name) = host {
-            let local = name.eq_ignore_ascii_case("localhost")
-                || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-            if !local {
-                return Err(remote(format!("host {name:?}")));
-            }
-        }
-    }
-    for addr in config.get_hostaddrs() {
-        if !addr.is_loopback() {
-            return Err(remote(format!("hostaddr {addr}")));
-        }
-    }
-    Ok(())
 }
 
 #[async_trait]
@@ -507,12 +513,18 @@ mod tests {
     }
 
     #[test]
-    fn only_loopback_hosts_are_accepted() {
-        let ok = |url: &str| ensure_local(&url.parse().unwrap()).is_ok();
-        assert!(ok("postgres://postgres@127.0.0.1:5432/test"));
-        assert!(ok("postgres://postgres@localhost/test"));
-        assert!(ok("host=::1 user=postgres"));
-        assert!(!ok("postgres://postgres@db.example.com/test"));
-        assert!(!ok("postgres://postgres@10.0.0.5/test"));
+    fn plain_connections_only_to_loopback() {
+        let plain = |url: &str| tls::Target::parse(url).is_ok();
+        assert!(plain("postgres://postgres@127.0.0.1:5432/test"));
+        assert!(plain("postgres://postgres@localhost/test"));
+        assert!(plain("host=::1 user=postgres"));
+        assert!(!plain(
+            "postgres://postgres@db.example.com/test?sslmode=disable"
+        ));
+        assert!(!plain("postgres://postgres@10.0.0.5/test?sslmode=prefer"));
+        assert!(
+            plain("postgres://postgres@10.0.0.5/test"),
+            "verify-full by default"
+        );
     }
 }
