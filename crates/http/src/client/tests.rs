@@ -145,11 +145,19 @@ async fn honours_retry_after_seconds_and_dates() {
     ])
     .await;
     let client = HttpClient::new(test_provider(), fast()).unwrap();
-    let started = Instant::now();
-    let ex = client.execute(&spec(&base, "/r"), &NoHooks).await.unwrap();
+    let waits = Waits::default();
+    let ex = client.execute(&spec(&base, "/r"), &waits).await.unwrap();
     assert_eq!(ex.status.as_u16(), 200);
-    let waited = started.elapsed();
-    assert!(waited >= Duration::from_millis(1900), "waited {waited:?}");
+    // The waits the client chose: the seconds form exactly; the date form what is left of
+    // the 2-3 s it named when the second answer came (a second later), at second
+    // resolution. Neither is the millisecond backoff `fast()` would draw.
+    let waits = waits.0.lock().unwrap().clone();
+    assert_eq!(waits.len(), 2, "{waits:?}");
+    assert_eq!(waits[0], Duration::from_secs(1), "Retry-After: 1");
+    assert!(
+        (Duration::from_millis(500)..=Duration::from_secs(3)).contains(&waits[1]),
+        "Retry-After as an HTTP date: {waits:?}"
+    );
 }
 
 fn httpdate_in(d: Duration) -> String {
@@ -169,10 +177,15 @@ async fn retry_after_is_capped_by_max_retry_after_and_counted_against_the_budget
     config.retry.max_retry_after = Duration::from_millis(50);
     config.retry.retry_timeout = Duration::from_millis(120);
     let client = HttpClient::new(test_provider(), config).unwrap();
-    let started = Instant::now();
-    let ex = client.execute(&spec(&base, "/r"), &NoHooks).await.unwrap();
+    let waits = Waits::default();
+    let ex = client.execute(&spec(&base, "/r"), &waits).await.unwrap();
     assert_eq!(ex.status.as_u16(), 429);
-    assert!(started.elapsed() < Duration::from_secs(2));
+    let chosen = waits.0.lock().unwrap().clone();
+    assert!(
+        chosen.iter().all(|w| *w == Duration::from_millis(50)),
+        "an hour of Retry-After is capped at 50 ms: {chosen:?}"
+    );
+    assert!(chosen.iter().sum::<Duration>() <= Duration::from_millis(120));
     let hits = script.hits.load(Ordering::SeqCst);
     assert!(
         (2..=3).contains(&hits),
