@@ -132,6 +132,9 @@ async fn four_providers_under_faults_land_exactly_once() {
             source.retries > 0,
             "{provider}: faults were injected, so retries happened: {report}"
         );
+        // A fresh database holds nothing: every stored row is new, none was written twice.
+        assert_eq!(source.existing, 0, "{provider}: {report}");
+        assert_eq!(source.records as usize, truth.len(), "{provider}: {report}");
         // Counted when started: a speculative page cancelled before it reached the server
         // counts too, so the count may exceed what was served by up to the concurrency.
         let served = emu.requests().len() as u64;

@@ -242,14 +242,65 @@ async fn internal_errors_and_malformed_bodies_after_retries() {
 async fn operator_view_is_typed() {
     let emu = emulator(1).await;
     let triport = client(&emu, 50);
-    let id = "3f8c2a1e-9b4d-4c7a-8e21-6f0a1b2c3d4e";
+    // A user the emulator gives attribution rows (their number depends on the id).
+    let mut candidates = (0..64).map(|n| format!("3f8c2a1e-9b4d-4c7a-8e21-6f0a1b2c3d{n:02x}"));
+    let (id, raw) = loop {
+        let id = candidates.next().expect("a user with attribution rows");
+        let raw = raw_json(&emu, &format!("/v1/admin/referrals/users/{id}")).await;
+        if raw["recent_attributions"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+        {
+            break (id, raw);
+        }
+    };
+    let id = id.as_str();
     let view = triport.get_user(id).await.expect("operator view");
-    assert_eq!(view.user_id, id);
-    assert!((1..=4).contains(&view.tier));
-    assert!(view.recent_attributions.len() <= 50);
-    assert!(
-        view.balance.lifetime_micro >= view.balance.pending_micro + view.balance.available_micro
+    // Every typed field equals the raw answer for the same id.
+    assert_eq!(view.user_id, raw["user_id"].as_str().unwrap_or_default());
+    assert_eq!(i64::from(view.tier), raw["tier"].as_i64().unwrap_or(-1));
+    assert_eq!(
+        view.tier_label,
+        raw["tier_label"].as_str().unwrap_or_default()
     );
+    assert_eq!(
+        i64::from(view.rate_bps),
+        raw["rate_bps"].as_i64().unwrap_or(-1)
+    );
+    assert_eq!(
+        view.primary_code,
+        raw["primary_code"].as_str().unwrap_or_default()
+    );
+    assert_eq!(view.custom_slug.as_deref(), raw["custom_slug"].as_str());
+    let balance = &raw["balance"];
+    assert_eq!(
+        Some(view.balance.pending_micro),
+        balance["pending_micro"].as_i64()
+    );
+    assert_eq!(
+        Some(view.balance.available_micro),
+        balance["available_micro"].as_i64()
+    );
+    assert_eq!(
+        Some(view.balance.lifetime_micro),
+        balance["lifetime_micro"].as_i64()
+    );
+    let rows = raw["recent_attributions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(!rows.is_empty(), "the emulator answers attribution rows");
+    assert_eq!(view.recent_attributions.len(), rows.len());
+    for (typed, raw) in view.recent_attributions.iter().zip(&rows) {
+        // The typed row keeps `ID` as text (Triport sends a number or a string); every
+        // other field, known or not, comes back as sent.
+        let mut expected = raw.clone();
+        expected["ID"] = serde_json::Value::String(match &raw["ID"] {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        });
+        assert_eq!(serde_json::to_value(typed).unwrap_or_default(), expected);
+    }
     for row in &view.recent_attributions {
         assert_eq!(row.user_id.as_deref(), Some(id));
         assert!(row.created_at.is_some());
@@ -414,4 +465,20 @@ async fn credentials_are_refused_for_plain_http_off_loopback_at_build_time() {
         .unwrap_err();
     assert!(err.to_string().contains("plain HTTP"), "{err}");
     assert!(!err.to_string().contains("s3cr3t"));
+}
+
+/// The raw JSON body of a GET with the operator token.
+async fn raw_json(emu: &TriportEmulator, path: &str) -> serde_json::Value {
+    use affiliate_http::{ClientConfig, HeaderName, HttpClient, NoHooks, RequestSpec, Secret, Url};
+    let http = HttpClient::new(affiliate_core::Provider::Triport, ClientConfig::default()).unwrap();
+    let spec = RequestSpec::get(Url::parse(&format!("{}{path}", emu.base_url())).unwrap())
+        .secret_header(
+            HeaderName::from_static("x-admin-token"),
+            &Secret::new(emu.admin_token().unwrap()),
+        )
+        .unwrap();
+    http.get_json::<serde_json::Value, TriportError>(&spec, &NoHooks)
+        .await
+        .expect("a raw answer")
+        .value
 }
