@@ -258,15 +258,12 @@ async fn operator_view_is_typed() {
     let view = triport.get_user(id).await.expect("operator view");
     // Every typed field equals the raw answer for the same id.
     assert_eq!(view.user_id, raw["user_id"].as_str().unwrap_or_default());
-    assert_eq!(i64::from(view.tier), raw["tier"].as_i64().unwrap_or(-1));
+    assert_eq!(view.tier, raw["tier"].as_i64().unwrap_or(-1));
     assert_eq!(
         view.tier_label,
         raw["tier_label"].as_str().unwrap_or_default()
     );
-    assert_eq!(
-        i64::from(view.rate_bps),
-        raw["rate_bps"].as_i64().unwrap_or(-1)
-    );
+    assert_eq!(view.rate_bps, raw["rate_bps"].as_i64().unwrap_or(-1));
     assert_eq!(
         view.primary_code,
         raw["primary_code"].as_str().unwrap_or_default()
