@@ -61,12 +61,19 @@ fn main() {
             .args(["--child", &rows.to_string()])
             .output()
             .expect("child runs");
+        // A failed child (a panic) must not print as 0 MiB of growth.
+        assert!(
+            out.status.success(),
+            "the {rows}-invitee child failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = String::from_utf8_lossy(&out.stdout);
         let kib: u64 = text
             .split_whitespace()
             .nth(1)
             .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
+            .unwrap_or_else(|| panic!("the child printed no peak RSS: {text:?}"));
         let growth = base.map_or(0.0, |b: u64| {
             (kib.saturating_sub(b) * 1024) as f64 / (rows - 10_000) as f64
         });

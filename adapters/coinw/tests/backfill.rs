@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
-use affiliate_core::Scope;
+use affiliate_core::{InviteeSource, Scope};
 use affiliate_sandbox::coinw::CoinwConfig;
 use affiliate_sandbox::Emulator;
 use affiliate_sandbox::{Drift, Fault, FaultPlan};
@@ -142,25 +142,32 @@ async fn drift_while_paging_loses_and_doubles_nothing() {
 
 #[tokio::test]
 async fn throttling_under_load_is_retried_without_loss() {
+    // The same listing without faults, for the number of requests it needs.
+    let clean = emulator(CoinwConfig::new(5_000)).await;
+    let c = builder(&clean).with_page_size(200).build().unwrap();
+    list_all(Arc::new(c), Scope::full()).await.unwrap();
+    let needed = list_requests(&clean) as u64;
+
     let emu = emulator(CoinwConfig::new(5_000)).await;
     emu.set_faults(FaultPlan::none().every(3, Fault::RateLimited { retry_after: None }));
     let c = builder(&emu).with_page_size(200).build().unwrap();
-    let got = list_all(Arc::new(c), Scope::full()).await.unwrap();
+    let got = list_all(Arc::new(c.clone()), Scope::full()).await.unwrap();
     let truth: Vec<u64> = emu
         .invitees_newest_first()
         .iter()
         .map(|(u, _)| *u)
         .collect();
     assert_exactly(&got, &truth);
-    let requests = list_requests(&emu);
-    // Every third request was throttled and retried: requests = pages * 3/2 (rounded).
-    let pages = requests - requests / 3;
-    assert!(
-        requests / 3 > 10,
-        "{requests} requests, {} throttled",
-        requests / 3
+    let sent = list_requests(&emu) as u64;
+    let retries = c.transport_stats().retries;
+    // Every request beyond the clean listing's is a retry of a throttled one, and every
+    // third request was throttled.
+    assert_eq!(
+        sent,
+        needed + retries,
+        "{sent} sent, {needed} needed, {retries} retries"
     );
-    assert!(pages >= 5_000 / 200, "{pages} pages answered");
+    assert!(retries >= sent / 3, "{retries} retries of {sent} requests");
 }
 
 #[tokio::test]
