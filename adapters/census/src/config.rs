@@ -66,20 +66,16 @@ impl CensusConfig {
 impl SourceConfig for CensusConfig {
     fn check(&self) -> Vec<ConfigIssue> {
         let mut issues = Issues::new();
-        if let Some(region) = self.region() {
-            issues.check(
-                "region",
-                region,
-                "write region = \"us\" (the default) or region = \"eu\"",
-            );
-        }
-        if let Some(order) = self.order() {
-            issues.check(
-                "order",
-                order,
-                "write order = \"asc\" (the default: new invitations land at the end) or \"desc\"",
-            );
-        }
+        issues.check_some(
+            "region",
+            self.region(),
+            "write region = \"us\" (the default) or region = \"eu\"",
+        );
+        issues.check_some(
+            "order",
+            self.order(),
+            "write order = \"asc\" (the default: new invitations land at the end) or \"desc\"",
+        );
         issues.page_size("per_page", self.per_page, MAX_PER_PAGE);
         issues.secret_var(TOKEN, self.token_env.as_deref());
         issues.into_vec()

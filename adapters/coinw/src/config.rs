@@ -123,28 +123,22 @@ impl CoinwConfig {
                 );
             }
         }
-        if let Some(since) = self.since() {
-            issues.check(
-                "since",
-                since,
-                "e.g. since = 2023-01-01 (or remove it to start at 2017-01-01)",
-            );
-        }
-        if let Some(window) = self.window() {
-            issues.check(
-                "window",
-                window,
-                "e.g. window = \"1 month\" (the default) or window = \"7 days\"",
-            );
-        }
+        issues.check_some(
+            "since",
+            self.since(),
+            "e.g. since = 2023-01-01 (or remove it to start at 2017-01-01)",
+        );
+        issues.check_some(
+            "window",
+            self.window(),
+            "e.g. window = \"1 month\" (the default) or window = \"7 days\"",
+        );
         issues.page_size("page_size", self.page_size, MAX_PAGE_SIZE);
-        if let Some(uid) = self.uid() {
-            issues.check(
-                "uid",
-                uid,
-                "e.g. uid = 1000123, or remove it to list every invitee",
-            );
-        }
+        issues.check_some(
+            "uid",
+            self.uid(),
+            "e.g. uid = 1000123, or remove it to list every invitee",
+        );
         if self
             .referral_code
             .as_deref()

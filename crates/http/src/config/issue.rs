@@ -149,6 +149,16 @@ impl Issues {
             .ok()
     }
 
+    /// [`Issues::check`] for a value that may be absent (an optional key): `None` passes.
+    pub fn check_some<T, E: fmt::Display>(
+        &mut self,
+        key: &str,
+        result: Option<Result<T, E>>,
+        fix: &str,
+    ) -> Option<T> {
+        result.and_then(|r| self.check(key, r, fix))
+    }
+
     /// True when no problem was recorded.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
