@@ -31,7 +31,8 @@ fn rows_of(source: &SourceId, count: usize) -> Vec<Invitee> {
             row.display_name = Some(format!("User {i}"));
             row.email = Some(format!("user{i}@example.com"));
             row.total_paid_micro = Some((i as i64 % 1000) * 1_000_000);
-            row.extra.insert("tier".into(), serde_json::Value::from(i % 3));
+            row.extra
+                .insert("tier".into(), serde_json::Value::from(i % 3));
             row
         })
         .collect()
@@ -65,7 +66,9 @@ async fn load(sink: &dyn Sink, sources: &[(SourceId, Vec<Invitee>)]) -> f64 {
             sink.commit_page(id, &commit).await.expect("commit page");
             total += page.len();
         }
-        sink.finish_run(id, "bench", None).await.expect("finish run");
+        sink.finish_run(id, "bench", None)
+            .await
+            .expect("finish run");
     }
     total as f64 / started.elapsed().as_secs_f64()
 }
@@ -73,6 +76,7 @@ async fn load(sink: &dyn Sink, sources: &[(SourceId, Vec<Invitee>)]) -> f64 {
 fn psql(url: &str, sql: &str) {
     let status = Command::new("psql")
         .args([url, "-qc", sql])
+        .env("PGOPTIONS", "--client-min-messages=warning")
         .status()
         .expect("psql runs");
     assert!(status.success(), "psql {sql}");
@@ -87,8 +91,8 @@ fn main() {
         .unwrap_or(1_000_000);
     let sources: Vec<(SourceId, Vec<Invitee>)> = PROVIDERS
         .iter()
-        .map(|&p| {
-            let id = SourceId::new(p, "bench");
+        .map(|p| {
+            let id = SourceId::new(p.clone(), "bench");
             let rows = rows_of(&id, total / PROVIDERS.len());
             (id, rows)
         })
@@ -97,7 +101,10 @@ fn main() {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     println!("{total} rows in pages of {PAGE}");
-    println!("{:<12} {:>14} {:>16}", "sink", "load rows/s", "reload rows/s");
+    println!(
+        "{:<12} {:>14} {:>16}",
+        "sink", "load rows/s", "reload rows/s"
+    );
     runtime.block_on(async {
         let dir = tempfile::tempdir().expect("temp dir");
         let file = FileSink::open(dir.path().join("out.ndjson"), FileFormat::Ndjson)

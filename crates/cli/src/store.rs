@@ -181,66 +181,75 @@ async fn postgres_stats(
         }
     };
     let table = format!("{prefix}invitees");
-    let (client, _) = affiliate::sync::connect_postgres(url)
+    let (pool, _) = affiliate::sync::connect_postgres(url)
         .await
         .map_err(|e| match e {
             affiliate::sync::SinkError::Config { .. } => Failure::Usage(format!("--db: {e}")),
             other => Failure::Failed(format!("connecting to PostgreSQL: {other}")),
         })?;
-    let rows = client
-        .query(
-            &format!(
-                "SELECT provider, account, status, joined_at, updated_at, total_paid_micro FROM {table}"
-            ),
-            &[],
-        )
-        .await
-        .map_err(|e| Failure::Failed(format!("reading {table}: {}", chain(&e))))?;
-    for row in rows {
-        let get =
-            |e: tokio_postgres::Error| Failure::Failed(format!("reading {table}: {}", chain(&e)));
+    let reading = |what: &str| {
+        let what = what.to_owned();
+        move |e: sqlx::Error| Failure::Failed(format!("reading {what}: {}", chain(&e)))
+    };
+    type Facts = (
+        String,
+        String,
+        String,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+        Option<i64>,
+    );
+    let rows: Vec<Facts> = sqlx::query_as(&format!(
+        "SELECT provider, account, status, joined_at, updated_at, total_paid_micro FROM {table}"
+    ))
+    .fetch_all(&pool)
+    .await
+    .map_err(reading(&table))?;
+    for (provider, account, status, joined_at, updated_at, total_paid_micro) in rows {
         stats.add(&RowFacts {
-            provider: row.try_get(0).map_err(get)?,
-            account: row.try_get(1).map_err(get)?,
-            status: row.try_get(2).map_err(get)?,
-            joined_at: row.try_get(3).map_err(get)?,
-            updated_at: row.try_get(4).map_err(get)?,
-            total_paid_micro: row.try_get(5).map_err(get)?,
+            provider,
+            account,
+            status,
+            joined_at,
+            updated_at,
+            total_paid_micro,
         });
     }
     let history = format!("{prefix}invitee_changes");
-    let exists = client
-        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&history])
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+        .bind(&history)
+        .fetch_one(&pool)
         .await
-        .map_err(|e| Failure::Failed(format!("reading {history}: {}", chain(&e))))?;
-    if exists.get::<_, bool>(0) {
+        .map_err(reading(&history))?;
+    if exists {
         let sql = PAID_CHANGES.replace("invitee_changes", &history);
-        let rows = client
-            .query(&sql, &[])
+        type Paid = (
+            String,
+            DateTime<Utc>,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+        );
+        let rows: Vec<Paid> = sqlx::query_as(&sql)
+            .fetch_all(&pool)
             .await
-            .map_err(|e| Failure::Failed(format!("reading {history}: {}", chain(&e))))?;
-        for row in rows {
-            let get = |e: tokio_postgres::Error| {
-                Failure::Failed(format!("reading {history}: {}", chain(&e)))
-            };
-            let amount = |i: usize| -> Result<Option<i64>, Failure> {
-                let text: Option<String> = row.try_get(i).map_err(get)?;
-                Ok(text.and_then(|t| t.parse().ok()))
-            };
+            .map_err(reading(&history))?;
+        let amount = |text: Option<String>| text.and_then(|t| t.parse().ok());
+        for (provider, observed_at, old, new, delta) in rows {
             stats.add_paid(&PaidChange {
-                provider: row.try_get(0).map_err(get)?,
-                observed_at: row.try_get(1).map_err(get)?,
-                old: amount(2)?,
-                new: amount(3)?,
-                delta_micro: row.try_get::<_, Option<i64>>(4).map_err(get)?.unwrap_or(0),
+                provider,
+                observed_at,
+                old: amount(old),
+                new: amount(new),
+                delta_micro: delta.unwrap_or(0),
             });
         }
     }
-    drop(client);
+    pool.close().await;
     Ok(stats)
 }
 
-/// An error with its causes (`tokio_postgres::Error` alone says only "db error").
+/// An error with its causes.
 fn chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut cause = err.source();

@@ -7,7 +7,6 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use tokio_postgres::NoTls;
 
 const VAR: &str = "AFFILIATE_TEST_POSTGRES_URL";
 
@@ -17,13 +16,15 @@ async fn sync_into_postgres_then_report_from_it() {
         println!("skipped: {VAR} not set");
         return;
     };
-    let (client, connection) = tokio_postgres::connect(&url, NoTls)
+    let client = sqlx::PgPool::connect(&url)
         .await
         .unwrap_or_else(|e| panic!("{VAR}={url} is set but the server is unreachable: {e}"));
-    tokio::spawn(connection);
     let schema = format!("affcli_{}", std::process::id());
     let drop = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
-    client.batch_execute(&drop).await.expect("drop schema");
+    sqlx::raw_sql(&drop)
+        .execute(&client)
+        .await
+        .expect("drop schema");
 
     let sandbox = Sandbox::start(80, Duration::ZERO).await;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -41,20 +42,17 @@ async fn sync_into_postgres_then_report_from_it() {
     let second = run(args(&["sync", "--config", path]), env).await;
     assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
 
-    let rows: i64 = client
-        .query_one(&format!("SELECT count(*) FROM {schema}.invitees"), &[])
+    let rows: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {schema}.invitees"))
+        .fetch_one(&client)
         .await
-        .expect("count")
-        .get(0);
+        .expect("count");
     assert_eq!(rows, 320);
-    let distinct: i64 = client
-        .query_one(
-            &format!("SELECT count(DISTINCT (provider, account, id)) FROM {schema}.invitees"),
-            &[],
-        )
-        .await
-        .expect("count distinct")
-        .get(0);
+    let distinct: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(DISTINCT (provider, account, id)) FROM {schema}.invitees"
+    ))
+    .fetch_one(&client)
+    .await
+    .expect("count distinct");
     assert_eq!(distinct, 320);
 
     let report = run(
@@ -70,5 +68,8 @@ async fn sync_into_postgres_then_report_from_it() {
     assert_eq!(providers.len(), 4);
     assert!(providers.iter().all(|p| p["invitees"] == 80), "{value}");
 
-    client.batch_execute(&drop).await.expect("drop schema");
+    sqlx::raw_sql(&drop)
+        .execute(&client)
+        .await
+        .expect("drop schema");
 }

@@ -12,7 +12,7 @@
 //! * Incremental runs: a per-source watermark (newest activity seen) with a configurable
 //!   overlap ([`SyncOptions::overlap`]).
 //! * Sinks: [`FileSink`] (NDJSON or CSV, file or stdout), `SqliteSink` (embedded, WAL;
-//!   cargo feature `sqlite`, on by default), `PostgresSink` (batched upserts; feature
+//!   cargo feature `sqlite`, on by default), `PostgresSink` (`COPY` bulk upserts, TLS, recorded migrations; feature
 //!   `postgres`, on by default). The table layout is described in [`sink`].
 //! * PII: an [`EmailPolicy`] (keep, salted hash, drop) applied before rows reach a sink.
 //!

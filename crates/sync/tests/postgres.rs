@@ -17,14 +17,15 @@ use affiliate_sync::{
 };
 use chrono::{DateTime, Utc};
 use common::{arc, options, row_time, Fake};
-use tokio_postgres::{Client, NoTls};
+use sqlx::postgres::PgPool;
+use sqlx::Row;
 
 const VAR: &str = "AFFILIATE_TEST_POSTGRES_URL";
 
 /// A test's own schema, a sink in it and a plain client for checks.
 struct Db {
     sink: Arc<PostgresSink>,
-    client: Client,
+    client: PgPool,
     schema: String,
 }
 
@@ -34,18 +35,12 @@ impl Db {
             println!("skipped: {VAR} not set");
             return None;
         };
-        let (client, connection) = tokio_postgres::connect(&url, NoTls)
+        let client = PgPool::connect(&url)
             .await
-            .unwrap_or_else(|e| {
-                let cause = std::error::Error::source(&e)
-                    .map(|c| c.to_string())
-                    .unwrap_or_default();
-                panic!("{VAR}={url} is set but the server is unreachable: {e}: {cause}")
-            });
-        tokio::spawn(connection);
+            .unwrap_or_else(|e| panic!("{VAR}={url} is set but the server is unreachable: {e}"));
         let schema = format!("affsync_{test}_{}", std::process::id());
-        client
-            .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .execute(&client)
             .await
             .unwrap();
         let sink = PostgresSink::connect(&url, Some(&schema))
@@ -59,23 +54,30 @@ impl Db {
     }
 
     async fn count(&self, account: &str) -> (i64, i64) {
-        let row = self
-            .client
-            .query_one(
-                &format!(
-                    "SELECT count(*), count(DISTINCT id) FROM {}.invitees WHERE account = $1",
-                    self.schema
-                ),
-                &[&account],
-            )
+        sqlx::query_as(&format!(
+            "SELECT count(*), count(DISTINCT id) FROM {}.invitees WHERE account = $1",
+            self.schema
+        ))
+        .bind(account)
+        .fetch_one(&self.client)
+        .await
+        .unwrap()
+    }
+
+    /// The one value `sql` selects (`{schema}` replaced by the test's schema).
+    async fn scalar<T>(&self, sql: &str) -> T
+    where
+        T: Send + Unpin + for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+    {
+        sqlx::query_scalar(&sql.replace("{schema}", &self.schema))
+            .fetch_one(&self.client)
             .await
-            .unwrap();
-        (row.get(0), row.get(1))
+            .unwrap()
     }
 
     async fn drop_schema(self) {
-        self.client
-            .batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema))
+        sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema))
+            .execute(&self.client)
             .await
             .unwrap();
     }
@@ -115,23 +117,19 @@ async fn postgres_stores_a_replayed_page_once_with_typed_columns_and_state() {
     assert_eq!((twice.inserted, twice.existing), (0, 3));
     assert_eq!(db.count("acme").await, (3, 3));
 
-    let row = db
-        .client
-        .query_one(
-            &format!(
-                "SELECT invited_at, total_paid_micro, extra->>'invite_url', email, status
-                 FROM {}.invitees WHERE id = '1'",
-                db.schema
-            ),
-            &[],
-        )
-        .await
-        .unwrap();
-    assert_eq!(row.get::<_, DateTime<Utc>>(0), row_time(5));
-    assert_eq!(row.get::<_, i64>(1), -12_500_000);
-    assert_eq!(row.get::<_, String>(2), "https://x.test/i/1");
-    assert_eq!(row.get::<_, String>(3), "ana@example.com");
-    assert_eq!(row.get::<_, String>(4), "invited");
+    let row = sqlx::query(&format!(
+        "SELECT invited_at, total_paid_micro, extra->>'invite_url', email, status
+         FROM {}.invitees WHERE id = '1'",
+        db.schema
+    ))
+    .fetch_one(&db.client)
+    .await
+    .unwrap();
+    assert_eq!(row.get::<DateTime<Utc>, _>(0), row_time(5));
+    assert_eq!(row.get::<i64, _>(1), -12_500_000);
+    assert_eq!(row.get::<String, _>(2), "https://x.test/i/1");
+    assert_eq!(row.get::<String, _>(3), "ana@example.com");
+    assert_eq!(row.get::<String, _>(4), "invited");
 
     let state = db.sink.load_state(&source()).await.unwrap();
     let loaded = state.run.unwrap();
@@ -285,12 +283,18 @@ async fn a_wrong_root_or_a_wrong_host_name_fails_the_handshake_clearly() {
         "{err}"
     );
     println!("a wrong host name: {err}");
-    PostgresSink::connect(
-        &format!("{by_ip}?sslmode=verify-ca&sslrootcert={root}"),
+    // verify-ca checks the chain: the right root passes, the wrong one does not. (With
+    // sqlx 0.8 it also checks the host name, stricter than libpq: sqlx issue #3793.)
+    PostgresSink::connect(&format!("{url}?sslmode=verify-ca&sslrootcert={root}"), None)
+        .await
+        .unwrap_or_else(|e| panic!("verify-ca with the right root: {e}"));
+    let err = PostgresSink::connect(
+        &format!("{url}?sslmode=verify-ca&sslrootcert={wrong}"),
         None,
     )
     .await
-    .unwrap_or_else(|e| panic!("verify-ca ignores the host name: {e}"));
+    .unwrap_err();
+    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
 }
 
 #[tokio::test]
@@ -324,8 +328,12 @@ async fn changes_are_recorded_with_their_money_deltas_and_a_quiet_run_writes_non
         );
         let client = &db.client;
         async move {
-            let row = client.query_one(&sql, &[&field]).await.unwrap();
-            (row.get::<_, i64>(0), row.get::<_, Option<i64>>(1))
+            let row: (i64, Option<i64>) = sqlx::query_as(&sql)
+                .bind(field)
+                .fetch_one(client)
+                .await
+                .unwrap();
+            row
         }
     };
     assert!(sync(false).await.is_success());
@@ -345,26 +353,79 @@ async fn changes_are_recorded_with_their_money_deltas_and_a_quiet_run_writes_non
     // jsonb reorders the extra object's keys: still no change on a quiet run.
     let quiet = sync(true).await;
     assert_eq!(quiet.sources[0].changed, 0, "{quiet}");
-    let all = db
-        .client
-        .query_one(
-            &format!("SELECT count(*) FROM {}.invitee_changes", db.schema),
-            &[],
-        )
+    let all: i64 = db
+        .scalar("SELECT count(*) FROM {schema}.invitee_changes")
+        .await;
+    assert_eq!(all, 28);
+    let refreshed: bool = db
+        .scalar("SELECT refreshed_at IS NOT NULL FROM {schema}.sync_state")
+        .await;
+    assert!(refreshed);
+    db.drop_schema().await;
+}
+
+#[tokio::test]
+async fn migrations_are_recorded_once_and_adopt_tables_made_before_them() {
+    let Some(db) = Db::open("migrate").await else {
+        return;
+    };
+    let versions = "SELECT array_agg(version ORDER BY version) FROM {schema}._sqlx_migrations";
+    let applied: Vec<i64> = db.scalar(versions).await;
+    assert_eq!(applied, [1, 2]);
+    // Connecting again applies nothing and keeps the rows.
+    let url = std::env::var(VAR).unwrap();
+    PostgresSink::connect(&url, Some(&db.schema)).await.unwrap();
+    let again: Vec<i64> = db.scalar(versions).await;
+    assert_eq!(again, [1, 2]);
+
+    // A database from before recorded migrations: the same tables, no version table.
+    let old = format!("{}_old", db.schema);
+    sqlx::raw_sql(&format!(
+        "DROP SCHEMA IF EXISTS {old} CASCADE; CREATE SCHEMA {old}; SET search_path TO {old}; {}",
+        include_str!("../migrations/postgres/0001_tables.sql")
+    ))
+    .execute(&db.client)
+    .await
+    .unwrap();
+    let adopted = PostgresSink::connect(&url, Some(&old)).await.unwrap();
+    adopted.load_state(&source()).await.unwrap();
+    let applied: Vec<i64> = db
+        .scalar(&format!(
+            "SELECT array_agg(version ORDER BY version) FROM {old}._sqlx_migrations"
+        ))
+        .await;
+    assert_eq!(applied, [1, 2]);
+    sqlx::raw_sql(&format!("DROP SCHEMA {old} CASCADE"))
+        .execute(&db.client)
         .await
         .unwrap();
-    assert_eq!(all.get::<_, i64>(0), 28);
-    let refreshed_at = db
-        .client
-        .query_one(
-            &format!(
-                "SELECT refreshed_at IS NOT NULL FROM {}.sync_state",
-                db.schema
-            ),
-            &[],
-        )
-        .await
-        .unwrap();
-    assert!(refreshed_at.get::<_, bool>(0));
+    db.drop_schema().await;
+}
+
+#[tokio::test]
+async fn text_that_copy_would_misread_is_stored_as_listed() {
+    let Some(db) = Db::open("escapes").await else {
+        return;
+    };
+    let run = RunState::new("r1", SyncMode::Full, &Scope::full(), Utc::now(), [first()]);
+    db.sink.begin_run(&source(), &run).await.unwrap();
+    let mut row = Invitee::new(source(), "tab\tid", InviteeStatus::Joined);
+    row.display_name = Some("back\\slash\nnew line\r\tand \\N".into());
+    row.email = Some(String::new());
+    row.extra.insert("note".into(), "a\\nb\t\"q\"".into());
+    let rows = [row.clone()];
+    let commit = PageCommit::new("r1", &run.slices[0].start, &rows, None);
+    db.sink.commit_page(&source(), &commit).await.unwrap();
+    let stored: (String, String, Option<String>, String) = sqlx::query_as(&format!(
+        "SELECT id, display_name, email, extra->>'note' FROM {}.invitees",
+        db.schema
+    ))
+    .fetch_one(&db.client)
+    .await
+    .unwrap();
+    assert_eq!(stored.0, "tab\tid");
+    assert_eq!(Some(stored.1), row.display_name);
+    assert_eq!(stored.2.as_deref(), Some(""), "an empty string is not NULL");
+    assert_eq!(stored.3, "a\\nb\t\"q\"");
     db.drop_schema().await;
 }
