@@ -25,6 +25,8 @@ mod error;
 mod observer;
 mod options;
 mod pii;
+#[cfg(feature = "postgres")]
+mod queue;
 mod report;
 pub mod sink;
 pub mod state;
@@ -34,6 +36,11 @@ pub use error::{BoxError, SinkError};
 pub use observer::{NoopObserver, Observer, PageEvent, SourceStart};
 pub use options::{SourceLimits, SyncOptions};
 pub use pii::EmailPolicy;
+#[cfg(feature = "postgres")]
+pub use queue::{
+    FailedSlice, PlanOutcome, Planned, RunningSlice, SourceProgress, WorkQueue, Worker,
+    WorkerOptions, WorkerReport,
+};
 pub use report::{FailureStage, SourceFailure, SourceReport, SourceStatus, SyncReport};
 #[cfg(feature = "sqlite")]
 pub use sink::SqliteSink;

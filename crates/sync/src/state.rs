@@ -195,6 +195,15 @@ pub enum StateConflict {
     /// The commit names a slice the run did not plan.
     #[error("slice {0} is not part of the run in progress")]
     UnknownSlice(String),
+    /// A worker's lease on the slice was taken over (it expired while the worker was away),
+    /// or the slice moved on since the worker last committed: the commit is refused.
+    #[error("the lease {lease} on slice {slice} is no longer held at the cursor it started from")]
+    LeaseLost {
+        /// The slice (its first cursor).
+        slice: String,
+        /// The lease the refused commit held.
+        lease: String,
+    },
 }
 
 impl SourceState {

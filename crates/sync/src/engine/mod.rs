@@ -1,7 +1,7 @@
 //! The [`SyncEngine`]: many sources, one sink, checkpoints after every page.
 
-mod slice;
-mod source_run;
+pub(crate) mod slice;
+pub(crate) mod source_run;
 
 use std::collections::HashSet;
 use std::fmt;

@@ -18,24 +18,24 @@ use crate::{EmailPolicy, PageCommit, Sink};
 const HEAD_IDS: usize = 32;
 
 /// Everything needed to drive the slices of one source run.
-pub(super) struct SliceDriver {
-    pub(super) source: Arc<dyn InviteeSource>,
-    pub(super) sink: Arc<dyn Sink>,
-    pub(super) observer: Arc<dyn Observer>,
-    pub(super) email: EmailPolicy,
-    pub(super) run_id: String,
-    pub(super) scope: Scope,
-    pub(super) seen: SeenSet,
-    pub(super) driver: DriverOptions,
-    pub(super) token: CancellationToken,
-    pub(super) watermark: Watermark,
+pub(crate) struct SliceDriver {
+    pub(crate) source: Arc<dyn InviteeSource>,
+    pub(crate) sink: Arc<dyn Sink>,
+    pub(crate) observer: Arc<dyn Observer>,
+    pub(crate) email: EmailPolicy,
+    pub(crate) run_id: String,
+    pub(crate) scope: Scope,
+    pub(crate) seen: SeenSet,
+    pub(crate) driver: DriverOptions,
+    pub(crate) token: CancellationToken,
+    pub(crate) watermark: Watermark,
     /// Remember the first page's ids (newest-first sources).
-    pub(super) head_ids: bool,
+    pub(crate) head_ids: bool,
 }
 
 /// How a slice ended.
 #[derive(Debug)]
-pub(super) enum SliceEnd {
+pub(crate) enum SliceEnd {
     /// Every page committed and the slice marked complete.
     Complete,
     /// Stopped between pages.
@@ -46,18 +46,18 @@ pub(super) enum SliceEnd {
 
 /// Counts and the end of one slice.
 #[derive(Debug)]
-pub(super) struct SliceOutcome {
-    pub(super) pages: u64,
-    pub(super) inserted: u64,
-    pub(super) existing: u64,
-    pub(super) changed: u64,
-    pub(super) duplicates: u64,
-    pub(super) end: SliceEnd,
+pub(crate) struct SliceOutcome {
+    pub(crate) pages: u64,
+    pub(crate) inserted: u64,
+    pub(crate) existing: u64,
+    pub(crate) changed: u64,
+    pub(crate) duplicates: u64,
+    pub(crate) end: SliceEnd,
 }
 
 impl SliceDriver {
     /// Pages `slice` from where it stopped until it completes, fails or is cancelled.
-    pub(super) async fn drive(&self, slice: SliceState) -> SliceOutcome {
+    pub(crate) async fn drive(&self, slice: SliceState) -> SliceOutcome {
         let mut outcome = SliceOutcome {
             pages: 0,
             inserted: 0,

@@ -195,16 +195,39 @@ async fn start_or_resume(
         }
         info!(source = %id, run = %run.id, "abandoning the unfinished run");
     }
+    let planned = plan_run(source, &ctx.options, state).await?;
+    report.refresh = planned.refresh;
+    let run = planned.run;
+    ctx.sink
+        .begin_run(id, &run)
+        .await
+        .map_err(|err| SourceFailure::sink(&err, None))?;
+    Ok((run, false))
+}
+
+/// A new run planned for a source, and whether it is a refresh pass.
+pub(crate) struct PlannedRun {
+    pub(crate) run: RunState,
+    pub(crate) refresh: bool,
+}
+
+/// Plans a new run of `source` in `state` under `options`: its scope (everything, or since
+/// the watermark less the overlap; a due refresh lists everything), mode and slices.
+pub(crate) async fn plan_run(
+    source: &dyn InviteeSource,
+    options: &SyncOptions,
+    state: &SourceState,
+) -> Result<PlannedRun, SourceFailure> {
+    let id = source.id();
     let now = Utc::now();
-    let refresh = ctx.options.mode == SyncMode::Incremental
+    let refresh = options.mode == SyncMode::Incremental
         && state.watermark.is_some()
-        && ctx.options.refresh_due(state.refreshed_at, now);
+        && options.refresh_due(state.refreshed_at, now);
     if refresh {
         info!(source = %id, refreshed_at = ?state.refreshed_at, "refresh due: listing in full");
     }
-    report.refresh = refresh;
-    let since = match ctx.options.mode {
-        SyncMode::Incremental if !refresh => state.watermark.map(|w| w - ctx.options.overlap),
+    let since = match options.mode {
+        SyncMode::Incremental if !refresh => state.watermark.map(|w| w - options.overlap),
         _ => None,
     };
     let scope = match since {
@@ -224,11 +247,7 @@ async fn start_or_resume(
         .await
         .map_err(|err| SourceFailure::source(FailureStage::Plan, &err, None))?;
     let run = RunState::new(new_run_id(id, now), mode, &scope, now, slices);
-    ctx.sink
-        .begin_run(id, &run)
-        .await
-        .map_err(|err| SourceFailure::sink(&err, None))?;
-    Ok((run, false))
+    Ok(PlannedRun { run, refresh })
 }
 
 /// A run id unique across processes: start time, process id and a counter.
@@ -245,22 +264,22 @@ fn new_run_id(source: &SourceId, now: DateTime<Utc>) -> String {
 
 /// The newest activity instant seen by one source run, shared by its slices.
 #[derive(Debug)]
-pub(super) struct Watermark(Mutex<Option<DateTime<Utc>>>);
+pub(crate) struct Watermark(Mutex<Option<DateTime<Utc>>>);
 
 impl Watermark {
-    fn new(start: Option<DateTime<Utc>>) -> Self {
+    pub(crate) fn new(start: Option<DateTime<Utc>>) -> Self {
         Self(Mutex::new(start))
     }
 
     /// Takes `rows` into account and returns the newest instant so far.
-    pub(super) fn observe(&self, rows: &[Invitee]) -> Option<DateTime<Utc>> {
+    pub(crate) fn observe(&self, rows: &[Invitee]) -> Option<DateTime<Utc>> {
         let page = rows.iter().filter_map(Invitee::activity_at).max();
         let mut guard = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         *guard = newest(*guard, page);
         *guard
     }
 
-    pub(super) fn get(&self) -> Option<DateTime<Utc>> {
+    pub(crate) fn get(&self) -> Option<DateTime<Utc>> {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

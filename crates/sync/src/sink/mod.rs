@@ -37,6 +37,8 @@ pub use changes::TRACKED;
 pub use file::{FileFormat, FileSink};
 #[cfg(feature = "postgres")]
 pub use postgres::{connect_postgres, PostgresSink};
+#[cfg(feature = "postgres")]
+pub(crate) use postgres::{db, load_state_in, store_run, write_page};
 pub use row::COLUMNS;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteSink;

@@ -95,6 +95,11 @@ impl PostgresSink {
         self.schema.as_deref()
     }
 
+    /// The connection pool (every connection's `search_path` starts with the schema).
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, SinkError> {
         self.pool.begin().await.map_err(|e| SinkError::Database {
             sink: SINK,
@@ -181,6 +186,14 @@ impl Sink for PostgresSink {
             .map_err(db("clearing finished slices"))?;
         tx.commit().await.map_err(db("committing the end of a run"))
     }
+}
+
+/// The stored state of `source`, read inside the caller's transaction.
+pub(crate) async fn load_state_in(
+    conn: &mut PgConnection,
+    source: &SourceId,
+) -> Result<SourceState, SinkError> {
+    run_state::load(conn, source).await
 }
 
 /// Records `run` as the source's run in progress, replacing its slices.

@@ -1,0 +1,309 @@
+//! A worker's hold on one slice: page commits guarded by the slice lease and the cursor the
+//! worker last committed (compare-and-set), the message archived with the last page, the
+//! run finished with its last slice; and the heartbeat that extends the lease.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use affiliate_core::SourceId;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use tokio_util::sync::CancellationToken;
+
+use super::{queue_error, WorkQueue};
+use crate::sink::{db, write_page, PostgresSink};
+use crate::state::{cursor_key, SourceState, StateConflict};
+use crate::{CommitOutcome, PageCommit, RunState, Sink, SinkError};
+
+const SINK: &str = "postgres";
+
+/// One slice held by one worker through one delivery of its message.
+#[derive(Debug)]
+pub(crate) struct SliceLease {
+    pub(crate) queue: WorkQueue,
+    pub(crate) source: SourceId,
+    /// The slice's key (`sync_slices.slice`).
+    pub(crate) slice: String,
+    /// `worker#msg_id#read_ct`: unique per delivery.
+    pub(crate) token: String,
+    /// The worker holding it (and the source's credential lease).
+    worker: String,
+    pub(crate) msg_id: i64,
+    /// The resume cursor (as stored) the next commit must find.
+    previous: Mutex<Option<String>>,
+}
+
+impl SliceLease {
+    /// Takes the slice for this delivery: later commits of any earlier holder are refused.
+    pub(crate) async fn take(
+        queue: WorkQueue,
+        source: SourceId,
+        slice: String,
+        worker: &str,
+        delivery: (i64, i32),
+        lease: Duration,
+    ) -> Result<Self, SinkError> {
+        let (msg_id, read_ct) = delivery;
+        let token = format!("{worker}#{msg_id}#{read_ct}");
+        let previous: Option<Option<String>> = sqlx::query_scalar(
+            "UPDATE sync_slices SET lease = $4, worker = $5, leased_at = now(),
+                 lease_until = now() + make_interval(secs => $6), attempts = $7
+             WHERE provider = $1 AND account = $2 AND slice = $3 RETURNING resume",
+        )
+        .bind(source.provider.as_str())
+        .bind(&source.account)
+        .bind(&slice)
+        .bind(&token)
+        .bind(worker)
+        .bind(lease.as_secs_f64())
+        .bind(read_ct)
+        .fetch_optional(queue.pool())
+        .await
+        .map_err(db("taking a slice lease"))?;
+        let Some(previous) = previous else {
+            return Err(SinkError::Conflict {
+                sink: SINK,
+                source: StateConflict::UnknownSlice(slice),
+            });
+        };
+        Ok(Self {
+            queue,
+            source,
+            slice,
+            token,
+            worker: worker.to_owned(),
+            msg_id,
+            previous: Mutex::new(previous),
+        })
+    }
+
+    /// Extends the message's visibility, the slice lease and the credential lease; false
+    /// once the slice lease is lost.
+    pub(crate) async fn extend(&self, lease: Duration) -> Result<bool, SinkError> {
+        let mut tx = self
+            .queue
+            .pool()
+            .begin()
+            .await
+            .map_err(db("extending a lease"))?;
+        let held = sqlx::query(
+            "UPDATE sync_slices SET lease_until = now() + make_interval(secs => $5)
+             WHERE provider = $1 AND account = $2 AND slice = $3 AND lease = $4",
+        )
+        .bind(self.source.provider.as_str())
+        .bind(&self.source.account)
+        .bind(&self.slice)
+        .bind(&self.token)
+        .bind(lease.as_secs_f64())
+        .execute(&mut *tx)
+        .await
+        .map_err(db("extending a lease"))?
+        .rows_affected()
+            == 1;
+        if held {
+            set_visibility(&mut tx, self.queue.name(), self.msg_id, lease).await?;
+            sqlx::query(
+                "UPDATE credential_leases SET lease_until = now() + make_interval(secs => $4)
+                 WHERE provider = $1 AND account = $2 AND worker = $3",
+            )
+            .bind(self.source.provider.as_str())
+            .bind(&self.source.account)
+            .bind(&self.worker)
+            .bind(lease.as_secs_f64())
+            .execute(&mut *tx)
+            .await
+            .map_err(db("extending a credential lease"))?;
+        }
+        tx.commit().await.map_err(db("extending a lease"))?;
+        Ok(held)
+    }
+
+    /// Records why the slice failed this time and hides its message for `backoff`; false
+    /// when the lease was lost (another worker holds the slice: nothing is recorded).
+    pub(crate) async fn failed(&self, error: &str, backoff: Duration) -> Result<bool, SinkError> {
+        let mut tx = self
+            .queue
+            .pool()
+            .begin()
+            .await
+            .map_err(db("recording a failure"))?;
+        let held = sqlx::query(
+            "UPDATE sync_slices SET last_error = $5, lease_until = NULL
+             WHERE provider = $1 AND account = $2 AND slice = $3 AND lease = $4",
+        )
+        .bind(self.source.provider.as_str())
+        .bind(&self.source.account)
+        .bind(&self.slice)
+        .bind(&self.token)
+        .bind(error)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("recording a failure"))?
+        .rows_affected()
+            == 1;
+        if held {
+            set_visibility(&mut tx, self.queue.name(), self.msg_id, backoff).await?;
+        }
+        tx.commit().await.map_err(db("recording a failure"))?;
+        Ok(held)
+    }
+
+    /// The commit guard: the slice is still leased to this delivery, at the cursor this
+    /// lease last committed. Locks the slice row for the rest of the transaction.
+    async fn check(&self, conn: &mut PgConnection) -> Result<(), SinkError> {
+        let previous = self
+            .previous
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let held: Option<bool> = sqlx::query_scalar(
+            "SELECT true FROM sync_slices
+             WHERE provider = $1 AND account = $2 AND slice = $3 AND lease = $4
+               AND resume IS NOT DISTINCT FROM $5 AND NOT complete
+             FOR UPDATE",
+        )
+        .bind(self.source.provider.as_str())
+        .bind(&self.source.account)
+        .bind(&self.slice)
+        .bind(&self.token)
+        .bind(previous)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db("checking the slice lease"))?;
+        if held.is_some() {
+            return Ok(());
+        }
+        Err(SinkError::Conflict {
+            sink: SINK,
+            source: StateConflict::LeaseLost {
+                slice: self.slice.clone(),
+                lease: self.token.clone(),
+            },
+        })
+    }
+}
+
+/// Sets a message's visibility timeout; an archived message is left alone.
+async fn set_visibility(
+    conn: &mut PgConnection,
+    queue: &str,
+    msg_id: i64,
+    after: Duration,
+) -> Result<(), SinkError> {
+    sqlx::query("SELECT 1 FROM pgmq.set_vt(queue_name => $1, msg_id => $2, vt => $3)")
+        .bind(queue)
+        .bind(msg_id)
+        .bind(i32::try_from(after.as_secs().max(1)).unwrap_or(i32::MAX))
+        .execute(&mut *conn)
+        .await
+        .map_err(db("setting a message's visibility"))?;
+    Ok(())
+}
+
+/// Finishes the run when no slice of it is left: the watermark is the newest activity the
+/// slices committed, never past the run's start.
+async fn finish_if_last(conn: &mut PgConnection, source: &SourceId) -> Result<(), SinkError> {
+    sqlx::query(
+        "UPDATE sync_state SET
+             watermark = GREATEST(watermark, LEAST(run_watermark, run_started_at)),
+             refreshed_at = CASE WHEN run_mode = 'full' THEN run_started_at ELSE refreshed_at END,
+             run_id = NULL, run_mode = NULL, run_since = NULL, run_until = NULL,
+             run_started_at = NULL, run_watermark = NULL, updated_at = now()
+         WHERE provider = $1 AND account = $2 AND NOT EXISTS (
+             SELECT 1 FROM sync_slices s
+             WHERE s.provider = $1 AND s.account = $2 AND NOT s.complete)",
+    )
+    .bind(source.provider.as_str())
+    .bind(&source.account)
+    .execute(&mut *conn)
+    .await
+    .map_err(db("finishing a run"))?;
+    Ok(())
+}
+
+/// The sink a leased slice's pages go through: [`SliceLease`]'s guard, then the ordinary
+/// page write; the state methods are the PostgreSQL sink's own.
+#[derive(Debug)]
+pub(crate) struct LeasedSink {
+    pub(crate) lease: Arc<SliceLease>,
+    pub(crate) sink: Arc<PostgresSink>,
+}
+
+#[async_trait]
+impl Sink for LeasedSink {
+    fn name(&self) -> &'static str {
+        SINK
+    }
+
+    async fn load_state(&self, source: &SourceId) -> Result<SourceState, SinkError> {
+        self.sink.load_state(source).await
+    }
+
+    async fn begin_run(&self, source: &SourceId, run: &RunState) -> Result<(), SinkError> {
+        self.sink.begin_run(source, run).await
+    }
+
+    async fn commit_page(
+        &self,
+        source: &SourceId,
+        commit: &PageCommit<'_>,
+    ) -> Result<CommitOutcome, SinkError> {
+        let lease = &self.lease;
+        let mut tx = lease
+            .queue
+            .pool()
+            .begin()
+            .await
+            .map_err(db("starting a transaction"))?;
+        lease.check(&mut tx).await?;
+        let outcome = write_page(&mut tx, source, commit).await?;
+        if commit.resume.is_none() {
+            let pgmq = lease.queue.pgmq().await;
+            pgmq.archive_with_cxn(lease.queue.name(), lease.msg_id, &mut *tx)
+                .await
+                .map_err(queue_error("archiving a finished slice"))?;
+            finish_if_last(&mut tx, source).await?;
+        }
+        tx.commit().await.map_err(db("committing a page"))?;
+        *lease
+            .previous
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = commit.resume.map(cursor_key);
+        Ok(outcome)
+    }
+
+    async fn finish_run(
+        &self,
+        source: &SourceId,
+        run_id: &str,
+        watermark: Option<DateTime<Utc>>,
+    ) -> Result<(), SinkError> {
+        self.sink.finish_run(source, run_id, watermark).await
+    }
+}
+
+/// Extends `lease` every third of its length until `done` is cancelled; cancels `lost`
+/// when the lease is gone (taken over after expiring) so the slice stops between pages.
+pub(crate) async fn heartbeat(
+    lease: Arc<SliceLease>,
+    length: Duration,
+    done: CancellationToken,
+    lost: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = done.cancelled() => return,
+            () = tokio::time::sleep(length / 3) => {}
+        }
+        match lease.extend(length).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(slice = %lease.slice, "slice lease lost: stopping the slice");
+                lost.cancel();
+                return;
+            }
+            Err(err) => tracing::warn!("extending a slice lease: {err}"),
+        }
+    }
+}
