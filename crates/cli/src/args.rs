@@ -25,6 +25,12 @@ pub(crate) enum Command {
     Sync(SyncArgs),
     /// Per-provider totals of a synced database, and a chart of sign-ups per week.
     Report(ReportArgs),
+    /// Plan a run of every source and queue its slices for workers (PostgreSQL outputs).
+    Plan(PlanArgs),
+    /// Serve queued slices, page by page, until stopped (or idle, with --exit-when-idle).
+    Worker(WorkerArgs),
+    /// Per source: slices queued, running (by which worker), done and failed; rows so far.
+    Status(StatusArgs),
     /// Triport tools.
     Triport {
         /// The Triport command.
@@ -71,6 +77,74 @@ pub(crate) struct SyncArgs {
     /// or postgres://USER@HOST/DB. Default: `[output] url`, else sqlite://affiliate.db.
     #[arg(long, value_name = "URL")]
     pub(crate) out: Option<String>,
+}
+
+/// Where the queue lives, for `plan` and `worker`.
+#[derive(Debug, Args)]
+pub(crate) struct QueueDb {
+    /// The configuration file (sources; `[output]` names the database when --db does not).
+    #[arg(long, value_name = "FILE", default_value = "affiliate.toml")]
+    pub(crate) config: PathBuf,
+    /// The PostgreSQL database holding the tables and the queue: postgres://USER@HOST/DB.
+    /// Default: the file's `[output]`.
+    #[arg(long, value_name = "URL")]
+    pub(crate) db: Option<String>,
+}
+
+/// `affiliate plan`.
+#[derive(Debug, Args)]
+pub(crate) struct PlanArgs {
+    /// The configuration and the database.
+    #[command(flatten)]
+    pub(crate) queue: QueueDb,
+    /// Plan full listings, whatever `[sync] mode` says.
+    #[arg(long, conflicts_with = "incremental")]
+    pub(crate) full: bool,
+    /// Plan incremental listings, whatever `[sync] mode` says.
+    #[arg(long)]
+    pub(crate) incremental: bool,
+    /// Make incremental runs refresh passes, whatever the age of the last one.
+    #[arg(long)]
+    pub(crate) refresh: bool,
+}
+
+/// `affiliate worker`.
+#[derive(Debug, Args)]
+pub(crate) struct WorkerArgs {
+    /// The configuration and the database.
+    #[command(flatten)]
+    pub(crate) queue: QueueDb,
+    /// Stop once no slice of the file's sources is queued or running.
+    #[arg(long)]
+    pub(crate) exit_when_idle: bool,
+    /// The worker's name in `status` (default: host name and process id).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) name: Option<String>,
+    /// How long a slice (and its credential) stays leased without a heartbeat; a killed
+    /// worker's slices are taken over after it. Heartbeats come every third of it.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub(crate) visibility_timeout: std::time::Duration,
+    /// Attempts of one slice before it is moved to the dead-letter state.
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub(crate) max_attempts: u32,
+}
+
+/// `affiliate status`.
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    /// The PostgreSQL database: postgres://USER@HOST/DB. Default: `[output]` of --config.
+    #[arg(long, value_name = "URL")]
+    pub(crate) db: Option<String>,
+    /// The configuration file whose `[output]` names the database and schema.
+    #[arg(long, value_name = "FILE", default_value = "affiliate.toml")]
+    pub(crate) config: PathBuf,
+    /// The schema holding the tables (default: the file's `[output] schema`).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) schema: Option<String>,
+    /// How to print the status.
+    #[arg(long, value_enum, default_value_t = ViewFormat::Table)]
+    pub(crate) format: ViewFormat,
 }
 
 /// Output formats of `report`.

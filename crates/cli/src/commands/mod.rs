@@ -2,6 +2,7 @@
 
 mod config;
 mod demo;
+mod queue;
 mod report;
 mod sync;
 mod triport;
@@ -15,6 +16,9 @@ pub(crate) async fn run(command: Command) -> Result<(), Failure> {
         Command::Demo(args) => demo::run(args).await,
         Command::Sync(args) => sync::run(args).await,
         Command::Report(args) => report::run(args).await,
+        Command::Plan(args) => queue::plan(args).await,
+        Command::Worker(args) => queue::worker(args).await,
+        Command::Status(args) => queue::status(args).await,
         Command::Triport {
             command: TriportCommand::User(args),
         } => triport::user(args).await,

@@ -307,3 +307,87 @@ pub(crate) async fn heartbeat(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SyncMode;
+    use affiliate_core::{Cursor, Invitee, InviteeStatus, Position, Provider, Scope};
+
+    /// Against `AFFILIATE_TEST_POSTGRES_URL` (skipped when unset), in a schema of its own.
+    #[tokio::test]
+    async fn a_commit_after_the_lease_was_taken_over_is_refused() {
+        let Ok(url) = std::env::var("AFFILIATE_TEST_POSTGRES_URL") else {
+            println!("skipped: AFFILIATE_TEST_POSTGRES_URL not set");
+            return;
+        };
+        let schema = format!("afflease_{}", std::process::id());
+        let sink = Arc::new(PostgresSink::connect(&url, Some(&schema)).await.unwrap());
+        let queue = WorkQueue::open(sink.clone()).await.unwrap();
+        let id = SourceId::new(Provider::Census, "lease");
+        let slice = Cursor::at(Position::Page { number: 1, size: 1 });
+        let run = RunState::new(
+            "r1",
+            SyncMode::Full,
+            &Scope::full(),
+            Utc::now(),
+            [slice.clone()],
+        );
+        sink.begin_run(&id, &run).await.unwrap();
+        let take = |worker: &'static str, read_ct| {
+            let (queue, id, key) = (queue.clone(), id.clone(), cursor_key(&slice));
+            async move {
+                let lease = SliceLease::take(
+                    queue,
+                    id,
+                    key,
+                    worker,
+                    (1, read_ct),
+                    Duration::from_secs(30),
+                );
+                Arc::new(lease.await.unwrap())
+            }
+        };
+        let late = LeasedSink {
+            lease: take("a", 1).await,
+            sink: sink.clone(),
+        };
+        let rows = [Invitee::new(id.clone(), "1", InviteeStatus::Joined)];
+        let next = Cursor::at(Position::Page { number: 2, size: 1 });
+        let page = PageCommit::new("r1", &slice, &rows, Some(&next));
+        late.commit_page(&id, &page).await.unwrap();
+
+        // Its message was read again after the visibility timeout: another worker holds it.
+        let taker = LeasedSink {
+            lease: take("b", 2).await,
+            sink: sink.clone(),
+        };
+        let last = [Invitee::new(id.clone(), "2", InviteeStatus::Joined)];
+        let end = PageCommit::new("r1", &slice, &last, None);
+        let err = late.commit_page(&id, &end).await.unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                SinkError::Conflict {
+                    source: StateConflict::LeaseLost { .. },
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // The taker started from the committed cursor: its commit goes in.
+        taker.commit_page(&id, &end).await.unwrap();
+        let state = sink.load_state(&id).await.unwrap();
+        assert!(state.run.is_none(), "the last slice finished the run");
+
+        sqlx::query("SELECT pgmq.drop_queue($1)")
+            .bind(queue.name())
+            .execute(sink.pool())
+            .await
+            .unwrap();
+        sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(sink.pool())
+            .await
+            .unwrap();
+    }
+}

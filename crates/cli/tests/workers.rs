@@ -1,0 +1,322 @@
+//! `affiliate plan`, `worker` and `status` against the server named by
+//! `AFFILIATE_TEST_POSTGRES_URL` (unset: `skipped`; set but unreachable: fails) and the four
+//! emulators: workers killed (SIGKILL) or paused (SIGSTOP) mid-slice, racing plans. Each
+//! test works in a schema (and queue) of its own, dropped afterwards. The figures are
+//! printed (`-- --nocapture`).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use sha2::{Digest, Sha256};
+use sqlx::postgres::PgPool;
+
+const VAR: &str = "AFFILIATE_TEST_POSTGRES_URL";
+
+/// A schema, the emulators and a config whose `[output]` points at the schema.
+struct Setup {
+    pool: PgPool,
+    schema: String,
+    sandbox: Sandbox,
+    config: PathBuf,
+    env: Vec<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+impl Setup {
+    async fn start(test: &str, records: u64, latency: Duration) -> Option<Self> {
+        let Ok(url) = std::env::var(VAR) else {
+            println!("skipped: {VAR} not set");
+            return None;
+        };
+        let pool = PgPool::connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("{VAR}={url} is set but the server is unreachable: {e}"));
+        let schema = format!("affwork_{test}_{}", std::process::id());
+        let sandbox = Sandbox::start(records, latency).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut toml = sandbox.config(25, 1000, "1 month", "");
+        toml.push_str(&format!(
+            "\n[output]\nurl_env = \"PG_OUT\"\nschema = \"{schema}\"\n"
+        ));
+        let config = write(dir.path(), "affiliate.toml", &toml);
+        let mut env = sandbox.env();
+        env.push(("PG_OUT".to_owned(), url));
+        let setup = Self {
+            pool,
+            schema,
+            sandbox,
+            config,
+            env,
+            _dir: dir,
+        };
+        setup.sql("DROP SCHEMA IF EXISTS {schema} CASCADE").await;
+        Some(setup)
+    }
+
+    fn args(&self, command: &[&str]) -> Vec<String> {
+        let mut all = args(command);
+        all.extend(["--config".to_owned(), self.config.display().to_string()]);
+        all
+    }
+
+    fn spawn(&self, what: &[&str]) -> Child {
+        command(&self.args(what), &self.env)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start affiliate")
+    }
+
+    fn worker(&self, name: &str, timeout: &str) -> Child {
+        self.spawn(&[
+            "worker",
+            "--exit-when-idle",
+            "--name",
+            name,
+            "--visibility-timeout",
+            timeout,
+        ])
+    }
+
+    async fn sql(&self, sql: &str) {
+        sqlx::raw_sql(&sql.replace("{schema}", &self.schema))
+            .execute(&self.pool)
+            .await
+            .expect(sql);
+    }
+
+    async fn scalar(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(&sql.replace("{schema}", &self.schema))
+            .fetch_one(&self.pool)
+            .await
+            .expect(sql)
+    }
+
+    /// Ids stored per provider, sorted.
+    async fn stored(&self) -> BTreeMap<String, Vec<String>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(&format!(
+            "SELECT provider, id FROM {}.invitees ORDER BY provider, id",
+            self.schema
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .expect("read invitees");
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (provider, id) in rows {
+            out.entry(provider).or_default().push(id);
+        }
+        out
+    }
+
+    /// Every id of every emulator stored once, every run finished, the queue empty.
+    async fn assert_done_exactly_once(&self) -> usize {
+        let truth = self.sandbox.truth();
+        let stored = self.stored().await;
+        for (provider, ids) in &truth {
+            let mut ids = ids.clone();
+            ids.sort();
+            assert_eq!(
+                stored.get(provider),
+                Some(&ids),
+                "{provider}: every id once"
+            );
+        }
+        assert_eq!(
+            self.scalar("SELECT count(*) FROM {schema}.sync_state WHERE run_id IS NOT NULL")
+                .await,
+            0,
+            "every run finished"
+        );
+        let status = self.status().await;
+        for source in status.as_array().expect("array") {
+            assert_eq!(source["queued"], 0, "{source}");
+            assert_eq!(
+                source["running"].as_array().map(Vec::len),
+                Some(0),
+                "{source}"
+            );
+            assert!(
+                source["failed"].as_array().is_some_and(|f| f.is_empty()),
+                "{source}"
+            );
+        }
+        truth.values().map(Vec::len).sum()
+    }
+
+    async fn status(&self) -> serde_json::Value {
+        let out = run(self.args(&["status", "--format", "json"]), self.env.clone()).await;
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        serde_json::from_str(&stdout(&out)).expect("status JSON")
+    }
+
+    async fn plan(&self) {
+        let out = run(self.args(&["plan"]), self.env.clone()).await;
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+
+    /// Drops the schema and its queue (named from the schema's hash, as the library does).
+    async fn finish(self) {
+        let digest = Sha256::digest(self.schema.as_bytes());
+        let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+        sqlx::query("SELECT pgmq.drop_queue($1)")
+            .bind(format!("affiliate_{hex}"))
+            .execute(&self.pool)
+            .await
+            .expect("drop the queue");
+        self.sql("DROP SCHEMA IF EXISTS {schema} CASCADE").await;
+    }
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{name}");
+}
+
+async fn wait(child: Child) -> (Option<i32>, String) {
+    tokio::task::spawn_blocking(move || {
+        let out = child.wait_with_output().expect("wait");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .expect("join")
+}
+
+/// Waits until `worker` holds a slice lease (or `limit` passes).
+async fn until_running(setup: &Setup, worker: &str, limit: Duration) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        let held = setup
+            .scalar(&format!(
+                "SELECT count(*) FROM {{schema}}.sync_slices \
+                 WHERE worker = '{worker}' AND lease_until > now() AND NOT complete"
+            ))
+            .await;
+        if held > 0 {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_workers_one_killed_mid_slice_store_every_record_once() {
+    let Some(setup) = Setup::start("kill", 1200, Duration::from_millis(3)).await else {
+        return;
+    };
+    let started = Instant::now();
+    setup.plan().await;
+    let slices = setup
+        .scalar("SELECT count(*) FROM {schema}.sync_slices")
+        .await;
+    let workers: Vec<Child> = ["w1", "w2", "w3"]
+        .iter()
+        .map(|name| setup.worker(name, "3s"))
+        .collect();
+    let mut workers = workers.into_iter();
+    let victim = workers.next().expect("w1");
+    assert!(
+        until_running(&setup, "w1", Duration::from_secs(20)).await,
+        "w1 never took a slice"
+    );
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let mid_slice = setup
+        .scalar(
+            "SELECT count(*) FROM {schema}.sync_slices \
+             WHERE worker = 'w1' AND lease_until > now() AND NOT complete",
+        )
+        .await;
+    signal(&victim, "KILL");
+    let (code, _) = wait(victim).await;
+    assert_eq!(code, None, "killed by a signal");
+    for worker in workers {
+        let (code, err) = wait(worker).await;
+        assert_eq!(code, Some(0), "{err}");
+    }
+    let rows = setup.assert_done_exactly_once().await;
+    println!(
+        "three workers, one SIGKILLed holding {mid_slice} slice(s): {slices} slices, {rows} rows \
+         exactly once, {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    setup.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_workers_late_commit_is_refused_after_its_lease_expired() {
+    let Some(setup) = Setup::start("pause", 600, Duration::from_millis(5)).await else {
+        return;
+    };
+    setup.plan().await;
+    let paused = setup.worker("paused", "2s");
+    assert!(
+        until_running(&setup, "paused", Duration::from_secs(20)).await,
+        "the first worker never took a slice"
+    );
+    signal(&paused, "STOP");
+    let taker = setup.worker("taker", "2s");
+    let (code, err) = wait(taker).await;
+    assert_eq!(code, Some(0), "{err}");
+    signal(&paused, "CONT");
+    let (code, err) = wait(paused).await;
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        !err.contains(" 0 taken over by others"),
+        "the paused worker noticed it lost its slice: {err}"
+    );
+    let rows = setup.assert_done_exactly_once().await;
+    // Each slice's row counter counts committed page rows: a late commit applied on top of
+    // the taker's would count a page twice.
+    let committed = setup
+        .scalar("SELECT sum(rows)::bigint FROM {schema}.sync_slices")
+        .await;
+    assert_eq!(committed, rows as i64, "no page committed twice");
+    println!(
+        "paused worker: {rows} rows exactly once; its report: {}",
+        err.trim()
+    );
+    setup.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_plans_racing_enqueue_each_slice_once() {
+    let Some(setup) = Setup::start("race", 200, Duration::ZERO).await else {
+        return;
+    };
+    let (a, b) = (setup.spawn(&["plan"]), setup.spawn(&["plan"]));
+    let ((ca, ea), (cb, eb)) = (wait(a).await, wait(b).await);
+    assert_eq!((ca, cb), (Some(0), Some(0)), "{ea}\n{eb}");
+    let planned = format!("{ea}{eb}").matches(" planned ").count();
+    assert_eq!(
+        planned, 4,
+        "each source planned by one of the two:\n{ea}\n{eb}"
+    );
+    let slices = setup
+        .scalar("SELECT count(*) FROM {schema}.sync_slices")
+        .await;
+    let status = setup.status().await;
+    let queued: i64 = status
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|s| s["queued"].as_i64().unwrap_or(0))
+        .sum();
+    assert_eq!(queued, slices);
+    let worker = setup.worker("only", "5s");
+    let (code, err) = wait(worker).await;
+    assert_eq!(code, Some(0), "{err}");
+    let rows = setup.assert_done_exactly_once().await;
+    println!("racing plans: {slices} slices enqueued once, {rows} rows");
+    setup.finish().await;
+}
