@@ -231,6 +231,8 @@ async fn three_workers_one_killed_mid_slice_store_every_record_once() {
         "w1 never took a slice"
     );
     tokio::time::sleep(Duration::from_millis(150)).await;
+    let table = run(setup.args(&["status"]), setup.env.clone()).await;
+    println!("status while the workers run:\n{}", stdout(&table));
     let mid_slice = setup
         .scalar(
             "SELECT count(*) FROM {schema}.sync_slices \
