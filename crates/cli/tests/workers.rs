@@ -11,6 +11,8 @@ use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use affiliate_sandbox::{Drift, Emulator};
+use chrono::Utc;
 use common::*;
 use sha2::{Digest, Sha256};
 use sqlx::postgres::PgPool;
@@ -320,5 +322,48 @@ async fn two_plans_racing_enqueue_each_slice_once() {
     assert_eq!(code, Some(0), "{err}");
     let rows = setup.assert_done_exactly_once().await;
     println!("racing plans: {slices} slices enqueued once, {rows} rows");
+    setup.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coinw_sign_ups_arriving_while_workers_run_are_included_once() {
+    let Some(setup) = Setup::start("arrivals", 300, Duration::from_millis(2)).await else {
+        return;
+    };
+    setup.plan().await;
+    let bound = Utc::now();
+    // Every CoinW request lets a sign-up arrive (two hours after the newest): the first few
+    // land before the run's frozen bound, in the newest window, which was read first.
+    setup.sandbox.coinw.set_drift(Drift {
+        inserts_per_request: 1,
+        deletes_per_request: 0,
+    });
+    let (code, err) = wait(setup.worker("only", "5s")).await;
+    setup.sandbox.coinw.set_drift(Drift::default());
+    assert_eq!(code, Some(0), "{err}");
+    let mut truth: Vec<String> = setup
+        .sandbox
+        .coinw
+        .invitees_newest_first()
+        .into_iter()
+        .filter(|(_, at)| *at <= bound)
+        .map(|(uid, _)| uid.to_string())
+        .collect();
+    truth.sort();
+    assert!(
+        truth.len() > 300,
+        "sign-ups arrived before the bound: {}",
+        truth.len()
+    );
+    let stored = setup.stored().await;
+    assert_eq!(
+        stored.get("coinw"),
+        Some(&truth),
+        "every CoinW sign-up once"
+    );
+    println!(
+        "arrivals: {} CoinW invitees before the bound, each once",
+        truth.len()
+    );
     setup.finish().await;
 }

@@ -32,6 +32,15 @@ pub(crate) struct SliceLease {
     pub(crate) msg_id: i64,
     /// The resume cursor (as stored) the next commit must find.
     previous: Mutex<Option<String>>,
+    /// The lease's length: also the longest this worker's transactions may sit idle or wait
+    /// for a lock (see [`SliceLease::bound`]).
+    length: Duration,
+    /// This delivery re-reads a finished slice: commits check the lease only (the slice's
+    /// cursor stays where it finished) and the last one finishes the run.
+    pub(crate) reread: bool,
+    /// Queued, instead of finishing the run, when this delivery completes the run's last
+    /// slice (the re-read of its newest window).
+    pub(crate) then: Option<super::task::SliceTask>,
 }
 
 impl SliceLease {
@@ -75,6 +84,9 @@ impl SliceLease {
             worker: worker.to_owned(),
             msg_id,
             previous: Mutex::new(previous),
+            length: lease,
+            reread: false,
+            then: None,
         })
     }
 
@@ -87,6 +99,7 @@ impl SliceLease {
             .begin()
             .await
             .map_err(db("extending a lease"))?;
+        self.bound(&mut tx).await?;
         let held = sqlx::query(
             "UPDATE sync_slices SET lease_until = now() + make_interval(secs => $5)
              WHERE provider = $1 AND account = $2 AND slice = $3 AND lease = $4",
@@ -128,6 +141,7 @@ impl SliceLease {
             .begin()
             .await
             .map_err(db("recording a failure"))?;
+        self.bound(&mut tx).await?;
         let held = sqlx::query(
             "UPDATE sync_slices SET last_error = $5, lease_until = NULL
              WHERE provider = $1 AND account = $2 AND slice = $3 AND lease = $4",
@@ -149,6 +163,22 @@ impl SliceLease {
         Ok(held)
     }
 
+    /// Bounds the caller's transaction by the lease's length: a worker paused inside it
+    /// (SIGSTOP, a frozen VM) has its session ended by the server and its locks released, so
+    /// the worker taking the slice over is not blocked; a lock wait that long fails.
+    async fn bound(&self, conn: &mut PgConnection) -> Result<(), SinkError> {
+        let millis = self.length.as_millis().to_string();
+        sqlx::query(
+            "SELECT set_config('idle_in_transaction_session_timeout', $1, true),
+                    set_config('lock_timeout', $1, true)",
+        )
+        .bind(millis)
+        .execute(&mut *conn)
+        .await
+        .map_err(db("bounding a transaction"))?;
+        Ok(())
+    }
+
     /// The commit guard: the slice is still leased to this delivery, at the cursor this
     /// lease last committed. Locks the slice row for the rest of the transaction.
     async fn check(&self, conn: &mut PgConnection) -> Result<(), SinkError> {
@@ -160,7 +190,7 @@ impl SliceLease {
         let held: Option<bool> = sqlx::query_scalar(
             "SELECT true FROM sync_slices
              WHERE provider = $1 AND account = $2 AND slice = $3 AND lease = $4
-               AND resume IS NOT DISTINCT FROM $5 AND NOT complete
+               AND ($6 OR (resume IS NOT DISTINCT FROM $5 AND NOT complete))
              FOR UPDATE",
         )
         .bind(self.source.provider.as_str())
@@ -168,6 +198,7 @@ impl SliceLease {
         .bind(&self.slice)
         .bind(&self.token)
         .bind(previous)
+        .bind(self.reread)
         .fetch_optional(&mut *conn)
         .await
         .map_err(db("checking the slice lease"))?;
@@ -199,6 +230,19 @@ async fn set_visibility(
         .await
         .map_err(db("setting a message's visibility"))?;
     Ok(())
+}
+
+/// True when no slice of the source's run is left unfinished.
+async fn all_complete(conn: &mut PgConnection, source: &SourceId) -> Result<bool, SinkError> {
+    let left: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM sync_slices WHERE provider = $1 AND account = $2 AND NOT complete",
+    )
+    .bind(source.provider.as_str())
+    .bind(&source.account)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db("counting unfinished slices"))?;
+    Ok(left == 0)
 }
 
 /// Finishes the run when no slice of it is left: the watermark is the newest activity the
@@ -256,6 +300,7 @@ impl Sink for LeasedSink {
             .begin()
             .await
             .map_err(db("starting a transaction"))?;
+        lease.bound(&mut tx).await?;
         lease.check(&mut tx).await?;
         let outcome = write_page(&mut tx, source, commit).await?;
         if commit.resume.is_none() {
@@ -263,13 +308,22 @@ impl Sink for LeasedSink {
             pgmq.archive_with_cxn(lease.queue.name(), lease.msg_id, &mut *tx)
                 .await
                 .map_err(queue_error("archiving a finished slice"))?;
-            finish_if_last(&mut tx, source).await?;
+            match &lease.then {
+                Some(next) if all_complete(&mut tx, source).await? => {
+                    pgmq.send_with_cxn(lease.queue.name(), next, &mut *tx)
+                        .await
+                        .map_err(queue_error("queueing the re-read of the newest slice"))?;
+                }
+                _ => finish_if_last(&mut tx, source).await?,
+            }
         }
         tx.commit().await.map_err(db("committing a page"))?;
-        *lease
-            .previous
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = commit.resume.map(cursor_key);
+        if !lease.reread {
+            *lease
+                .previous
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = commit.resume.map(cursor_key);
+        }
         Ok(outcome)
     }
 

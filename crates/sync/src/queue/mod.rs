@@ -10,7 +10,8 @@
 //!   extends both while the slices run, and commits each page's rows together with the
 //!   slice's cursor, compare-and-set on the cursor it started from and on its slice lease;
 //!   the last page archives the message in the same transaction, and the last slice
-//!   finishes the run. A killed worker's message reappears after the visibility timeout and
+//!   finishes the run (for a source whose arrivals land in its newest slice, CoinW, the
+//!   last slice queues a re-read of the newest one instead, and that re-read finishes it). A killed worker's message reappears after the visibility timeout and
 //!   the next worker resumes from the last committed page; a paused worker's late commit is
 //!   refused by the compare-and-set. A message read more than `max_attempts` times marks
 //!   its slice dead (shown by [`WorkQueue::status`]) and is archived, not retried forever.

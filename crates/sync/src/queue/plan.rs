@@ -86,6 +86,7 @@ impl WorkQueue {
                 source: key.clone(),
                 run: run.id.clone(),
                 slice: cursor_key(&slice.start),
+                reread: false,
             };
             pgmq.send_with_cxn(self.name(), &task, &mut *tx)
                 .await

@@ -17,6 +17,10 @@ pub(crate) struct SliceTask {
     pub(crate) run: String,
     /// The slice's first cursor as stored in `sync_slices.slice`.
     pub(crate) slice: String,
+    /// A second pass over a finished slice (the newest window of a source whose arrivals
+    /// land there, queued when its run's other slices are done).
+    #[serde(default)]
+    pub(crate) reread: bool,
 }
 
 /// The key a task names its source by.

@@ -11,12 +11,12 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::lease::{heartbeat, LeasedSink, SliceLease};
-use super::task::{pending, read, source_key, Delivery};
+use super::task::{pending, read, source_key, Delivery, SliceTask};
 use super::{queue_error, WorkQueue};
 use crate::engine::slice::{SliceDriver, SliceEnd};
 use crate::engine::source_run::Watermark;
 use crate::sink::db;
-use crate::state::cursor_key;
+use crate::state::{cursor_key, SliceState};
 use crate::{NoopObserver, SinkError, SyncOptions};
 
 /// How a worker behaves. Defaults: a 30 s visibility timeout (extended every 10 s while a
@@ -301,18 +301,40 @@ impl Worker {
             report.stale = 1;
             return Ok(report);
         };
+        let reread = delivery.task.reread;
+        if slice.is_complete() && !reread {
+            self.archive(delivery.msg_id).await?;
+            report.stale = 1;
+            return Ok(report);
+        }
         let vt = self.options.visibility_timeout;
-        let lease = Arc::new(
-            SliceLease::take(
-                self.queue.clone(),
-                id.clone(),
-                delivery.task.slice.clone(),
-                &self.options.name,
-                (delivery.msg_id, delivery.read_ct),
-                vt,
-            )
-            .await?,
-        );
+        let mut lease = SliceLease::take(
+            self.queue.clone(),
+            id.clone(),
+            delivery.task.slice.clone(),
+            &self.options.name,
+            (delivery.msg_id, delivery.read_ct),
+            vt,
+        )
+        .await?;
+        lease.reread = reread;
+        // Arrivals during the run land in the newest slice: once the others are done, it is
+        // read once more (as `SyncEngine` does), as a message of its own.
+        lease.then = (!reread && source.rereads_first_slice())
+            .then(|| run.slices.first())
+            .flatten()
+            .map(|first| SliceTask {
+                source: delivery.task.source.clone(),
+                run: run.id.clone(),
+                slice: cursor_key(&first.start),
+                reread: true,
+            });
+        let lease = Arc::new(lease);
+        let slice = if reread {
+            SliceState::pending(slice.start.clone())
+        } else {
+            slice
+        };
         let (done, lost) = (CancellationToken::new(), token.child_token());
         tokio::spawn(heartbeat(lease.clone(), vt, done.clone(), lost.clone()));
         let seen = SeenSet::new();

@@ -169,6 +169,12 @@ impl Target {
     pub(crate) async fn prepare(&self, schema: Option<&str>) -> Result<(), SinkError> {
         let mut conn = self.connect_one().await?;
         if let Some(schema) = schema {
+            // Two `CREATE SCHEMA IF NOT EXISTS` at once can both try to create it: one
+            // process at a time (the lock goes with the connection).
+            sqlx::query("SELECT pg_advisory_lock(hashtext('affiliate schema'))")
+                .execute(&mut conn)
+                .await
+                .map_err(db("creating the schema"))?;
             conn.execute(format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(schema)).as_str())
                 .await
                 .map_err(db("creating the schema"))?;

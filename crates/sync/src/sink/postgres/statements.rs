@@ -47,7 +47,7 @@ pub(super) const ADVANCE_SLICE: &str = "UPDATE sync_slices SET
     resume = CASE WHEN complete THEN resume ELSE $4 END,
     complete = complete OR $5,
     head_ids = COALESCE(head_ids, $6),
-    rows = rows + $7,
+    rows = rows + CASE WHEN complete THEN 0 ELSE $7 END,
     updated_at = now()
 WHERE provider = $1 AND account = $2 AND slice = $3";
 
