@@ -61,7 +61,7 @@ impl RateLimiter {
     }
 
     /// How long the caller must wait for its token (reserving it).
-    fn reserve(&self) -> Duration {
+    pub(crate) fn reserve(&self) -> Duration {
         let mut bucket = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
         let refill = now.duration_since(bucket.updated).as_secs_f64() * self.limit.per_second;
