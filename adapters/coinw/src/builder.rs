@@ -333,6 +333,7 @@ impl CoinwBuilder {
                 until: self.until,
                 split_cap: self.split_cap,
                 clock: self.clock,
+                skew: Default::default(),
                 http: connected.http,
             }),
         })

@@ -10,9 +10,11 @@ use serde_json::value::RawValue;
 
 use crate::error::Code;
 use crate::sign::{ClockHandle, Signer};
+use crate::skew::ClockSkew;
 use crate::window::{calendar_windows, WindowLength};
 use crate::zone::{from_provider_text, to_provider_text};
 use crate::CoinwError;
+use std::sync::atomic::AtomicI64;
 
 /// The endpoint's path ("patener" is CoinW's spelling).
 pub const LIST_PATH: &str = "/api/v3/patener/openapi/v1/partner/invitation/user/list";
@@ -44,6 +46,8 @@ pub(crate) struct Shared {
     pub(crate) until: Option<DateTime<Utc>>,
     pub(crate) split_cap: Option<u64>,
     pub(crate) clock: ClockHandle,
+    /// CoinW's clock minus ours, learnt from its answers.
+    pub(crate) skew: ClockSkew,
     pub(crate) http: HttpClient,
 }
 
@@ -199,6 +203,8 @@ impl CoinwClient {
             api_key: &self.shared.api_key,
             secret_key: &self.shared.secret_key,
             clock: self.shared.clock.0.as_ref(),
+            skew: &self.shared.skew,
+            signed_with: AtomicI64::new(0),
             path: spec.url.path(),
             query: query.decoded(),
         };

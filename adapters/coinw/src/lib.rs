@@ -6,7 +6,9 @@
 //!
 //! * every request is **signed** per attempt ([`signing`]): `Base64(HMAC-SHA256(secret,
 //!   timestamp + "GET" + path + "?" + decoded query))` in the headers `api_key`, `timestamp`
-//!   and `sign`;
+//!   and `sign`; the timestamp follows CoinW's clock as its answers' `Date` header shows it
+//!   (a local clock up to 10 minutes off is corrected for, and a request refused as stale
+//!   after the estimate moved is signed again);
 //! * a listing covers `[since, until]`, `until` frozen when it is planned, split into
 //!   registration-time **windows** ([`window`]; calendar months in the provider's offset by
 //!   default), each an independent slice paged with `pageNo`/`pageSize` whose first page's
@@ -67,6 +69,7 @@ mod config;
 mod error;
 mod invitees;
 mod sign;
+mod skew;
 pub mod window;
 pub mod zone;
 

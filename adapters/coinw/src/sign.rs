@@ -27,11 +27,12 @@
 //! ```
 
 use std::fmt;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use affiliate_http::{
-    BodyVerdict, HeaderName, HeaderValue, HookError, RequestHooks, Secret, StatusCode,
+    BodyVerdict, HeaderMap, HeaderName, HeaderValue, HookError, RequestHooks, Secret, StatusCode,
 };
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -40,6 +41,7 @@ use serde::Deserialize;
 use sha2::Sha256;
 
 use crate::error::Code;
+use crate::skew::ClockSkew;
 use crate::CoinwError;
 
 /// The source of "now" for request timestamps and for freezing a run's upper bound.
@@ -124,6 +126,12 @@ pub(crate) struct Signer<'a> {
     pub(crate) api_key: &'a Secret,
     pub(crate) secret_key: &'a Secret,
     pub(crate) clock: &'a dyn Clock,
+    /// Added to the clock: CoinW's clock minus ours, as its answers show it.
+    pub(crate) skew: &'a ClockSkew,
+    /// The skew this request's last attempt was signed with: when the estimate has moved
+    /// since (this answer's `Date`, or a concurrent request's), a `6001` means a stale
+    /// timestamp, worth one more attempt with the corrected clock.
+    pub(crate) signed_with: AtomicI64,
     /// The path signed: the request URL's path as sent (with any base-URL prefix).
     pub(crate) path: &'a str,
     /// The decoded query, built once with the URL's encoded one.
@@ -140,7 +148,9 @@ fn sensitive(value: &str) -> Result<HeaderValue, HookError> {
 
 impl RequestHooks for Signer<'_> {
     fn before_attempt(&self, request: &mut reqwest::Request) -> Result<(), HookError> {
-        let timestamp = self.clock.now_millis();
+        let skew = self.skew.get();
+        self.signed_with.store(skew, Ordering::Relaxed);
+        let timestamp = self.clock.now_millis().saturating_add(skew);
         let pre = prehash(timestamp, request.method().as_str(), self.path, &self.query);
         let signature = sign(self.secret_key, &pre).map_err(|e| HookError(e.to_string()))?;
         let headers = request.headers_mut();
@@ -156,29 +166,42 @@ impl RequestHooks for Signer<'_> {
         Ok(())
     }
 
+    fn observe_response(&self, _status: StatusCode, headers: &HeaderMap) {
+        self.skew.observe(headers, self.clock.now_millis());
+    }
+
     fn classify_body(&self, _status: StatusCode, body: &[u8]) -> BodyVerdict {
         if is_throttled(body) {
-            BodyVerdict::Retry
-        } else {
-            BodyVerdict::FollowStatus
+            return BodyVerdict::Retry;
         }
+        let stale = self.signed_with.load(Ordering::Relaxed) != self.skew.get();
+        if stale && has_code(body, "6001") {
+            // Signed with a clock the server disagrees with: sign again with its time.
+            return BodyVerdict::Retry;
+        }
+        BodyVerdict::FollowStatus
     }
 }
 
 /// True when the body is CoinW's throttling answer (`code` 29001, string or number).
 pub(crate) fn is_throttled(body: &[u8]) -> bool {
+    has_code(body, "29001")
+}
+
+/// True when the body's `code` (string or number) is `code`.
+fn has_code(body: &[u8], code: &str) -> bool {
     #[derive(Deserialize)]
     struct CodeOnly {
         code: Option<Code>,
     }
     // Cheap pre-check: a page of a thousand rows is not parsed twice unless it mentions the code.
-    if !body.windows(5).any(|w| w == b"29001") {
+    if !body.windows(code.len()).any(|w| w == code.as_bytes()) {
         return false;
     }
     serde_json::from_slice::<CodeOnly>(body)
         .ok()
         .and_then(|c| c.code)
-        .is_some_and(|c| c.as_str() == "29001")
+        .is_some_and(|c| c.as_str() == code)
 }
 
 #[cfg(test)]
@@ -246,10 +269,13 @@ mod tests {
         let key = Secret::new("k-123");
         let secret = Secret::new(SECRET);
         let clock = FixedClock(1_700_000_000_000);
+        let skew = ClockSkew::default();
         let signer = Signer {
             api_key: &key,
             secret_key: &secret,
             clock: &clock,
+            skew: &skew,
+            signed_with: AtomicI64::new(0),
             path: LIST,
             query: "pageNo=1&pageSize=100".into(),
         };

@@ -30,6 +30,12 @@ pub trait RequestHooks: Send + Sync {
         Ok(())
     }
 
+    /// Sees every response's status and headers before its body is classified, e.g. to read
+    /// the server's clock from `Date`.
+    fn observe_response(&self, status: StatusCode, headers: &reqwest::header::HeaderMap) {
+        let _ = (status, headers);
+    }
+
     /// Looks for an error hidden in a successful status.
     fn classify_body(&self, status: StatusCode, body: &[u8]) -> BodyVerdict {
         let _ = (status, body);

@@ -416,6 +416,7 @@ fn judge<T>(
         }
         Attempt::Response(ex) => ex,
     };
+    hooks.observe_response(ex.status, &ex.headers);
     let by_status = classify_status(ex.status, &ex.headers, SystemTime::now());
     let verdict = combine(by_status, hooks.classify_body(ex.status, &ex.body));
     if verdict != Verdict::Done || !ex.status.is_success() {
