@@ -182,16 +182,21 @@ fn signal(child: &Child, name: &str) {
     assert!(status.success(), "kill -{name}");
 }
 
-async fn wait(child: Child) -> (Option<i32>, String) {
-    tokio::task::spawn_blocking(move || {
-        let out = child.wait_with_output().expect("wait");
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    })
-    .await
-    .expect("join")
+async fn wait(mut child: Child) -> (Option<i32>, String) {
+    // A hung worker fails the test (and is killed) instead of hanging the suite.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while child.try_wait().expect("try_wait").is_none() {
+        if Instant::now() > deadline {
+            child.kill().ok();
+            panic!("a worker did not finish within 120 s");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// Waits until `worker` holds a slice lease (or `limit` passes).

@@ -12,7 +12,7 @@ use sqlx::PgConnection;
 use tokio_util::sync::CancellationToken;
 
 use super::{queue_error, WorkQueue};
-use crate::sink::{db, write_page, PostgresSink};
+use crate::sink::{apply_page, db, stage_page, PostgresSink};
 use crate::state::{cursor_key, SourceState, StateConflict};
 use crate::{CommitOutcome, PageCommit, RunState, Sink, SinkError};
 
@@ -164,12 +164,15 @@ impl SliceLease {
     }
 
     /// Bounds the caller's transaction by the lease's length: a worker paused inside it
-    /// (SIGSTOP, a frozen VM) has its session ended by the server and its locks released, so
-    /// the worker taking the slice over is not blocked; a lock wait that long fails.
+    /// (SIGSTOP, a frozen VM), between statements or in the middle of one (a `COPY` waiting
+    /// for its data), has its statement cancelled or its session ended by the server and its
+    /// locks released, so the worker taking the slice over waits at most that long; a lock
+    /// wait that long fails.
     async fn bound(&self, conn: &mut PgConnection) -> Result<(), SinkError> {
         let millis = self.length.as_millis().to_string();
         sqlx::query(
             "SELECT set_config('idle_in_transaction_session_timeout', $1, true),
+                    set_config('statement_timeout', $1, true),
                     set_config('lock_timeout', $1, true)",
         )
         .bind(millis)
@@ -301,8 +304,10 @@ impl Sink for LeasedSink {
             .await
             .map_err(db("starting a transaction"))?;
         lease.bound(&mut tx).await?;
+        // Rows first (no shared lock held while the client streams them), then the guard.
+        let staged = stage_page(&mut tx, commit).await?;
         lease.check(&mut tx).await?;
-        let outcome = write_page(&mut tx, source, commit).await?;
+        let outcome = apply_page(&mut tx, source, commit, staged).await?;
         if commit.resume.is_none() {
             let pgmq = lease.queue.pgmq().await;
             pgmq.archive_with_cxn(lease.queue.name(), lease.msg_id, &mut *tx)
@@ -434,6 +439,60 @@ mod tests {
         let state = sink.load_state(&id).await.unwrap();
         assert!(state.run.is_none(), "the last slice finished the run");
 
+        sqlx::query("SELECT pgmq.drop_queue($1)")
+            .bind(queue.name())
+            .execute(sink.pool())
+            .await
+            .unwrap();
+        sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(sink.pool())
+            .await
+            .unwrap();
+    }
+
+    /// A worker frozen inside a page's transaction after it locked the slice row must not
+    /// block the worker taking its slice over for much longer than the lease. (Its `COPY`
+    /// comes before any shared lock, as the server cannot time out a `COPY` waiting for
+    /// data.)
+    #[tokio::test]
+    async fn a_transaction_frozen_holding_the_slice_lock_is_ended_by_the_server() {
+        let Ok(url) = std::env::var("AFFILIATE_TEST_POSTGRES_URL") else {
+            println!("skipped: AFFILIATE_TEST_POSTGRES_URL not set");
+            return;
+        };
+        let schema = format!("affstall_{}", std::process::id());
+        let sink = Arc::new(PostgresSink::connect(&url, Some(&schema)).await.unwrap());
+        let queue = WorkQueue::open(sink.clone()).await.unwrap();
+        let id = SourceId::new(Provider::Census, "stall");
+        let slice = Cursor::at(Position::Page { number: 1, size: 1 });
+        let run = RunState::new(
+            "r1",
+            SyncMode::Full,
+            &Scope::full(),
+            Utc::now(),
+            [slice.clone()],
+        );
+        sink.begin_run(&id, &run).await.unwrap();
+        let key = cursor_key(&slice);
+        let second = Duration::from_secs(1);
+        let frozen = SliceLease::take(queue.clone(), id.clone(), key.clone(), "a", (1, 1), second)
+            .await
+            .unwrap();
+        let mut tx = sink.pool().begin().await.unwrap();
+        frozen.bound(&mut tx).await.unwrap();
+        frozen.check(&mut tx).await.unwrap();
+        // The frozen worker sends nothing more; another worker takes the slice.
+        let taken = tokio::time::timeout(
+            Duration::from_secs(20),
+            SliceLease::take(queue.clone(), id.clone(), key, "b", (1, 2), second),
+        )
+        .await;
+        assert!(
+            taken.is_ok(),
+            "the take-over waited on the stalled transaction"
+        );
+        taken.unwrap().unwrap();
+        drop(tx);
         sqlx::query("SELECT pgmq.drop_queue($1)")
             .bind(queue.name())
             .execute(sink.pool())

@@ -36,9 +36,9 @@ use chrono::{DateTime, Utc};
 pub use changes::TRACKED;
 pub use file::{FileFormat, FileSink};
 #[cfg(feature = "postgres")]
-pub use postgres::{connect_postgres, PostgresSink};
+pub(crate) use postgres::{apply_page, db, load_state_in, stage_page, store_run};
 #[cfg(feature = "postgres")]
-pub(crate) use postgres::{db, load_state_in, store_run, write_page};
+pub use postgres::{connect_postgres, PostgresSink};
 pub use row::COLUMNS;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteSink;

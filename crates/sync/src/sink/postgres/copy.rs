@@ -1,5 +1,6 @@
 //! A page's rows into PostgreSQL in bulk: `COPY` (text format) into the connection's
-//! staging table, then one `INSERT ... SELECT ... ON CONFLICT` into `invitees`. Measured
+//! staging table, then one `INSERT ... SELECT ... ON CONFLICT` of the new and changed ones
+//! into `invitees`. Measured
 //! against the multi-row `INSERT` it replaces in `BENCHMARKS.md`.
 
 use affiliate_core::Invitee;
@@ -11,8 +12,8 @@ use super::statements::{copy_into_stage, upsert_from_stage};
 use crate::sink::row::text_cells;
 use crate::SinkError;
 
-/// Writes `rows` (one version per key) into `invitees`, stamped `synced_at`.
-pub(super) async fn upsert(
+/// Copies `rows` (one version per key), stamped `synced_at`, into the staging table.
+pub(super) async fn stage(
     conn: &mut PgConnection,
     rows: &[&Invitee],
     synced_at: DateTime<Utc>,
@@ -30,7 +31,28 @@ pub(super) async fn upsert(
         .map_err(db("copying rows"))?;
     copy.send(data).await.map_err(db("copying rows"))?;
     copy.finish().await.map_err(db("copying rows"))?;
-    sqlx::query(&upsert_from_stage())
+    Ok(())
+}
+
+/// Moves the staged versions of `rows` into `invitees` (`every`: all staged rows are
+/// meant, no filter needed).
+pub(super) async fn upsert_staged(
+    conn: &mut PgConnection,
+    rows: &[&Invitee],
+    every: bool,
+) -> Result<(), SinkError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = upsert_from_stage(!every);
+    let mut query = sqlx::query(&sql);
+    if !every {
+        let providers: Vec<&str> = rows.iter().map(|r| r.source.provider.as_str()).collect();
+        let accounts: Vec<&str> = rows.iter().map(|r| r.source.account.as_str()).collect();
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        query = query.bind(providers).bind(accounts).bind(ids);
+    }
+    query
         .execute(&mut *conn)
         .await
         .map_err(db("upserting rows"))?;

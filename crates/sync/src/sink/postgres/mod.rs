@@ -158,7 +158,8 @@ impl Sink for PostgresSink {
         commit: &PageCommit<'_>,
     ) -> Result<CommitOutcome, SinkError> {
         let mut tx = self.begin().await?;
-        let outcome = write_page(&mut tx, source, commit).await?;
+        let staged = stage_page(&mut tx, commit).await?;
+        let outcome = apply_page(&mut tx, source, commit, staged).await?;
         tx.commit().await.map_err(db("committing a page"))?;
         Ok(outcome)
     }
@@ -243,15 +244,46 @@ pub(crate) async fn store_run(
     Ok(())
 }
 
-/// One page inside the caller's transaction: the run checked, rows upserted, changes
-/// recorded, the slice and the run's watermark advanced.
-pub(crate) async fn write_page(
+/// A page's rows copied into the connection's staging table, one version per key (the last
+/// occurrence of a repeated key wins), before any shared row is locked: a worker frozen in
+/// the middle of a `COPY` (which the server cannot time out while it waits for data) then
+/// holds no lock another worker needs.
+pub(crate) struct Staged<'a> {
+    unique: Vec<&'a Invitee>,
+    repeated: u64,
+}
+
+/// Copies `commit`'s rows into the staging table (see [`Staged`]).
+pub(crate) async fn stage_page<'a>(
+    conn: &mut PgConnection,
+    commit: &PageCommit<'a>,
+) -> Result<Staged<'a>, SinkError> {
+    let rows = commit.rows;
+    let mut last: HashMap<String, usize> = HashMap::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        last.insert(row_key(row), i);
+    }
+    let mut unique: Vec<usize> = last.into_values().collect();
+    unique.sort_unstable();
+    let unique: Vec<&Invitee> = unique.iter().map(|&i| &rows[i]).collect();
+    copy::stage(conn, &unique, Utc::now()).await?;
+    Ok(Staged {
+        repeated: (rows.len() - unique.len()) as u64,
+        unique,
+    })
+}
+
+/// One page inside the caller's transaction, its rows already staged: the run checked (the
+/// source's state row locked), the new and changed rows upserted and their changes recorded,
+/// the slice and the run's watermark advanced.
+pub(crate) async fn apply_page(
     conn: &mut PgConnection,
     source: &SourceId,
     commit: &PageCommit<'_>,
+    staged: Staged<'_>,
 ) -> Result<CommitOutcome, SinkError> {
     run_state::check_run(conn, source, commit.run_id).await?;
-    let outcome = upsert(conn, commit.run_id, commit.rows).await?;
+    let outcome = upsert(conn, commit.run_id, staged).await?;
     let slice = SliceRow::of_commit(commit);
     let advanced = sqlx::query(ADVANCE_SLICE)
         .bind(source.provider.as_str())
@@ -280,25 +312,18 @@ pub(crate) async fn write_page(
     Ok(outcome)
 }
 
-/// Upserts the new and changed records of `rows` (the last occurrence of a repeated key
-/// wins) and records their changes; unchanged records are left alone.
+/// Upserts the new and changed records among the staged ones and records their changes;
+/// unchanged records are left alone.
 async fn upsert(
     conn: &mut PgConnection,
     run_id: &str,
-    rows: &[Invitee],
+    staged: Staged<'_>,
 ) -> Result<CommitOutcome, SinkError> {
-    let mut last: HashMap<String, usize> = HashMap::with_capacity(rows.len());
-    for (i, row) in rows.iter().enumerate() {
-        last.insert(row_key(row), i);
-    }
-    let mut unique: Vec<usize> = last.into_values().collect();
-    unique.sort_unstable();
-    let unique: Vec<&Invitee> = unique.iter().map(|&i| &rows[i]).collect();
-    let stored = history::stored(conn, &unique).await?;
-    let mut outcome = CommitOutcome::new(0, (rows.len() - unique.len()) as u64);
+    let stored = history::stored(conn, &staged.unique).await?;
+    let mut outcome = CommitOutcome::new(0, staged.repeated);
     let mut changes = Vec::new();
     let mut written = Vec::new();
-    for row in unique {
+    for &row in &staged.unique {
         let old = stored.get(&row_key(row));
         let diff = diff(old, &tracked(row));
         match (old, diff.is_empty()) {
@@ -315,7 +340,8 @@ async fn upsert(
         }
     }
     history::record(conn, run_id, &changes).await?;
-    copy::upsert(conn, &written, Utc::now()).await?;
+    let every = written.len() == staged.unique.len();
+    copy::upsert_staged(conn, &written, every).await?;
     Ok(outcome)
 }
 

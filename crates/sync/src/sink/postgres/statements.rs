@@ -20,11 +20,18 @@ pub(super) fn copy_into_stage() -> String {
     format!("COPY invitees_stage ({}) FROM STDIN", COLUMNS.join(", "))
 }
 
-/// Moves the staged rows into `invitees`, replacing stored versions.
-pub(super) fn upsert_from_stage() -> String {
+/// Moves the staged rows into `invitees`, replacing stored versions; `filtered`: only the
+/// keys given as three arrays (`$1` providers, `$2` accounts, `$3` ids).
+pub(super) fn upsert_from_stage(filtered: bool) -> String {
     let columns = COLUMNS.join(", ");
+    let filter = if filtered {
+        "\nWHERE (provider, account, id) IN \
+         (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))"
+    } else {
+        ""
+    };
     format!(
-        "INSERT INTO invitees ({columns}) SELECT {columns} FROM invitees_stage
+        "INSERT INTO invitees ({columns}) SELECT {columns} FROM invitees_stage{filter}
 ON CONFLICT (provider, account, id) DO UPDATE SET
     status = excluded.status,
     invited_at = excluded.invited_at,
