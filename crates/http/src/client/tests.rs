@@ -306,6 +306,35 @@ async fn hooks_run_per_attempt_and_classify_bodies() {
 }
 
 #[tokio::test]
+async fn a_redirect_is_not_followed_so_credentials_stay_with_the_first_host() {
+    let (elsewhere, other) = serve(vec![(200, vec![], "{}".into())]).await;
+    let (base, script) = serve(vec![(
+        302,
+        vec![("location", format!("{elsewhere}/r"))],
+        String::new(),
+    )])
+    .await;
+    let client = HttpClient::new(test_provider(), fast()).unwrap();
+    let spec = spec(&base, "/r")
+        .secret_header(
+            reqwest::header::AUTHORIZATION,
+            &crate::Secret::new("Bearer s3cr3t"),
+        )
+        .unwrap();
+    let answer = client.execute(&spec, &NoHooks).await;
+    assert_eq!(script.hits.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        other.hits.load(Ordering::SeqCst),
+        0,
+        "the redirect was followed"
+    );
+    assert!(
+        !matches!(&answer, Ok(ex) if ex.status.is_success()),
+        "a redirect is not a success"
+    );
+}
+
+#[tokio::test]
 async fn credentials_are_refused_over_plain_http_off_loopback() {
     let client = HttpClient::new(test_provider(), fast()).unwrap();
     let spec = RequestSpec::get(Url::parse("http://example.com/r").unwrap())
