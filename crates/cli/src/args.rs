@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use affiliate::sync::{SyncMode, SyncOptions};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Pull referral and invitee records from affiliate APIs into one clean table.
@@ -57,12 +58,9 @@ pub(crate) struct DemoArgs {
     pub(crate) records: u64,
 }
 
-/// `affiliate sync`.
+/// What kind of run `sync` and `plan` start, over the file's `[sync] mode`.
 #[derive(Debug, Args)]
-pub(crate) struct SyncArgs {
-    /// The configuration file.
-    #[arg(long, value_name = "FILE", default_value = "affiliate.toml")]
-    pub(crate) config: PathBuf,
+pub(crate) struct ModeArgs {
     /// List everything, whatever `[sync] mode` says.
     #[arg(long, conflicts_with = "incremental")]
     pub(crate) full: bool,
@@ -73,6 +71,35 @@ pub(crate) struct SyncArgs {
     /// row's totals and statuses up to date), whatever the age of the last one.
     #[arg(long)]
     pub(crate) refresh: bool,
+}
+
+impl ModeArgs {
+    /// `options` with the flags given applied.
+    pub(crate) fn apply(&self, options: SyncOptions) -> SyncOptions {
+        let options = if self.full {
+            options.with_mode(SyncMode::Full)
+        } else if self.incremental {
+            options.with_mode(SyncMode::Incremental)
+        } else {
+            options
+        };
+        if self.refresh {
+            options.with_force_refresh(true)
+        } else {
+            options
+        }
+    }
+}
+
+/// `affiliate sync`.
+#[derive(Debug, Args)]
+pub(crate) struct SyncArgs {
+    /// The configuration file.
+    #[arg(long, value_name = "FILE", default_value = "affiliate.toml")]
+    pub(crate) config: PathBuf,
+    /// Full or incremental, and refresh.
+    #[command(flatten)]
+    pub(crate) mode: ModeArgs,
     /// Where rows go: sqlite://PATH, ndjson:PATH, csv:PATH, - (NDJSON on standard output)
     /// or postgres://USER@HOST/DB. Default: `[output] url`, else sqlite://affiliate.db.
     #[arg(long, value_name = "URL")]
@@ -97,15 +124,9 @@ pub(crate) struct PlanArgs {
     /// The configuration and the database.
     #[command(flatten)]
     pub(crate) queue: QueueDb,
-    /// Plan full listings, whatever `[sync] mode` says.
-    #[arg(long, conflicts_with = "incremental")]
-    pub(crate) full: bool,
-    /// Plan incremental listings, whatever `[sync] mode` says.
-    #[arg(long)]
-    pub(crate) incremental: bool,
-    /// Make incremental runs refresh passes, whatever the age of the last one.
-    #[arg(long)]
-    pub(crate) refresh: bool,
+    /// Full or incremental, and refresh.
+    #[command(flatten)]
+    pub(crate) mode: ModeArgs,
 }
 
 /// `affiliate worker`.

@@ -7,14 +7,15 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use affiliate::sync::WorkQueue;
 use affiliate_sandbox::{Drift, Emulator};
 use chrono::Utc;
 use common::*;
-use sha2::{Digest, Sha256};
 use sqlx::postgres::PgPool;
 
 const VAR: &str = "AFFILIATE_TEST_POSTGRES_URL";
@@ -66,15 +67,22 @@ impl Setup {
         all
     }
 
-    fn spawn(&self, what: &[&str]) -> Child {
-        command(&self.args(what), &self.env)
+    fn spawn(&self, what: &[&str]) -> Running {
+        let mut env = self.env.clone();
+        // Workers say when they take a slice: the tests wait for that line, not for a time.
+        env.push((
+            "RUST_LOG".to_owned(),
+            "warn,affiliate_sync::queue=info".to_owned(),
+        ));
+        let child = command(&self.args(what), &env)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("start affiliate")
+            .expect("start affiliate");
+        Running::watch(child)
     }
 
-    fn worker(&self, name: &str, timeout: &str) -> Child {
+    fn worker(&self, name: &str, timeout: &str) -> Running {
         self.spawn(&[
             "worker",
             "--exit-when-idle",
@@ -161,12 +169,10 @@ impl Setup {
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     }
 
-    /// Drops the schema and its queue (named from the schema's hash, as the library does).
+    /// Drops the schema and its queue.
     async fn finish(self) {
-        let digest = Sha256::digest(self.schema.as_bytes());
-        let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
         sqlx::query("SELECT pgmq.drop_queue($1)")
-            .bind(format!("affiliate_{hex}"))
+            .bind(WorkQueue::name_for(Some(&self.schema)))
             .execute(&self.pool)
             .await
             .expect("drop the queue");
@@ -174,47 +180,62 @@ impl Setup {
     }
 }
 
-fn signal(child: &Child, name: &str) {
-    let status = std::process::Command::new("kill")
-        .args([&format!("-{name}"), &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success(), "kill -{name}");
+/// A started `affiliate` process whose standard error is read line by line as it comes.
+struct Running {
+    child: Child,
+    lines: tokio::sync::mpsc::UnboundedReceiver<String>,
+    seen: Vec<String>,
 }
 
-async fn wait(mut child: Child) -> (Option<i32>, String) {
-    // A hung worker fails the test (and is killed) instead of hanging the suite.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while child.try_wait().expect("try_wait").is_none() {
-        if Instant::now() > deadline {
-            child.kill().ok();
-            panic!("a worker did not finish within 120 s");
+impl Running {
+    fn watch(mut child: Child) -> Self {
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (send, lines) = tokio::sync::mpsc::unbounded_channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let out = child.wait_with_output().expect("wait");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
-/// Waits until `worker` holds a slice lease (or `limit` passes).
-async fn until_running(setup: &Setup, worker: &str, limit: Duration) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        let held = setup
-            .scalar(&format!(
-                "SELECT count(*) FROM {{schema}}.sync_slices \
-                 WHERE worker = '{worker}' AND lease_until > now() AND NOT complete"
-            ))
-            .await;
-        if held > 0 {
-            return true;
+    /// Waits for the worker's "slice taken" line; false if it exited without one.
+    async fn took_a_slice(&mut self) -> bool {
+        while let Some(line) = self.lines.recv().await {
+            let taken = line.contains("slice taken");
+            self.seen.push(line);
+            if taken {
+                return true;
+            }
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        false
     }
-    false
+
+    fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{name}");
+    }
+
+    /// The exit code (`None`: killed by a signal) and all it wrote to standard error.
+    async fn finish(mut self) -> (Option<i32>, String) {
+        while let Some(line) = self.lines.recv().await {
+            self.seen.push(line);
+        }
+        let mut child = self.child;
+        let status = tokio::task::spawn_blocking(move || child.wait().expect("wait"))
+            .await
+            .expect("join");
+        (status.code(), self.seen.join("\n"))
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -227,16 +248,13 @@ async fn three_workers_one_killed_mid_slice_store_every_record_once() {
     let slices = setup
         .scalar("SELECT count(*) FROM {schema}.sync_slices")
         .await;
-    let workers: Vec<Child> = ["w1", "w2", "w3"]
+    let workers: Vec<Running> = ["w1", "w2", "w3"]
         .iter()
         .map(|name| setup.worker(name, "3s"))
         .collect();
     let mut workers = workers.into_iter();
-    let victim = workers.next().expect("w1");
-    assert!(
-        until_running(&setup, "w1", Duration::from_secs(20)).await,
-        "w1 never took a slice"
-    );
+    let mut victim = workers.next().expect("w1");
+    assert!(victim.took_a_slice().await, "w1 never took a slice");
     tokio::time::sleep(Duration::from_millis(150)).await;
     let table = run(setup.args(&["status"]), setup.env.clone()).await;
     println!("status while the workers run:\n{}", stdout(&table));
@@ -246,11 +264,11 @@ async fn three_workers_one_killed_mid_slice_store_every_record_once() {
              WHERE worker = 'w1' AND lease_until > now() AND NOT complete",
         )
         .await;
-    signal(&victim, "KILL");
-    let (code, _) = wait(victim).await;
+    victim.signal("KILL");
+    let (code, _) = victim.finish().await;
     assert_eq!(code, None, "killed by a signal");
     for worker in workers {
-        let (code, err) = wait(worker).await;
+        let (code, err) = worker.finish().await;
         assert_eq!(code, Some(0), "{err}");
     }
     let rows = setup.assert_done_exactly_once().await;
@@ -268,17 +286,17 @@ async fn a_paused_workers_late_commit_is_refused_after_its_lease_expired() {
         return;
     };
     setup.plan().await;
-    let paused = setup.worker("paused", "2s");
+    let mut paused = setup.worker("paused", "2s");
     assert!(
-        until_running(&setup, "paused", Duration::from_secs(20)).await,
+        paused.took_a_slice().await,
         "the first worker never took a slice"
     );
-    signal(&paused, "STOP");
+    paused.signal("STOP");
     let taker = setup.worker("taker", "2s");
-    let (code, err) = wait(taker).await;
+    let (code, err) = taker.finish().await;
     assert_eq!(code, Some(0), "{err}");
-    signal(&paused, "CONT");
-    let (code, err) = wait(paused).await;
+    paused.signal("CONT");
+    let (code, err) = paused.finish().await;
     assert_eq!(code, Some(0), "{err}");
     assert!(
         !err.contains(" 0 taken over by others"),
@@ -304,7 +322,7 @@ async fn two_plans_racing_enqueue_each_slice_once() {
         return;
     };
     let (a, b) = (setup.spawn(&["plan"]), setup.spawn(&["plan"]));
-    let ((ca, ea), (cb, eb)) = (wait(a).await, wait(b).await);
+    let ((ca, ea), (cb, eb)) = (a.finish().await, b.finish().await);
     assert_eq!((ca, cb), (Some(0), Some(0)), "{ea}\n{eb}");
     let planned = format!("{ea}{eb}").matches(" planned ").count();
     assert_eq!(
@@ -323,7 +341,7 @@ async fn two_plans_racing_enqueue_each_slice_once() {
         .sum();
     assert_eq!(queued, slices);
     let worker = setup.worker("only", "5s");
-    let (code, err) = wait(worker).await;
+    let (code, err) = worker.finish().await;
     assert_eq!(code, Some(0), "{err}");
     let rows = setup.assert_done_exactly_once().await;
     println!("racing plans: {slices} slices enqueued once, {rows} rows");
@@ -343,7 +361,7 @@ async fn coinw_sign_ups_arriving_while_workers_run_are_included_once() {
         inserts_per_request: 1,
         deletes_per_request: 0,
     });
-    let (code, err) = wait(setup.worker("only", "5s")).await;
+    let (code, err) = setup.worker("only", "5s").finish().await;
     setup.sandbox.coinw.set_drift(Drift::default());
     assert_eq!(code, Some(0), "{err}");
     let mut truth: Vec<String> = setup

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use affiliate::sync::{
-    CancellationToken, Planned, PostgresSink, SinkError, SourceProgress, SyncMode, WorkQueue,
-    Worker, WorkerOptions,
+    CancellationToken, Planned, PostgresSink, SinkError, SourceProgress, WorkQueue, Worker,
+    WorkerOptions,
 };
 use serde_json::json;
 
@@ -21,12 +21,7 @@ use crate::table;
 pub(crate) async fn plan(args: PlanArgs) -> Result<(), Failure> {
     let (config, queue) = open(&args.queue).await?;
     let mut resolved = config.resolve(&ProcessEnv)?;
-    if args.full {
-        resolved.options = resolved.options.with_mode(SyncMode::Full);
-    } else if args.incremental {
-        resolved.options = resolved.options.with_mode(SyncMode::Incremental);
-    }
-    resolved.options = resolved.options.with_force_refresh(args.refresh);
+    resolved.options = args.mode.apply(resolved.options);
     let outcomes = queue.plan(&resolved.sources, &resolved.options).await;
     let mut failed = Vec::new();
     let rows: Vec<Vec<String>> = outcomes

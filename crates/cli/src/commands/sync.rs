@@ -4,9 +4,7 @@ use std::io::IsTerminal;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use affiliate::sync::{
-    Sink, SinkError, SourceStatus, SyncEngine, SyncMode, SyncOptions, SyncReport,
-};
+use affiliate::sync::{Sink, SinkError, SourceStatus, SyncEngine, SyncOptions, SyncReport};
 use affiliate::InviteeSource;
 
 use crate::args::SyncArgs;
@@ -25,14 +23,7 @@ pub(crate) async fn run(args: SyncArgs) -> Result<(), Failure> {
     let config = Config::load(&args.config)?;
     let target = output_target(&config, args.out.as_deref(), &ProcessEnv)?;
     let mut resolved = config.resolve(&ProcessEnv)?;
-    if args.full {
-        resolved.options = resolved.options.with_mode(SyncMode::Full);
-    } else if args.incremental {
-        resolved.options = resolved.options.with_mode(SyncMode::Incremental);
-    }
-    if args.refresh {
-        resolved.options = resolved.options.with_force_refresh(true);
-    }
+    resolved.options = args.mode.apply(resolved.options);
     let sink = open_sink(&target, config.output.schema.as_deref()).await?;
     let sources: Vec<_> = resolved
         .sources

@@ -93,12 +93,7 @@ impl SliceLease {
     /// Extends the message's visibility, the slice lease and the credential lease; false
     /// once the slice lease is lost.
     pub(crate) async fn extend(&self, lease: Duration) -> Result<bool, SinkError> {
-        let mut tx = self
-            .queue
-            .pool()
-            .begin()
-            .await
-            .map_err(db("extending a lease"))?;
+        let mut tx = self.queue.begin().await?;
         self.bound(&mut tx).await?;
         let held = sqlx::query(
             "UPDATE sync_slices SET lease_until = now() + make_interval(secs => $5)
@@ -135,12 +130,7 @@ impl SliceLease {
     /// Records why the slice failed this time and hides its message for `backoff`; false
     /// when the lease was lost (another worker holds the slice: nothing is recorded).
     pub(crate) async fn failed(&self, error: &str, backoff: Duration) -> Result<bool, SinkError> {
-        let mut tx = self
-            .queue
-            .pool()
-            .begin()
-            .await
-            .map_err(db("recording a failure"))?;
+        let mut tx = self.queue.begin().await?;
         self.bound(&mut tx).await?;
         let held = sqlx::query(
             "UPDATE sync_slices SET last_error = $5, lease_until = NULL
@@ -297,12 +287,7 @@ impl Sink for LeasedSink {
         commit: &PageCommit<'_>,
     ) -> Result<CommitOutcome, SinkError> {
         let lease = &self.lease;
-        let mut tx = lease
-            .queue
-            .pool()
-            .begin()
-            .await
-            .map_err(db("starting a transaction"))?;
+        let mut tx = lease.queue.begin().await?;
         lease.bound(&mut tx).await?;
         // Rows first (no shared lock held while the client streams them), then the guard.
         let staged = stage_page(&mut tx, commit).await?;
@@ -373,57 +358,95 @@ mod tests {
     use crate::SyncMode;
     use affiliate_core::{Cursor, Invitee, InviteeStatus, Position, Provider, Scope};
 
-    /// Against `AFFILIATE_TEST_POSTGRES_URL` (skipped when unset), in a schema of its own.
+    /// A run of one slice in a schema (and queue) of its own, against
+    /// `AFFILIATE_TEST_POSTGRES_URL` (`None`, and a line saying so, when it is unset).
+    struct Fixture {
+        sink: Arc<PostgresSink>,
+        queue: WorkQueue,
+        id: SourceId,
+        slice: Cursor,
+        schema: String,
+    }
+
+    impl Fixture {
+        async fn open(name: &str) -> Option<Self> {
+            let Ok(url) = std::env::var("AFFILIATE_TEST_POSTGRES_URL") else {
+                println!("skipped: AFFILIATE_TEST_POSTGRES_URL not set");
+                return None;
+            };
+            let schema = format!("aff{name}_{}", std::process::id());
+            let sink = Arc::new(PostgresSink::connect(&url, Some(&schema)).await.unwrap());
+            let queue = WorkQueue::open(sink.clone()).await.unwrap();
+            let id = SourceId::new(Provider::Census, name);
+            let slice = Cursor::at(Position::Page { number: 1, size: 1 });
+            let run = RunState::new(
+                "r1",
+                SyncMode::Full,
+                &Scope::full(),
+                Utc::now(),
+                [slice.clone()],
+            );
+            sink.begin_run(&id, &run).await.unwrap();
+            Some(Self {
+                sink,
+                queue,
+                id,
+                slice,
+                schema,
+            })
+        }
+
+        /// `worker` takes the slice through the `read_ct`-th delivery of message 1.
+        async fn take(&self, worker: &str, read_ct: i32, length: Duration) -> Arc<SliceLease> {
+            let key = cursor_key(&self.slice);
+            let lease = SliceLease::take(
+                self.queue.clone(),
+                self.id.clone(),
+                key,
+                worker,
+                (1, read_ct),
+                length,
+            );
+            Arc::new(lease.await.unwrap())
+        }
+
+        fn sink(&self, lease: Arc<SliceLease>) -> LeasedSink {
+            LeasedSink {
+                lease,
+                sink: self.sink.clone(),
+            }
+        }
+
+        async fn drop_all(self) {
+            sqlx::query("SELECT pgmq.drop_queue($1)")
+                .bind(self.queue.name())
+                .execute(self.sink.pool())
+                .await
+                .unwrap();
+            sqlx::raw_sql(&format!("DROP SCHEMA {} CASCADE", self.schema))
+                .execute(self.sink.pool())
+                .await
+                .unwrap();
+        }
+    }
+
     #[tokio::test]
     async fn a_commit_after_the_lease_was_taken_over_is_refused() {
-        let Ok(url) = std::env::var("AFFILIATE_TEST_POSTGRES_URL") else {
-            println!("skipped: AFFILIATE_TEST_POSTGRES_URL not set");
+        let Some(f) = Fixture::open("lease").await else {
             return;
         };
-        let schema = format!("afflease_{}", std::process::id());
-        let sink = Arc::new(PostgresSink::connect(&url, Some(&schema)).await.unwrap());
-        let queue = WorkQueue::open(sink.clone()).await.unwrap();
-        let id = SourceId::new(Provider::Census, "lease");
-        let slice = Cursor::at(Position::Page { number: 1, size: 1 });
-        let run = RunState::new(
-            "r1",
-            SyncMode::Full,
-            &Scope::full(),
-            Utc::now(),
-            [slice.clone()],
-        );
-        sink.begin_run(&id, &run).await.unwrap();
-        let take = |worker: &'static str, read_ct| {
-            let (queue, id, key) = (queue.clone(), id.clone(), cursor_key(&slice));
-            async move {
-                let lease = SliceLease::take(
-                    queue,
-                    id,
-                    key,
-                    worker,
-                    (1, read_ct),
-                    Duration::from_secs(30),
-                );
-                Arc::new(lease.await.unwrap())
-            }
-        };
-        let late = LeasedSink {
-            lease: take("a", 1).await,
-            sink: sink.clone(),
-        };
-        let rows = [Invitee::new(id.clone(), "1", InviteeStatus::Joined)];
+        let long = Duration::from_secs(30);
+        let late = f.sink(f.take("a", 1, long).await);
+        let rows = [Invitee::new(f.id.clone(), "1", InviteeStatus::Joined)];
         let next = Cursor::at(Position::Page { number: 2, size: 1 });
-        let page = PageCommit::new("r1", &slice, &rows, Some(&next));
-        late.commit_page(&id, &page).await.unwrap();
+        let page = PageCommit::new("r1", &f.slice, &rows, Some(&next));
+        late.commit_page(&f.id, &page).await.unwrap();
 
         // Its message was read again after the visibility timeout: another worker holds it.
-        let taker = LeasedSink {
-            lease: take("b", 2).await,
-            sink: sink.clone(),
-        };
-        let last = [Invitee::new(id.clone(), "2", InviteeStatus::Joined)];
-        let end = PageCommit::new("r1", &slice, &last, None);
-        let err = late.commit_page(&id, &end).await.unwrap_err();
+        let taker = f.sink(f.take("b", 2, long).await);
+        let last = [Invitee::new(f.id.clone(), "2", InviteeStatus::Joined)];
+        let end = PageCommit::new("r1", &f.slice, &last, None);
+        let err = late.commit_page(&f.id, &end).await.unwrap_err();
         assert!(
             matches!(
                 &err,
@@ -435,72 +458,40 @@ mod tests {
             "{err}"
         );
         // The taker started from the committed cursor: its commit goes in.
-        taker.commit_page(&id, &end).await.unwrap();
-        let state = sink.load_state(&id).await.unwrap();
+        taker.commit_page(&f.id, &end).await.unwrap();
+        let state = f.sink.load_state(&f.id).await.unwrap();
         assert!(state.run.is_none(), "the last slice finished the run");
-
-        sqlx::query("SELECT pgmq.drop_queue($1)")
-            .bind(queue.name())
-            .execute(sink.pool())
-            .await
-            .unwrap();
-        sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
-            .execute(sink.pool())
-            .await
-            .unwrap();
+        f.drop_all().await;
     }
 
-    /// A worker frozen inside a page's transaction after it locked the slice row must not
-    /// block the worker taking its slice over for much longer than the lease. (Its `COPY`
-    /// comes before any shared lock, as the server cannot time out a `COPY` waiting for
+    /// A worker frozen inside a page's transaction after it locked the slice row is ended by
+    /// the server once its lease runs out, so the worker taking the slice over gets the row.
+    /// (Its `COPY` comes before any shared lock: the server cannot end a `COPY` waiting for
     /// data.)
     #[tokio::test]
     async fn a_transaction_frozen_holding_the_slice_lock_is_ended_by_the_server() {
-        let Ok(url) = std::env::var("AFFILIATE_TEST_POSTGRES_URL") else {
-            println!("skipped: AFFILIATE_TEST_POSTGRES_URL not set");
+        let Some(f) = Fixture::open("stall").await else {
             return;
         };
-        let schema = format!("affstall_{}", std::process::id());
-        let sink = Arc::new(PostgresSink::connect(&url, Some(&schema)).await.unwrap());
-        let queue = WorkQueue::open(sink.clone()).await.unwrap();
-        let id = SourceId::new(Provider::Census, "stall");
-        let slice = Cursor::at(Position::Page { number: 1, size: 1 });
-        let run = RunState::new(
-            "r1",
-            SyncMode::Full,
-            &Scope::full(),
-            Utc::now(),
-            [slice.clone()],
-        );
-        sink.begin_run(&id, &run).await.unwrap();
-        let key = cursor_key(&slice);
-        let second = Duration::from_secs(1);
-        let frozen = SliceLease::take(queue.clone(), id.clone(), key.clone(), "a", (1, 1), second)
-            .await
-            .unwrap();
-        let mut tx = sink.pool().begin().await.unwrap();
+        let frozen = f.take("a", 1, Duration::from_secs(1)).await;
+        let mut tx = f.sink.pool().begin().await.unwrap();
         frozen.bound(&mut tx).await.unwrap();
         frozen.check(&mut tx).await.unwrap();
-        // The frozen worker sends nothing more; another worker takes the slice.
-        let taken = tokio::time::timeout(
-            Duration::from_secs(20),
-            SliceLease::take(queue.clone(), id.clone(), key, "b", (1, 2), second),
-        )
-        .await;
-        assert!(
-            taken.is_ok(),
-            "the take-over waited on the stalled transaction"
-        );
-        taken.unwrap().unwrap();
-        drop(tx);
-        sqlx::query("SELECT pgmq.drop_queue($1)")
-            .bind(queue.name())
-            .execute(sink.pool())
+        // The frozen worker sends nothing more. Another session needs the row; its own
+        // lock_timeout, far beyond the lease, would refuse it if the frozen one held on.
+        let mut taker = f.sink.pool().begin().await.unwrap();
+        sqlx::query("SET LOCAL lock_timeout = '60s'")
+            .execute(&mut *taker)
             .await
             .unwrap();
-        sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
-            .execute(sink.pool())
+        sqlx::query("UPDATE sync_slices SET lease = 'b' WHERE slice = $1")
+            .bind(cursor_key(&f.slice))
+            .execute(&mut *taker)
             .await
-            .unwrap();
+            .expect("the frozen transaction released the row");
+        taker.commit().await.unwrap();
+        let late = tx.commit().await;
+        assert!(late.is_err(), "the server ended the frozen transaction");
+        f.drop_all().await;
     }
 }

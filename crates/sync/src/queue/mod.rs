@@ -78,7 +78,7 @@ impl WorkQueue {
     /// # Ok(()) }
     /// ```
     pub async fn open(sink: Arc<PostgresSink>) -> Result<Self, SinkError> {
-        let name = queue_name(sink.schema());
+        let name = Self::name_for(sink.schema());
         install(sink.pool(), &name).await?;
         Ok(Self { sink, name })
     }
@@ -86,6 +86,15 @@ impl WorkQueue {
     /// The pgmq queue's name (`affiliate_` and a hash of the sink's schema).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The name of the queue of the sink tables in `schema`: `affiliate_` and 12 hex digits
+    /// of the schema's hash (pgmq names are short identifiers), e.g. to drop it with
+    /// `pgmq.drop_queue`.
+    pub fn name_for(schema: Option<&str>) -> String {
+        let digest = Sha256::digest(schema.unwrap_or("public").as_bytes());
+        let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+        format!("affiliate_{hex}")
     }
 
     pub(crate) fn sink(&self) -> &Arc<PostgresSink> {
@@ -96,16 +105,16 @@ impl WorkQueue {
         self.sink.pool()
     }
 
+    /// A transaction in the sink's database.
+    pub(crate) async fn begin(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, SinkError> {
+        self.sink.begin().await
+    }
+
     pub(crate) async fn pgmq(&self) -> PGMQueueExt {
         PGMQueueExt::new_with_pool(self.pool().clone()).await
     }
-}
-
-/// `affiliate_` and 12 hex digits of the schema's hash (pgmq names are short identifiers).
-fn queue_name(schema: Option<&str>) -> String {
-    let digest = Sha256::digest(schema.unwrap_or("public").as_bytes());
-    let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
-    format!("affiliate_{hex}")
 }
 
 async fn install(pool: &PgPool, name: &str) -> Result<(), SinkError> {
@@ -144,9 +153,12 @@ mod tests {
 
     #[test]
     fn each_schema_has_its_own_short_queue() {
-        let a = queue_name(Some("growth"));
+        let a = WorkQueue::name_for(Some("growth"));
         assert_eq!(a.len(), "affiliate_".len() + 12);
-        assert_ne!(a, queue_name(None));
-        assert_eq!(queue_name(None), queue_name(Some("public")));
+        assert_ne!(a, WorkQueue::name_for(None));
+        assert_eq!(
+            WorkQueue::name_for(None),
+            WorkQueue::name_for(Some("public"))
+        );
     }
 }

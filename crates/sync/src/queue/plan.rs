@@ -63,11 +63,7 @@ impl WorkQueue {
         let sink_failure = |e| SourceFailure::sink(&e, None);
         let id = source.id();
         let key = source_key(id);
-        let mut tx = self
-            .pool()
-            .begin()
-            .await
-            .map_err(|e| sink_failure(db("starting a transaction")(e)))?;
+        let mut tx = self.begin().await.map_err(sink_failure)?;
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext('affiliate plan ' || $1))")
             .bind(&key)
             .execute(&mut *tx)

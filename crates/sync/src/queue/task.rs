@@ -2,8 +2,8 @@
 
 use affiliate_core::SourceId;
 use serde::{Deserialize, Serialize};
+use sqlx::postgres::PgPool;
 use sqlx::types::Json;
-use sqlx::PgConnection;
 
 use crate::sink::db;
 use crate::SinkError;
@@ -39,7 +39,7 @@ pub(crate) struct Delivery {
 
 /// Reads up to `qty` visible messages of `source`, hiding them for `vt` seconds.
 pub(crate) async fn read(
-    conn: &mut PgConnection,
+    pool: &PgPool,
     queue: &str,
     source: &str,
     vt: i32,
@@ -54,7 +54,7 @@ pub(crate) async fn read(
     .bind(vt)
     .bind(qty)
     .bind(Json(filter))
-    .fetch_all(&mut *conn)
+    .fetch_all(pool)
     .await
     .map_err(db("reading the queue"))?;
     Ok(rows
@@ -69,7 +69,7 @@ pub(crate) async fn read(
 
 /// Messages of `sources` still on the queue (visible or not); archived ones do not count.
 pub(crate) async fn pending(
-    conn: &mut PgConnection,
+    pool: &PgPool,
     queue: &str,
     sources: &[String],
 ) -> Result<i64, SinkError> {
@@ -77,7 +77,7 @@ pub(crate) async fn pending(
         "SELECT count(*) FROM pgmq.q_{queue} WHERE message->>'source' = ANY($1)"
     ))
     .bind(sources)
-    .fetch_one(&mut *conn)
+    .fetch_one(pool)
     .await
     .map_err(db("counting queued slices"))
 }

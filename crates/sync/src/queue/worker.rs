@@ -171,16 +171,10 @@ impl Worker {
             if worked {
                 continue;
             }
-            if self.options.exit_when_idle {
-                let mut conn = self
-                    .queue
-                    .pool()
-                    .acquire()
-                    .await
-                    .map_err(db("reading the queue"))?;
-                if pending(&mut conn, self.queue.name(), &keys).await? == 0 {
-                    break;
-                }
+            if self.options.exit_when_idle
+                && pending(self.queue.pool(), self.queue.name(), &keys).await? == 0
+            {
+                break;
             }
             tokio::select! {
                 () = token.cancelled() => {}
@@ -209,15 +203,8 @@ impl Worker {
             if token.is_cancelled() || !self.take_credential(source).await? {
                 break;
             }
-            let mut conn = self
-                .queue
-                .pool()
-                .acquire()
-                .await
-                .map_err(db("reading the queue"))?;
             let qty = i32::try_from(self.options.sync.slices_per_source.max(1)).unwrap_or(1);
-            let deliveries = read(&mut conn, self.queue.name(), &key, vt_secs, qty).await?;
-            drop(conn);
+            let deliveries = read(self.queue.pool(), self.queue.name(), &key, vt_secs, qty).await?;
             if deliveries.is_empty() {
                 break;
             }
@@ -384,12 +371,7 @@ impl Worker {
 
     /// Marks the delivered slice dead and archives its message, in one transaction.
     async fn dead_letter(&self, delivery: &Delivery) -> Result<(), SinkError> {
-        let mut tx = self
-            .queue
-            .pool()
-            .begin()
-            .await
-            .map_err(db("dead-lettering a slice"))?;
+        let mut tx = self.queue.begin().await?;
         let (provider, account) = delivery
             .task
             .source

@@ -100,7 +100,10 @@ impl PostgresSink {
         &self.pool
     }
 
-    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, SinkError> {
+    /// A transaction on the pool; the error names the server.
+    pub(crate) async fn begin(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, SinkError> {
         self.pool.begin().await.map_err(|e| SinkError::Database {
             sink: SINK,
             action: "starting a transaction",
