@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use affiliate_core::Provider;
 use affiliate_http::config::{Env, ProcessEnv};
-use affiliate_http::{ClientConfig, Connection, RateLimit, Secret, SourceBuilder};
+use affiliate_http::{AdaptiveRate, ClientConfig, Connection, Secret, SourceBuilder};
 
 use crate::client::Shared;
 use crate::config::{BASE_URL_ENV, REGION_ENV, TOKEN_ENV};
@@ -109,9 +109,10 @@ pub struct CensusBuilder {
 }
 
 /// The transport settings a Census client starts with: Census documents no rate limit
-/// for this API, so 10 requests/s with a burst of 20.
+/// for this API, so the adaptive rate ([`affiliate_http::AdaptiveRate`]) learns it: from
+/// 20 requests/s up while answers are healthy, cut to 0.7× on a 429 or 503.
 pub fn default_client_config() -> ClientConfig {
-    ClientConfig::default().with_rate_limit(RateLimit::new(10.0, 20))
+    ClientConfig::default().with_adaptive_rate(AdaptiveRate::default())
 }
 
 impl Default for CensusBuilder {

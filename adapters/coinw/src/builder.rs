@@ -6,7 +6,7 @@ use std::time::Duration;
 use affiliate_core::Provider;
 use affiliate_http::config::{Env, ProcessEnv};
 use affiliate_http::{
-    BackoffConfig, ClientConfig, Connection, HeaderValue, RateLimit, RetryConfig, Secret,
+    AdaptiveRate, BackoffConfig, ClientConfig, Connection, HeaderValue, RetryConfig, Secret,
     SourceBuilder,
 };
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, Utc};
@@ -34,13 +34,31 @@ pub fn default_since_date() -> NaiveDate {
     NaiveDate::from_ymd_opt(2017, 1, 1).unwrap_or(NaiveDate::MIN)
 }
 
-/// The transport settings a CoinW client starts with: at most 5 requests per second with a
-/// burst of 5 (CoinW publishes no limit for the partner endpoint, and repeated throttling
-/// escalates to a 30 s ban and then an 8 h blacklist), and patient retries: up to 8, with
-/// jittered exponential backoff from 500 ms up to 30 s, within 5 minutes.
+/// The ceiling of CoinW's adaptive rate, in requests per second: half of the lowest per-UID
+/// limit published for CoinW's other private endpoints (100/s). The partner endpoint has no
+/// published limit, and repeated `29001` answers escalate (5 minutes at half rate, then a
+/// 30 s ban, then an 8 h blacklist), so this adapter never probes for the real one.
+pub const MAX_RATE: f64 = 50.0;
+
+/// CoinW's adaptive rate: conservative where the generic one is brisk. It starts at
+/// 5 requests/s, grows by 1/s per healthy answer, never exceeds [`MAX_RATE`], halves on a
+/// `29001` (instead of keeping 0.7×), and takes 10 s (instead of 4) to climb back to the
+/// rate that was throttled, so a throttle is rare and never repeated in a burst.
+pub fn default_adaptive_rate() -> AdaptiveRate {
+    AdaptiveRate::default()
+        .with_initial(5.0)
+        .with_slow_start_step(1.0)
+        .with_ceiling(MAX_RATE)
+        .with_backoff(0.5)
+        .with_recovery(Duration::from_secs(10))
+}
+
+/// The transport settings a CoinW client starts with: [`default_adaptive_rate`], and
+/// patient retries: up to 8, with jittered exponential backoff from 500 ms up to 30 s,
+/// within 5 minutes (CoinW sends no `Retry-After`).
 pub fn default_client_config() -> ClientConfig {
     ClientConfig::default()
-        .with_rate_limit(RateLimit::new(5.0, 5))
+        .with_adaptive_rate(default_adaptive_rate())
         .with_retry(RetryConfig {
             backoff: BackoffConfig {
                 init_backoff: Duration::from_millis(500),

@@ -58,8 +58,9 @@
 //!   windows could then no longer guarantee each record once.
 //! * **Throttling.** `29001` arrives in an HTTP 200; the signing hook's body check makes the
 //!   transport retry it with jittered exponential backoff (each attempt re-signed with a
-//!   fresh timestamp), under a client-side limit of 5 requests/s by default
-//!   ([`default_client_config`]), because CoinW escalates repeated throttling to bans.
+//!   fresh timestamp), and halves the adaptive rate ([`default_adaptive_rate`]: from
+//!   5 requests/s, never above [`MAX_RATE`]), because CoinW escalates repeated throttling
+//!   to bans.
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![deny(rustdoc::broken_intra_doc_links)]
 
@@ -80,8 +81,8 @@ pub mod signing {
 
 pub use affiliate_http::SourceBuilder;
 pub use builder::{
-    default_client_config, default_since_date, CoinwBuilder, DEFAULT_BASE_URL, DEFAULT_PAGE_SIZE,
-    DEFAULT_SPLIT_CAP, MAX_PAGE_SIZE,
+    default_adaptive_rate, default_client_config, default_since_date, CoinwBuilder,
+    DEFAULT_BASE_URL, DEFAULT_PAGE_SIZE, DEFAULT_SPLIT_CAP, MAX_PAGE_SIZE, MAX_RATE,
 };
 pub use client::{CoinwClient, LIST_PATH};
 pub use config::{

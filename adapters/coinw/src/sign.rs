@@ -172,7 +172,7 @@ impl RequestHooks for Signer<'_> {
 
     fn classify_body(&self, _status: StatusCode, body: &[u8]) -> BodyVerdict {
         if is_throttled(body) {
-            return BodyVerdict::Retry;
+            return BodyVerdict::Throttled;
         }
         let stale = self.signed_with.load(Ordering::Relaxed) != self.skew.get();
         if stale && has_code(body, "6001") {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use affiliate_core::Provider;
 use affiliate_http::config::{Env, ProcessEnv};
-use affiliate_http::{ClientConfig, Connection, RateLimit, Secret, SourceBuilder};
+use affiliate_http::{AdaptiveRate, ClientConfig, Connection, Secret, SourceBuilder};
 
 use crate::client::Shared;
 use crate::config::{ADMIN_TOKEN_ENV, BASE_URL_ENV, SESSION_ENV};
@@ -18,9 +18,12 @@ pub const DEFAULT_LIMIT: u32 = 200;
 pub const MAX_LIMIT: u32 = 200;
 
 /// The transport settings a Triport client starts with: Triport documents a per-session
-/// rate with a 2× burst but no number, so 10 requests/s with a burst of 20.
+/// rate with a 2× burst but no number, and answers beyond it with 429 `rate_limited` and
+/// `Retry-After: 1`, so the adaptive rate ([`affiliate_http::AdaptiveRate`]) learns it:
+/// from 20 requests/s up while answers are healthy, cut to 0.7× on a 429, every request of
+/// the session held back for the `Retry-After`.
 pub fn default_client_config() -> ClientConfig {
-    ClientConfig::default().with_rate_limit(RateLimit::new(10.0, 20))
+    ClientConfig::default().with_adaptive_rate(AdaptiveRate::default())
 }
 
 /// Builds a [`TriportClient`]; nothing is validated until [`TriportBuilder::build`]. The

@@ -77,26 +77,43 @@ pub enum Strategy {
 }
 
 /// Requests a source has sent so far, for run reports. Counters only grow.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 #[non_exhaustive]
 pub struct TransportStats {
     /// HTTP attempts sent (first tries and retries).
     pub attempts: u64,
     /// Attempts that were retries of an earlier one.
     pub retries: u64,
+    /// Answers that said "too fast" (429, 503, a provider's throttling body).
+    pub throttled: u64,
+    /// The rate requests are paced at now, per second (`None`: unlimited or unknown).
+    pub rate_per_second: Option<f64>,
 }
 
 impl TransportStats {
-    /// Counters with these values.
+    /// Counters with these values (nothing throttled, rate unknown).
     pub fn new(attempts: u64, retries: u64) -> Self {
-        Self { attempts, retries }
+        Self {
+            attempts,
+            retries,
+            ..Self::default()
+        }
     }
 
-    /// What happened between `earlier` and `self`.
+    /// The same counters with the throttling answers seen and the current rate.
+    pub fn with_throttling(mut self, throttled: u64, rate_per_second: Option<f64>) -> Self {
+        self.throttled = throttled;
+        self.rate_per_second = rate_per_second;
+        self
+    }
+
+    /// What happened between `earlier` and `self` (the rate is `self`'s).
     pub fn since(&self, earlier: &TransportStats) -> TransportStats {
         TransportStats {
             attempts: self.attempts.saturating_sub(earlier.attempts),
             retries: self.retries.saturating_sub(earlier.retries),
+            throttled: self.throttled.saturating_sub(earlier.throttled),
+            rate_per_second: self.rate_per_second,
         }
     }
 }

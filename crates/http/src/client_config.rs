@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::{Jitter, RateLimit, RetryConfig};
+use crate::{AdaptiveRate, Jitter, RateLimit, RatePolicy, RetryConfig};
 
 /// Settings of one [`HttpClient`](crate::HttpClient). Plain data with documented defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,8 +16,9 @@ pub struct ClientConfig {
     pub max_body_bytes: usize,
     /// Retry policy.
     pub retry: RetryConfig,
-    /// Client-side rate limit shared by every request of this client (default none).
-    pub rate_limit: Option<RateLimit>,
+    /// How fast the requests of this client and its clones may go (default adaptive,
+    /// starting at 20 requests/s).
+    pub rate: RatePolicy,
     /// Where backoff's random factor comes from (default: random).
     pub jitter: Jitter,
 }
@@ -29,7 +30,7 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(10),
             max_body_bytes: 16 * 1024 * 1024,
             retry: RetryConfig::default(),
-            rate_limit: None,
+            rate: RatePolicy::default(),
             jitter: Jitter::default(),
         }
     }
@@ -48,15 +49,21 @@ impl ClientConfig {
         self
     }
 
-    /// Sets the client-side rate limit.
+    /// Paces requests at a fixed rate instead of learning one.
     pub fn with_rate_limit(mut self, limit: RateLimit) -> Self {
-        self.rate_limit = Some(limit);
+        self.rate = RatePolicy::Fixed(limit);
         self
     }
 
-    /// Removes the client-side rate limit.
+    /// Learns the rate from the answers, with these settings.
+    pub fn with_adaptive_rate(mut self, adaptive: AdaptiveRate) -> Self {
+        self.rate = RatePolicy::Adaptive(adaptive);
+        self
+    }
+
+    /// No client-side pacing (the server's `Retry-After` is still honoured).
     pub fn without_rate_limit(mut self) -> Self {
-        self.rate_limit = None;
+        self.rate = RatePolicy::Unlimited;
         self
     }
 

@@ -6,7 +6,10 @@ use std::time::Duration;
 use affiliate_core::{Provider, SourceId};
 use url::Url;
 
-use crate::{ensure_secure, ClientConfig, HttpClient, RateLimit, RetryConfig, TransportError};
+use crate::{
+    ensure_secure, AdaptiveRate, ClientConfig, HttpClient, RateLimit, RatePolicy, RetryConfig,
+    TransportError,
+};
 
 /// The connection part of an adapter's builder. Each adapter starts it from its own
 /// production URL and tuned [`ClientConfig`]; [`SourceBuilder`]'s setters change one
@@ -158,15 +161,28 @@ pub trait SourceBuilder: Sized {
         self
     }
 
-    /// A fixed client-side rate limit, replacing the adapter's default.
+    /// A fixed client-side rate limit, replacing the adapter's default adaptive rate.
     fn with_rate_limit(mut self, limit: RateLimit) -> Self {
-        self.connection().client.rate_limit = Some(limit);
+        self.connection().client.rate = RatePolicy::Fixed(limit);
         self
     }
 
-    /// No client-side rate limit at all (tests against a local emulator).
+    /// Keeps the adapter's adaptive rate (or its defaults, when it had a fixed one) and never
+    /// goes faster than `per_second`.
+    fn with_max_rate(mut self, per_second: f64) -> Self {
+        let client = &mut self.connection().client;
+        let adaptive = match client.rate {
+            RatePolicy::Adaptive(a) => a,
+            RatePolicy::Fixed(_) | RatePolicy::Unlimited => AdaptiveRate::default(),
+        };
+        client.rate = RatePolicy::Adaptive(adaptive.with_ceiling(per_second));
+        self
+    }
+
+    /// No client-side rate limit at all (tests against a local emulator); the server's
+    /// `Retry-After` is still honoured.
     fn without_rate_limit(mut self) -> Self {
-        self.connection().client.rate_limit = None;
+        self.connection().client.rate = RatePolicy::Unlimited;
         self
     }
 

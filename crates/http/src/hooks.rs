@@ -16,8 +16,11 @@ pub struct HookError(pub String);
 pub enum BodyVerdict {
     /// Nothing special: let the status decide.
     FollowStatus,
-    /// The body says "throttled" or "try again" (e.g. CoinW's `29001` inside a 200).
+    /// The body says "try again" (e.g. a signature made with a clock the server disputes).
     Retry,
+    /// The body says "too fast" (e.g. CoinW's `29001` inside a 200): retry, and slow down
+    /// like on a 429.
+    Throttled,
 }
 
 /// Per-adapter hooks around every attempt of one request.
@@ -57,7 +60,9 @@ impl RequestHooks for NoHooks {}
 
 pub(crate) fn combine(status: Verdict, body: BodyVerdict) -> Verdict {
     match (status, body) {
-        (Verdict::Done, BodyVerdict::Retry) => Verdict::Retry { after: None },
+        (Verdict::Done, BodyVerdict::Retry | BodyVerdict::Throttled) => {
+            Verdict::Retry { after: None }
+        }
         (verdict, _) => verdict,
     }
 }

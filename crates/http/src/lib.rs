@@ -11,7 +11,9 @@
 //!   otherwise exponential backoff with full jitter;
 //! * [`RequestHooks`]: re-signs every attempt and lets an adapter classify an error hidden
 //!   in a 200 body;
-//! * [`RateLimiter`]: a token bucket shared by every request of one credential;
+//! * [`RatePolicy`] + [`RateLimiter`]: one rate per credential, adaptive by default
+//!   ([`AdaptiveRate`]: slow start, then CUBIC on 429/503/throttling bodies), honouring
+//!   `Retry-After` and `RateLimit-*`/`X-RateLimit-*` quota headers for every request;
 //! * [`Secret`]: a string whose `Debug`/`Display` never show it; [`ensure_secure`] refuses
 //!   to send credentials over plain `http://` except to loopback.
 //!
@@ -71,7 +73,7 @@ mod endpoint;
 mod error;
 mod guard;
 mod hooks;
-mod rate_limit;
+mod rate;
 mod request;
 mod retry;
 mod retry_after;
@@ -86,7 +88,7 @@ pub use endpoint::{endpoint, Query};
 pub use error::{TransportError, TransportErrorKind};
 pub use guard::{ensure_secure, is_loopback, InsecureUrl};
 pub use hooks::{BodyVerdict, HookError, NoHooks, RequestHooks};
-pub use rate_limit::{RateLimit, RateLimiter};
+pub use rate::{AdaptiveRate, RateLimit, RateLimiter, RatePolicy, RateStats};
 pub use request::RequestSpec;
 pub use retry::{classify_status, RetryConfig, Verdict};
 pub use retry_after::parse_retry_after;

@@ -154,6 +154,11 @@ pub struct SourceReport {
     pub requests: u64,
     /// Attempts that retried an earlier one (throttling, 5xx, resets, bad bodies).
     pub retries: u64,
+    /// Answers that said "too fast" (429, 503, CoinW's `29001`).
+    pub throttled: u64,
+    /// The rate the source's requests were paced at when it finished, per second (`None`:
+    /// unlimited).
+    pub rate_per_second: Option<f64>,
     /// What failed, first failure first; empty unless the status is `Failed`.
     pub errors: Vec<SourceFailure>,
     /// Wall time of the source's part.
@@ -180,6 +185,8 @@ impl SourceReport {
             duplicates: 0,
             requests: 0,
             retries: 0,
+            throttled: 0,
+            rate_per_second: None,
             errors: Vec::new(),
             duration: Duration::ZERO,
             watermark: None,
@@ -193,6 +200,15 @@ impl SourceReport {
             "incremental + refresh"
         } else {
             self.mode.as_str()
+        }
+    }
+
+    /// The final rate as `12.5/s`, or `unlimited`.
+    pub fn rate_label(&self) -> String {
+        match self.rate_per_second {
+            Some(rate) if rate >= 10.0 => format!("{rate:.0}/s"),
+            Some(rate) => format!("{rate:.1}/s"),
+            None => "unlimited".to_owned(),
         }
     }
 
@@ -252,7 +268,7 @@ impl fmt::Display for SyncReport {
         for s in &self.sources {
             write!(
                 f,
-                "{}: {} ({}, {} pages, {} new, {} existing, {} changed, {} duplicates, {} requests, {} retries, {:.1}s)",
+                "{}: {} ({}, {} pages, {} new, {} existing, {} changed, {} duplicates, {} requests, {} retries, {} throttled, rate {}, {:.1}s)",
                 s.source,
                 s.status,
                 s.mode_label(),
@@ -263,6 +279,8 @@ impl fmt::Display for SyncReport {
                 s.duplicates,
                 s.requests,
                 s.retries,
+                s.throttled,
+                s.rate_label(),
                 s.duration.as_secs_f64()
             )?;
             if let Some(err) = s.errors.first() {

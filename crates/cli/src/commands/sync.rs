@@ -127,6 +127,8 @@ pub(crate) fn summary(report: &SyncReport, target: &Target) -> String {
                 table::thousands(s.changed),
                 table::thousands(s.requests),
                 table::thousands(s.retries),
+                table::thousands(s.throttled),
+                s.rate_label(),
                 format!("{:.1}s", s.duration.as_secs_f64()),
             ]
         })
@@ -146,6 +148,8 @@ pub(crate) fn summary(report: &SyncReport, target: &Target) -> String {
             ("changed", true),
             ("requests", true),
             ("retries", true),
+            ("throttled", true),
+            ("rate", true),
             ("time", true),
         ],
         &rows,

@@ -14,9 +14,12 @@ use tokio::time::Instant;
 use tracing::{field, info_span, warn, Instrument};
 
 use crate::error::{TransportError, TransportErrorKind};
-use crate::hooks::{combine, RequestHooks};
+use crate::hooks::{combine, BodyVerdict, RequestHooks};
+use crate::rate::Signal;
 use crate::retry::{classify_status, Verdict};
-use crate::{decode_json, ensure_secure, ClientConfig, DecodeError, RateLimiter, RequestSpec};
+use crate::{
+    decode_json, ensure_secure, ClientConfig, DecodeError, RateLimiter, RateStats, RequestSpec,
+};
 
 /// A final response the retry loop settled on, for the adapter to map to its typed errors.
 #[derive(Debug, Clone)]
@@ -74,7 +77,7 @@ pub struct HttpClient {
     inner: reqwest::Client,
     provider: Provider,
     config: Arc<ClientConfig>,
-    limiter: Option<Arc<RateLimiter>>,
+    limiter: Arc<RateLimiter>,
     counters: Arc<Counters>,
 }
 
@@ -91,9 +94,11 @@ enum Attempt {
     Failed(TransportError),
 }
 
-/// What one attempt's outcome calls for, and the body decoded on the way.
+/// What one attempt's outcome calls for, what it tells the rate limiter, and the body
+/// decoded on the way.
 struct Judged<T> {
     verdict: Verdict,
+    signal: Signal,
     decoded: Option<Result<Option<T>, DecodeError>>,
 }
 
@@ -113,7 +118,7 @@ impl HttpClient {
                     Some(Box::new(e.without_url())),
                 )
             })?;
-        let limiter = config.rate_limit.map(|l| Arc::new(RateLimiter::new(l)));
+        let limiter = Arc::new(RateLimiter::new(config.rate));
         Ok(Self {
             inner,
             provider,
@@ -128,12 +133,20 @@ impl HttpClient {
         &self.provider
     }
 
-    /// Attempts and retries sent so far by this client and its clones.
+    /// Attempts, retries and throttling answers so far (this client and its clones), and
+    /// the rate requests are paced at now.
     pub fn transport_stats(&self) -> TransportStats {
+        let rate = self.rate_stats();
         TransportStats::new(
             self.counters.attempts.load(Ordering::Relaxed),
             self.counters.retries.load(Ordering::Relaxed),
         )
+        .with_throttling(rate.throttled, rate.per_second)
+    }
+
+    /// The rate limiter's current rate and the throttling answers it has seen.
+    pub fn rate_stats(&self) -> RateStats {
+        self.limiter.stats()
     }
 
     /// Wraps an adapter's error with the provider, the request and the attempts made.
@@ -218,7 +231,7 @@ impl HttpClient {
         let mut decode_failures = 0;
         loop {
             attempt += 1;
-            let outcome = self.send_counted(spec, hooks, &label, attempt).await;
+            let (outcome, sent) = self.send_counted(spec, hooks, &label, attempt).await;
             let judged = judge(
                 &outcome,
                 spec,
@@ -227,6 +240,7 @@ impl HttpClient {
                 &mut decode_failures,
                 retry.max_decode_retries,
             );
+            self.pace(&outcome, &judged, sent);
             if let Verdict::Retry { after } = judged.verdict {
                 // One draw per retry: the wait checked against the budget is the wait slept.
                 let delay = retry.delay(attempt, after, self.config.jitter.draw());
@@ -243,6 +257,21 @@ impl HttpClient {
         }
     }
 
+    /// Tells the rate limiter what the answer said: its quota headers, whether it was a
+    /// throttle (and the `Retry-After` every request of the credential then waits for).
+    fn pace<T>(&self, outcome: &Attempt, judged: &Judged<T>, sent: Instant) {
+        let max_wait = self.config.retry.max_retry_after;
+        if let Attempt::Response(ex) = outcome {
+            self.limiter.observe_quota(&ex.headers, max_wait);
+        }
+        if judged.signal == Signal::Throttled {
+            if let Verdict::Retry { after: Some(after) } = judged.verdict {
+                self.limiter.pause(after.min(max_wait));
+            }
+        }
+        self.limiter.feedback(sent, judged.signal);
+    }
+
     /// Refuses to send credentials over plain HTTP to anything but loopback.
     fn refuse_insecure(&self, spec: &RequestSpec, label: &str) -> Result<(), TransportError> {
         if !spec.carries_credentials {
@@ -257,21 +286,19 @@ impl HttpClient {
         })
     }
 
-    /// One attempt, counted, rate-limited and inside its tracing span.
+    /// One attempt, counted, rate-limited and inside its tracing span; with when it left.
     async fn send_counted(
         &self,
         spec: &RequestSpec,
         hooks: &dyn RequestHooks,
         label: &str,
         attempt: u32,
-    ) -> Attempt {
+    ) -> (Attempt, Instant) {
         self.counters.attempts.fetch_add(1, Ordering::Relaxed);
         if attempt > 1 {
             self.counters.retries.fetch_add(1, Ordering::Relaxed);
         }
-        if let Some(limiter) = &self.limiter {
-            limiter.acquire().await;
-        }
+        let sent = self.limiter.acquire().await;
         let span = info_span!(
             "http.request",
             provider = %self.provider,
@@ -288,7 +315,7 @@ impl HttpClient {
         if let Attempt::Response(ex) = &outcome {
             span.record("status", ex.status.as_u16());
         }
-        outcome
+        (outcome, sent)
     }
 
     fn log_retry<T>(
@@ -411,6 +438,7 @@ fn judge<T>(
             };
             return Judged {
                 verdict,
+                signal: Signal::Neutral,
                 decoded: None,
             };
         }
@@ -418,10 +446,20 @@ fn judge<T>(
     };
     hooks.observe_response(ex.status, &ex.headers);
     let by_status = classify_status(ex.status, &ex.headers, SystemTime::now());
-    let verdict = combine(by_status, hooks.classify_body(ex.status, &ex.body));
+    let body = hooks.classify_body(ex.status, &ex.body);
+    let verdict = combine(by_status, body);
+    let throttled = matches!(
+        ex.status,
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+    ) || body == BodyVerdict::Throttled;
     if verdict != Verdict::Done || !ex.status.is_success() {
         return Judged {
             verdict,
+            signal: if throttled {
+                Signal::Throttled
+            } else {
+                Signal::Neutral
+            },
             decoded: None,
         };
     }
@@ -438,6 +476,11 @@ fn judge<T>(
     };
     Judged {
         verdict,
+        signal: if decoded.is_ok() {
+            Signal::Healthy
+        } else {
+            Signal::Neutral
+        },
         decoded: Some(decoded),
     }
 }

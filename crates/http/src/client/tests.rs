@@ -279,7 +279,7 @@ impl RequestHooks for Stamp {
     }
     fn classify_body(&self, _: StatusCode, body: &[u8]) -> BodyVerdict {
         if body.starts_with(b"{\"code\":29001") {
-            BodyVerdict::Retry
+            BodyVerdict::Throttled
         } else {
             BodyVerdict::FollowStatus
         }
@@ -303,6 +303,11 @@ async fn hooks_run_per_attempt_and_classify_bodies() {
         .map(|h| h["x-attempt"].to_str().unwrap().to_owned())
         .collect();
     assert_eq!(stamps, vec!["0", "1"], "each attempt was prepared anew");
+    assert_eq!(
+        client.transport_stats().throttled,
+        1,
+        "the 29001 body counts"
+    );
 }
 
 #[tokio::test]
@@ -352,18 +357,37 @@ async fn credentials_are_refused_over_plain_http_off_loopback() {
 #[tokio::test]
 async fn requests_take_their_tokens_from_the_configured_limiter() {
     let (base, script) = serve(vec![(200, vec![], "{}".into())]).await;
-    let limit = crate::RateLimit::new(1.0, 1);
+    // One token per 100 s: the only one is the burst.
+    let limit = crate::RateLimit::new(0.01, 1);
     let client = HttpClient::new(test_provider(), fast().with_rate_limit(limit)).unwrap();
-    let limiter = client.limiter.clone().expect("a limiter");
-    assert_eq!(limiter.limit(), limit);
+    assert_eq!(client.limiter.policy(), crate::RatePolicy::Fixed(limit));
     client.execute(&spec(&base, "/r"), &NoHooks).await.unwrap();
     assert_eq!(script.hits.load(Ordering::SeqCst), 1);
     // The request spent the only token: the next one must wait (the limiter's own pacing
-    // is tested with a paused clock in `rate_limit`).
-    assert!(
-        !limiter.reserve().is_zero(),
-        "the request did not go through the limiter"
-    );
+    // is tested with a paused clock in `rate`).
+    let next = tokio::time::timeout(Duration::from_millis(200), client.limiter.acquire()).await;
+    assert!(next.is_err(), "the request did not go through the limiter");
+}
+
+#[tokio::test]
+async fn throttling_answers_are_counted_and_cut_the_adaptive_rate() {
+    let (base, _script) = serve(vec![
+        (429, vec![("retry-after", "0".into())], "{}".into()),
+        (503, vec![], "{}".into()),
+        (500, vec![], "{}".into()),
+        (200, vec![], "{}".into()),
+    ])
+    .await;
+    let client = HttpClient::new(
+        test_provider(),
+        fast().with_adaptive_rate(crate::AdaptiveRate::default()),
+    )
+    .unwrap();
+    client.execute(&spec(&base, "/r"), &NoHooks).await.unwrap();
+    let stats = client.transport_stats();
+    assert_eq!(stats.throttled, 2, "the 429 and the 503, not the 500");
+    let rate = stats.rate_per_second.expect("an adaptive rate");
+    assert!(rate < 20.0, "cut below the initial 20/s: {rate}");
 }
 
 /// Records every wait the client chose before a retry.

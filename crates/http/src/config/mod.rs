@@ -31,13 +31,16 @@ pub struct SourceSettings {
     pub label: Option<String>,
     /// Base URL override; without it the provider's `*_BASE_URL` variable, else production.
     pub base_url: Option<String>,
-    /// A fixed client-side limit in requests per second, replacing the adapter's default.
+    /// A fixed client-side limit in requests per second, replacing the adapter's default
+    /// adaptive rate.
     pub rate_limit: Option<f64>,
+    /// A ceiling for the adapter's adaptive rate, in requests per second.
+    pub max_rate: Option<f64>,
 }
 
 impl SourceSettings {
     /// The shared keys, as written in a file.
-    pub const KEYS: [&'static str; 3] = ["label", "base_url", "rate_limit"];
+    pub const KEYS: [&'static str; 4] = ["label", "base_url", "rate_limit", "max_rate"];
 
     /// Every problem of the shared keys.
     pub fn check(&self) -> Vec<ConfigIssue> {
@@ -59,21 +62,30 @@ impl SourceSettings {
                 "use an https:// URL (plain http:// only to localhost/127.0.0.1), or remove base_url for the provider's production API",
             );
         }
-        if let Some(rate) = self.rate_limit {
-            if !(rate.is_finite() && rate > 0.0 && rate <= MAX_RATE_LIMIT) {
-                issues.push(ConfigIssue::new(
-                    "rate_limit",
-                    format!("must be a number of requests per second within (0, {MAX_RATE_LIMIT}] (got {rate})"),
-                    "remove it to use the provider's default, or set e.g. rate_limit = 5",
-                ));
+        for (key, value) in [("rate_limit", self.rate_limit), ("max_rate", self.max_rate)] {
+            if let Some(rate) = value {
+                if !(rate.is_finite() && rate > 0.0 && rate <= MAX_RATE_LIMIT) {
+                    issues.push(ConfigIssue::new(
+                        key,
+                        format!("must be a number of requests per second within (0, {MAX_RATE_LIMIT}] (got {rate})"),
+                        format!("remove it to use the provider's adaptive default, or set e.g. {key} = 5"),
+                    ));
+                }
             }
+        }
+        if self.rate_limit.is_some() && self.max_rate.is_some() {
+            issues.push(ConfigIssue::new(
+                "max_rate",
+                "cannot be combined with rate_limit (a fixed rate has no ceiling to adapt under)",
+                "keep rate_limit for a fixed rate, or max_rate for an adaptive one under a ceiling",
+            ));
         }
         issues.into_vec()
     }
 
     /// Applies the shared keys to an adapter's builder: the label (when given), the base
-    /// URL (or the variable `base_url_env` when set), and a fixed rate limit with a burst
-    /// of about one second's worth.
+    /// URL (or the variable `base_url_env` when set), a fixed rate limit with a burst
+    /// of about one second's worth, or a ceiling over the adapter's adaptive rate.
     pub fn apply<B: SourceBuilder>(&self, mut builder: B, base_url_env: &str, env: &dyn Env) -> B {
         if let Some(label) = &self.label {
             builder = builder.with_label(label);
@@ -84,6 +96,9 @@ impl SourceSettings {
         if let Some(rate) = self.rate_limit {
             let burst = rate.ceil().clamp(1.0, MAX_RATE_LIMIT) as u32;
             builder = builder.with_rate_limit(RateLimit::new(rate, burst));
+        }
+        if let Some(ceiling) = self.max_rate {
+            builder = builder.with_max_rate(ceiling);
         }
         builder
     }

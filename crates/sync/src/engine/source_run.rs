@@ -44,6 +44,7 @@ pub(super) async fn run(
     report.duration = started.elapsed();
     let sent = source.transport_stats().since(&stats_before);
     (report.requests, report.retries) = (sent.attempts, sent.retries);
+    (report.throttled, report.rate_per_second) = (sent.throttled, sent.rate_per_second);
     if report.status == SourceStatus::Failed {
         for err in &report.errors {
             warn!(source = %id, "{err}");

@@ -1,0 +1,372 @@
+//! How fast to go when nobody says: the adaptive rate's settings ([`AdaptiveRate`]) and
+//! its controller, which is pure arithmetic on a clock reading so it can be tested exactly.
+//!
+//! # Why this algorithm
+//!
+//! Three designs were weighed:
+//!
+//! * The **AWS SDKs' `adaptive` retry mode**: a token bucket whose fill rate follows CUBIC
+//!   (the TCP congestion-control curve) on throttling answers: cut to β × the rate at the
+//!   throttle, climb back along a cubic that is flat near the old rate (so it stays just under
+//!   a limit it found) and convex beyond it (so it finds a raised limit quickly), and never
+//!   more than twice the rate actually sent.
+//! * **Netflix `concurrency-limits`** (AIMD, Gradient2): they limit *concurrency* from
+//!   latency. Our pages are already pipelined by a bounded driver, and the APIs here limit
+//!   *requests per second per credential*, so a latency signal would mostly measure the
+//!   server's load, not its quota.
+//! * **Google SRE, client-side throttling**: reject locally with probability
+//!   `max(0, (requests − K·accepts) / (requests + 1))`. It protects an overloaded backend
+//!   from a fleet of clients, but a batch sync has no request it may drop: every page must be
+//!   fetched, so it must be *delayed*, which is what a bucket does.
+//!
+//! So the limiter is AWS's design with two changes. It starts at a safe rate and, until the
+//! first throttle, grows like TCP slow start (each healthy answer adds
+//! [`AdaptiveRate::slow_start_step`] requests/s, so the rate multiplies while the server keeps
+//! up) instead of running unlimited until the first throttle. And CUBIC's constant is scaled
+//! by the throttled rate, so the climb back takes [`AdaptiveRate::recovery`] whatever the
+//! rate (AWS's fixed constant takes 2 s back to 10 requests/s but 7 s back to 400).
+//! A burst of throttling answers to requests that were already in flight cuts once.
+//! The bucket itself is [`governor`]'s.
+
+use std::time::Duration;
+
+/// The adaptive rate's settings: where it starts, how it grows, how hard it cuts.
+///
+/// ```
+/// use std::time::Duration;
+/// use affiliate_http::AdaptiveRate;
+///
+/// // Stay under 50 requests/s whatever the server allows; halve on every throttle.
+/// let careful = AdaptiveRate::default().with_ceiling(50.0).with_backoff(0.5);
+/// assert_eq!(careful.ceiling, Some(50.0));
+/// assert_eq!(careful.recovery, Duration::from_secs(4));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct AdaptiveRate {
+    /// Requests per second before anything was learnt (default 20).
+    pub initial: f64,
+    /// Never faster than this (default none: as fast as the server answers healthily).
+    pub ceiling: Option<f64>,
+    /// Never slower than this (default 0.5 requests/s).
+    pub floor: f64,
+    /// The fraction of the rate kept on a throttling answer, β (default 0.7, as AWS).
+    pub backoff: f64,
+    /// How long the climb back to the rate that was throttled takes (default 4 s).
+    pub recovery: Duration,
+    /// Requests/s added per healthy answer before the first throttle (default 2): with
+    /// every answer adding 2, the rate could grow by e² per second of full use; the cap of
+    /// twice the measured send rate holds it to about 4× per second.
+    pub slow_start_step: f64,
+}
+
+impl Default for AdaptiveRate {
+    fn default() -> Self {
+        Self {
+            initial: 20.0,
+            ceiling: None,
+            floor: 0.5,
+            backoff: 0.7,
+            recovery: Duration::from_secs(4),
+            slow_start_step: 2.0,
+        }
+    }
+}
+
+impl AdaptiveRate {
+    /// Starts at `per_second`.
+    pub fn with_initial(mut self, per_second: f64) -> Self {
+        self.initial = per_second;
+        self
+    }
+
+    /// Never faster than `per_second`.
+    pub fn with_ceiling(mut self, per_second: f64) -> Self {
+        self.ceiling = Some(per_second);
+        self
+    }
+
+    /// Keeps `fraction` of the rate on a throttling answer (clamped to 0.1..=0.95).
+    pub fn with_backoff(mut self, fraction: f64) -> Self {
+        self.backoff = fraction;
+        self
+    }
+
+    /// Takes `recovery` to climb back to the throttled rate.
+    pub fn with_recovery(mut self, recovery: Duration) -> Self {
+        self.recovery = recovery;
+        self
+    }
+
+    /// Adds `per_answer` requests/s per healthy answer until the first throttle.
+    pub fn with_slow_start_step(mut self, per_answer: f64) -> Self {
+        self.slow_start_step = per_answer;
+        self
+    }
+
+    /// The settings with every number in a usable range.
+    fn sane(self) -> Self {
+        let positive = |v: f64, or: f64| if v.is_finite() && v > 0.0 { v } else { or };
+        let floor = positive(self.floor, 0.5);
+        let ceiling = self.ceiling.map(|c| positive(c, floor).max(floor));
+        let initial = positive(self.initial, 20.0).max(floor);
+        Self {
+            initial: ceiling.map_or(initial, |c| initial.min(c)),
+            ceiling,
+            floor,
+            backoff: if self.backoff.is_finite() {
+                self.backoff.clamp(0.1, 0.95)
+            } else {
+                0.7
+            },
+            recovery: self.recovery.max(Duration::from_millis(100)),
+            slow_start_step: positive(self.slow_start_step, 0.0),
+        }
+    }
+}
+
+/// The send rate actually achieved: requests per half-second bucket, smoothed (AWS's
+/// `measured_tx_rate`).
+#[derive(Debug, Clone, Copy, Default)]
+struct Meter {
+    bucket_start: f64,
+    count: u32,
+    rate: f64,
+}
+
+impl Meter {
+    const BUCKET: f64 = 0.5;
+    const SMOOTH: f64 = 0.8;
+
+    fn record(&mut self, now: f64) {
+        self.count += 1;
+        let elapsed = now - self.bucket_start;
+        if elapsed >= Self::BUCKET {
+            let current = f64::from(self.count) / elapsed;
+            self.rate = if self.rate == 0.0 {
+                current
+            } else {
+                Self::SMOOTH * current + (1.0 - Self::SMOOTH) * self.rate
+            };
+            self.bucket_start = now;
+            self.count = 0;
+        }
+    }
+}
+
+/// Where the controller is: growing from the start, or climbing back after a throttle.
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    SlowStart,
+    /// `w_max` was the rate when the throttle came `at` (seconds on the controller's clock).
+    Cubic {
+        w_max: f64,
+        at: f64,
+    },
+}
+
+/// The adaptive rate over time; times are seconds since the limiter was made.
+#[derive(Debug, Clone)]
+pub(crate) struct Controller {
+    config: AdaptiveRate,
+    rate: f64,
+    phase: Phase,
+    meter: Meter,
+    /// When the rate was last cut: answers to requests sent before it do not cut again.
+    cut_at: f64,
+    /// When a request last had to wait for the bucket: the rate only grows while it is the
+    /// bottleneck (RFC 7661's rule for an application-limited sender).
+    limited_at: f64,
+}
+
+impl Controller {
+    pub(crate) fn new(config: AdaptiveRate) -> Self {
+        let config = config.sane();
+        Self {
+            rate: config.initial,
+            config,
+            phase: Phase::SlowStart,
+            meter: Meter::default(),
+            cut_at: f64::NEG_INFINITY,
+            limited_at: f64::NEG_INFINITY,
+        }
+    }
+
+    /// The rate to send at now.
+    pub(crate) fn rate(&self) -> f64 {
+        self.rate
+    }
+
+    /// A request left at `now`.
+    pub(crate) fn on_send(&mut self, now: f64) {
+        self.meter.record(now);
+    }
+
+    /// A request had to wait for its token at `now`: the rate is what holds the sender back.
+    pub(crate) fn on_wait(&mut self, now: f64) {
+        self.limited_at = now;
+    }
+
+    /// A healthy answer arrived at `now`: grow, if the rate was holding the sender back
+    /// within the last second.
+    pub(crate) fn on_healthy(&mut self, now: f64) {
+        if now - self.limited_at > 1.0 {
+            return;
+        }
+        let target = match self.phase {
+            Phase::SlowStart => self.rate + self.config.slow_start_step,
+            Phase::Cubic { w_max, at } => {
+                let k = self.config.recovery.as_secs_f64();
+                let scale = (1.0 - self.config.backoff) / k.powi(3);
+                w_max * (1.0 + scale * (now - at - k).powi(3))
+            }
+        };
+        // Never more than twice what was actually sent (once a half-second was measured):
+        // a rate nobody uses is not evidence.
+        let used = match self.meter.rate {
+            0.0 => f64::INFINITY,
+            measured => (2.0 * measured).max(self.config.initial),
+        };
+        self.rate = self.clamp(target.max(self.rate).min(used));
+    }
+
+    /// A throttling answer to a request sent at `sent` arrived at `now`. Returns true when it
+    /// cut the rate (false: an earlier answer of the same burst already did).
+    pub(crate) fn on_throttle(&mut self, sent: f64, now: f64) -> bool {
+        if sent < self.cut_at {
+            return false;
+        }
+        let measured = self.meter.rate;
+        let w_max = if measured > 0.0 {
+            measured.min(self.rate)
+        } else {
+            self.rate
+        };
+        self.rate = self.clamp(w_max * self.config.backoff);
+        self.phase = Phase::Cubic { w_max, at: now };
+        self.cut_at = now;
+        true
+    }
+
+    fn clamp(&self, rate: f64) -> f64 {
+        let capped = self.config.ceiling.map_or(rate, |c| rate.min(c));
+        capped.max(self.config.floor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sends as fast as the rate allows (every request waits for its token) and gets healthy
+    /// answers, for `secs` seconds from `from`.
+    fn run(c: &mut Controller, from: f64, secs: f64) -> f64 {
+        let mut t = from;
+        while t < from + secs {
+            c.on_wait(t);
+            c.on_send(t);
+            c.on_healthy(t);
+            t += 1.0 / c.rate();
+        }
+        t
+    }
+
+    #[test]
+    fn slow_start_multiplies_while_answers_are_healthy() {
+        let mut c = Controller::new(AdaptiveRate::default());
+        assert_eq!(c.rate(), 20.0);
+        run(&mut c, 0.0, 1.0);
+        assert!(
+            c.rate() > 60.0,
+            "about e² × 20 after a second: {}",
+            c.rate()
+        );
+    }
+
+    #[test]
+    fn a_rate_nobody_waits_for_does_not_grow() {
+        let mut c = Controller::new(AdaptiveRate::default());
+        // Answers arrive, but only 5 requests a second leave (the caller is the bottleneck).
+        for i in 0..100 {
+            let t = f64::from(i) * 0.2;
+            c.on_send(t);
+            c.on_healthy(t);
+        }
+        assert_eq!(c.rate(), 20.0, "stayed at the start");
+    }
+
+    #[test]
+    fn a_rate_grows_to_at_most_twice_what_was_sent() {
+        let mut c = Controller::new(AdaptiveRate::default());
+        // Every request waits, but answers keep coming faster than requests leave (a test
+        // of the cap alone): 10 answers per request.
+        for i in 0..40 {
+            let t = f64::from(i) * 0.1;
+            c.on_wait(t);
+            c.on_send(t);
+            for _ in 0..10 {
+                c.on_healthy(t);
+            }
+        }
+        assert!(c.rate() <= 20.01, "10 sent per second: {}", c.rate());
+    }
+
+    #[test]
+    fn a_throttle_cuts_to_beta_once_per_burst_then_cubic_climbs_back_in_recovery() {
+        let mut c = Controller::new(AdaptiveRate::default());
+        let t = run(&mut c, 0.0, 3.0);
+        let before = c.rate().min(c.meter.rate);
+        assert!(c.on_throttle(t - 0.01, t));
+        assert!((c.rate() - before * 0.7).abs() < 1e-9, "cut to 0.7×");
+        assert!(!c.on_throttle(t - 0.005, t + 0.01), "same burst: one cut");
+        let cut = c.rate();
+        c.on_wait(t + 2.0);
+        c.on_send(t + 2.0);
+        c.on_healthy(t + 2.0);
+        assert!(
+            c.rate() > cut && c.rate() < before,
+            "half way: between the cut and the old rate"
+        );
+        let after = run(&mut c, t + 2.0, 2.0);
+        assert!(
+            (c.rate() - before).abs() / before < 0.05,
+            "back to the old rate after the 4 s recovery: {} vs {before}",
+            c.rate()
+        );
+        run(&mut c, after, 4.0);
+        assert!(c.rate() > before * 1.2, "then probes above it");
+        assert!(
+            c.on_throttle(after + 2.0, after + 2.1),
+            "a later throttle cuts again"
+        );
+    }
+
+    #[test]
+    fn ceiling_and_floor_hold() {
+        let mut c = Controller::new(AdaptiveRate::default().with_ceiling(30.0));
+        run(&mut c, 0.0, 5.0);
+        assert_eq!(c.rate(), 30.0);
+        for i in 0..20 {
+            let t = 10.0 + f64::from(i);
+            c.on_throttle(t, t);
+        }
+        assert_eq!(c.rate(), 0.5, "floor");
+    }
+
+    #[test]
+    fn nonsense_settings_become_usable_ones() {
+        let c = Controller::new(AdaptiveRate {
+            initial: f64::NAN,
+            ceiling: Some(-1.0),
+            floor: 0.0,
+            backoff: 7.0,
+            recovery: Duration::ZERO,
+            slow_start_step: -3.0,
+        });
+        assert_eq!(c.config.floor, 0.5);
+        assert_eq!(c.config.ceiling, Some(0.5));
+        assert_eq!(c.rate(), 0.5);
+        assert_eq!(c.config.backoff, 0.95);
+        assert_eq!(c.config.slow_start_step, 0.0);
+    }
+}
