@@ -513,3 +513,22 @@ fn every_missing_secret_variable_is_reported() {
         "{text}"
     );
 }
+
+#[test]
+fn max_rate_is_checked_and_refused_next_to_a_fixed_rate_limit() {
+    let (code, text) = check_text("[[source]]\nprovider = \"census\"\nmax_rate = 0\n");
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("source[0].max_rate: must be a number of requests per second"),
+        "{text}"
+    );
+    let (code, text) =
+        check_text("[[source]]\nprovider = \"census\"\nmax_rate = 20\nrate_limit = 5\n");
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("max_rate: cannot be combined with rate_limit"),
+        "{text}"
+    );
+    let (code, text) = check_text("[[source]]\nprovider = \"census\"\nmax_rate = 20\n");
+    assert_eq!(code, Some(0), "{text}");
+}

@@ -45,23 +45,7 @@ impl Out {
     fn ids(&self) -> BTreeMap<String, Vec<String>> {
         match self {
             Out::Sqlite(p) if p.exists() => db_ids(p),
-            Out::Ndjson(p) if p.exists() => {
-                let text = std::fs::read_to_string(p).expect("read ndjson");
-                let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-                // A line cut off by the kill (no newline yet) was never committed: the next
-                // run cuts it off, so it is not counted.
-                let whole = text.split_inclusive('\n').filter(|l| l.ends_with('\n'));
-                for line in whole.map(str::trim_end) {
-                    let row: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
-                    let provider = row["provider"].as_str().unwrap_or_default().to_owned();
-                    let id = row["id"].as_str().unwrap_or_default().to_owned();
-                    out.entry(provider).or_default().push(id);
-                }
-                for ids in out.values_mut() {
-                    ids.sort();
-                }
-                out
-            }
+            Out::Ndjson(p) if p.exists() => ndjson_ids(p),
             _ => BTreeMap::new(),
         }
     }

@@ -237,6 +237,25 @@ pub fn db_ids(db: &Path) -> BTreeMap<String, Vec<String>> {
     out
 }
 
+/// Every id per provider in an NDJSON output, sorted (duplicates kept, so they show). A
+/// line cut off by a kill (no newline yet) was never committed: the next run cuts it off,
+/// so it is not counted.
+pub fn ndjson_ids(path: &Path) -> BTreeMap<String, Vec<String>> {
+    let text = std::fs::read_to_string(path).expect("read ndjson");
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let whole = text.split_inclusive('\n').filter(|l| l.ends_with('\n'));
+    for line in whole.map(str::trim_end) {
+        let row: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+        let provider = row["provider"].as_str().unwrap_or_default().to_owned();
+        let id = row["id"].as_str().unwrap_or_default().to_owned();
+        out.entry(provider).or_default().push(id);
+    }
+    for ids in out.values_mut() {
+        ids.sort();
+    }
+    out
+}
+
 /// Rows per provider.
 pub fn counts(ids: &BTreeMap<String, Vec<String>>) -> BTreeMap<String, usize> {
     ids.iter().map(|(p, v)| (p.clone(), v.len())).collect()
@@ -244,7 +263,14 @@ pub fn counts(ids: &BTreeMap<String, Vec<String>>) -> BTreeMap<String, usize> {
 
 /// Asserts the database holds exactly the ground truth: every id once, nothing else.
 pub fn assert_exactly_once(db: &Path, truth: &BTreeMap<String, Vec<String>>) {
-    let stored = db_ids(db);
+    assert_ids_exactly_once(&db_ids(db), truth);
+}
+
+/// Asserts `stored` (sorted ids per provider, duplicates kept) is exactly the ground truth.
+pub fn assert_ids_exactly_once(
+    stored: &BTreeMap<String, Vec<String>>,
+    truth: &BTreeMap<String, Vec<String>>,
+) {
     for (provider, expected) in truth {
         let got = stored.get(provider).cloned().unwrap_or_default();
         let mut unique = got.clone();

@@ -221,13 +221,14 @@ impl Controller {
                 w_max * (1.0 + scale * (now - at - k).powi(3))
             }
         };
-        // Never more than twice what was actually sent (once a half-second was measured):
-        // a rate nobody uses is not evidence.
+        // Never grow past twice what was actually sent (once a half-second was measured):
+        // a rate nobody uses is not evidence. The cap only holds growth back; it never
+        // lowers the rate, since a pause (a Retry-After) also lowers the measurement.
         let used = match self.meter.rate {
             0.0 => f64::INFINITY,
             measured => (2.0 * measured).max(self.config.initial),
         };
-        self.rate = self.clamp(target.max(self.rate).min(used));
+        self.rate = self.clamp(self.rate.max(target.min(used)));
     }
 
     /// A throttling answer to a request sent at `sent` arrived at `now`. Returns true when it
@@ -236,12 +237,9 @@ impl Controller {
         if sent < self.cut_at {
             return false;
         }
-        let measured = self.meter.rate;
-        let w_max = if measured > 0.0 {
-            measured.min(self.rate)
-        } else {
-            self.rate
-        };
+        // AWS takes min(measured, rate) here; the rate only grows while it holds requests
+        // back, so it is what was sent, without the measurement's lag.
+        let w_max = self.rate;
         self.rate = self.clamp(w_max * self.config.backoff);
         self.phase = Phase::Cubic { w_max, at: now };
         self.cut_at = now;
@@ -296,10 +294,11 @@ mod tests {
     }
 
     #[test]
-    fn a_rate_grows_to_at_most_twice_what_was_sent() {
+    fn a_rate_stops_growing_once_the_sent_rate_is_measured() {
         let mut c = Controller::new(AdaptiveRate::default());
         // Every request waits, but answers keep coming faster than requests leave (a test
-        // of the cap alone): 10 answers per request.
+        // of the cap alone): 10 answers per request, 10 requests a second.
+        let mut at_one_second = 0.0;
         for i in 0..40 {
             let t = f64::from(i) * 0.1;
             c.on_wait(t);
@@ -307,27 +306,28 @@ mod tests {
             for _ in 0..10 {
                 c.on_healthy(t);
             }
+            if i == 10 {
+                at_one_second = c.rate();
+            }
         }
-        assert!(c.rate() <= 20.01, "10 sent per second: {}", c.rate());
+        assert_eq!(c.rate(), at_one_second, "no growth once 10/s was measured");
     }
 
     #[test]
     fn a_throttle_cuts_to_beta_once_per_burst_then_cubic_climbs_back_in_recovery() {
         let mut c = Controller::new(AdaptiveRate::default());
         let t = run(&mut c, 0.0, 3.0);
-        let before = c.rate().min(c.meter.rate);
+        let before = c.rate();
         assert!(c.on_throttle(t - 0.01, t));
         assert!((c.rate() - before * 0.7).abs() < 1e-9, "cut to 0.7×");
         assert!(!c.on_throttle(t - 0.005, t + 0.01), "same burst: one cut");
         let cut = c.rate();
-        c.on_wait(t + 2.0);
-        c.on_send(t + 2.0);
-        c.on_healthy(t + 2.0);
+        let half = run(&mut c, t + 0.01, 2.0);
         assert!(
             c.rate() > cut && c.rate() < before,
             "half way: between the cut and the old rate"
         );
-        let after = run(&mut c, t + 2.0, 2.0);
+        let after = run(&mut c, half, 2.0);
         assert!(
             (c.rate() - before).abs() / before < 0.05,
             "back to the old rate after the 4 s recovery: {} vs {before}",
