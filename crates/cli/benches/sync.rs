@@ -9,8 +9,9 @@
 //! cargo bench -p affiliate-cli --bench sync -- footprint    # peak RSS and CPU per record, 10k and 1M
 //! ```
 //!
-//! The child's peak RSS and CPU time (user + system) come from `wait4`'s resource usage, so
-//! the emulators' own work in this process is not counted.
+//! The child's CPU time (user + system) comes from `wait4`'s resource usage and its peak RSS
+//! from `/proc/PID/status` (`VmHWM`), so the emulators' own work in this process is not
+//! counted.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -39,20 +40,45 @@ async fn measure(args: Vec<String>, env: Vec<(String, String)>) -> Measured {
         cmd.stdout(Stdio::null()).stderr(Stdio::piped());
         let started = Instant::now();
         let mut child = cmd.spawn().expect("spawn affiliate");
+        let hwm = watch_high_water_mark(child.id());
         let stderr = std::io::read_to_string(child.stderr.take().expect("stderr")).expect("read");
         let (status, usage) = wait4(child.id());
+        let peak_kib = hwm.join().expect("watcher");
         let wall = started.elapsed().as_secs_f64();
         assert_eq!(status, 0, "affiliate exited with {status}:\n{stderr}");
         let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
         Measured {
             wall,
             cpu: seconds(usage.ru_utime) + seconds(usage.ru_stime),
-            peak_rss_mib: usage.ru_maxrss as f64 / 1024.0,
+            peak_rss_mib: peak_kib as f64 / 1024.0,
             stderr,
         }
     })
     .await
     .expect("join")
+}
+
+/// Reads `VmHWM` (the peak RSS of the running program) of `pid` every 50 ms until it is gone,
+/// returning the last value in KiB. Not `wait4`'s `ru_maxrss`: Linux carries the RSS a
+/// process had before `exec` into it, so a child forked from this bench (which holds a
+/// million emulated rows) would report this bench's size.
+fn watch_high_water_mark(pid: u32) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let path = format!("/proc/{pid}/status");
+        let mut peak = 0;
+        while let Ok(status) = std::fs::read_to_string(&path) {
+            if status.contains("State:\tZ") {
+                break;
+            }
+            let hwm = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok());
+            peak = hwm.unwrap_or(peak).max(peak);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        peak
+    })
 }
 
 /// Waits for `pid` and returns its exit code and resource usage.
