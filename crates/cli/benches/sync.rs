@@ -7,6 +7,7 @@
 //! cargo bench -p affiliate-cli --bench sync -- defaults     # default config vs rate_limit = 1000
 //! cargo bench -p affiliate-cli --bench sync -- throttled    # emulators enforcing R = 50 and 400 req/s
 //! cargo bench -p affiliate-cli --bench sync -- footprint    # peak RSS and CPU per record, 10k and 1M
+//! cargo bench -p affiliate-cli --bench sync -- profile      # 100k into NDJSON under callgrind
 //! ```
 //!
 //! The child's CPU time (user + system) comes from `wait4`'s resource usage and its peak RSS
@@ -39,6 +40,8 @@ async fn measure(args: Vec<String>, env: Vec<(String, String)>) -> Measured {
         let mut cmd = command(&args, &env);
         cmd.stdout(Stdio::null()).stderr(Stdio::piped());
         let started = Instant::now();
+        // Reaped by `wait4` below (which also returns its resource usage).
+        #[allow(clippy::zombie_processes)]
         let mut child = cmd.spawn().expect("spawn affiliate");
         let hwm = watch_high_water_mark(child.id());
         let stderr = std::io::read_to_string(child.stderr.take().expect("stderr")).expect("read");
@@ -354,6 +357,46 @@ async fn footprint() {
     println!();
 }
 
+/// One full sync of 25k invitees per provider into NDJSON with the binary under
+/// `valgrind --tool=callgrind` (instruction counts are repeatable on a noisy machine); prints
+/// where the profile went (read it with `callgrind_annotate`).
+async fn profile() {
+    let sandbox = Sandbox::start(25_000, Duration::ZERO).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write(
+        dir.path(),
+        "profile.toml",
+        &config(&sandbox, None, Some(1000)),
+    );
+    let out = format!("ndjson:{}", dir.path().join("profile.ndjson").display());
+    let profile = std::env::temp_dir().join("affiliate-sync.callgrind");
+    let mut cmd = command(&[], &sandbox.env());
+    let mut valgrind = std::process::Command::new("valgrind");
+    valgrind
+        .args(["--tool=callgrind", "--callgrind-out-file"])
+        .arg(&profile)
+        .arg(cmd.get_program())
+        .args([
+            "sync",
+            "--config",
+            &config.display().to_string(),
+            "--out",
+            &out,
+        ])
+        .envs(cmd.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .stdin(Stdio::null());
+    cmd.env_clear();
+    let status = tokio::task::spawn_blocking(move || valgrind.status())
+        .await
+        .expect("join")
+        .expect("run valgrind");
+    assert!(status.success(), "valgrind: {status}");
+    println!(
+        "## profile: 100,000 invitees into NDJSON under callgrind: {}\n",
+        profile.display()
+    );
+}
+
 #[tokio::main]
 async fn main() {
     let chosen: Vec<String> = std::env::args()
@@ -369,5 +412,9 @@ async fn main() {
     }
     if wants("footprint") {
         footprint().await;
+    }
+    // Minutes under valgrind: only when asked for by name.
+    if chosen.iter().any(|c| c == "profile") {
+        profile().await;
     }
 }
