@@ -373,8 +373,8 @@ async fn profile() {
     let mut cmd = command(&[], &sandbox.env());
     let mut valgrind = std::process::Command::new("valgrind");
     valgrind
-        .args(["--tool=callgrind", "--callgrind-out-file"])
-        .arg(&profile)
+        .arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={}", profile.display()))
         .arg(cmd.get_program())
         .args([
             "sync",

@@ -34,11 +34,31 @@ impl Fingerprints {
         }
         self.recent.insert(fp);
         if self.recent.len() >= SeenSet::MERGE_AT {
-            self.sorted.reserve_exact(self.recent.len());
-            self.sorted.extend(self.recent.drain());
-            self.sorted.sort_unstable();
+            let mut batch: Vec<u128> = self.recent.drain().collect();
+            batch.sort_unstable();
+            merge_into(&mut self.sorted, &batch);
         }
         true
+    }
+}
+
+/// Merges the sorted `batch` into the sorted `sorted`, from the back, in place: O(n + b)
+/// time and no scratch beyond the batch (re-sorting all n per merge made a listing of a
+/// million records quadratic; a stable sort's merge would need n/2 of scratch).
+fn merge_into(sorted: &mut Vec<u128>, batch: &[u128]) {
+    let old = sorted.len();
+    sorted.reserve_exact(batch.len());
+    sorted.resize(old + batch.len(), 0);
+    let (mut i, mut j, mut out) = (old, batch.len(), sorted.len());
+    while j > 0 {
+        out -= 1;
+        if i > 0 && sorted[i - 1] > batch[j - 1] {
+            sorted[out] = sorted[i - 1];
+            i -= 1;
+        } else {
+            sorted[out] = batch[j - 1];
+            j -= 1;
+        }
     }
 }
 
@@ -97,6 +117,18 @@ mod tests {
         assert!(seen.contains("a"));
         assert!(!seen.contains("b"));
         assert_eq!(seen.clone().len(), 1);
+    }
+
+    #[test]
+    fn merging_a_batch_keeps_everything_sorted() {
+        let mut sorted = vec![2, 4, 6, 8];
+        merge_into(&mut sorted, &[1, 5, 9, 10]);
+        assert_eq!(sorted, [1, 2, 4, 5, 6, 8, 9, 10]);
+        let mut empty = Vec::new();
+        merge_into(&mut empty, &[3, 7]);
+        assert_eq!(empty, [3, 7]);
+        merge_into(&mut empty, &[]);
+        assert_eq!(empty, [3, 7]);
     }
 
     #[test]

@@ -6,9 +6,8 @@
 //! run that changes nothing writes nothing.
 
 use affiliate_core::Invitee;
-use chrono::{DateTime, Utc};
 
-use super::row::{text_cells, COLUMNS};
+use super::row::{value_cells, COLUMNS};
 
 /// The columns whose changes are recorded (every stored column but the key and
 /// `synced_at`), in [`COLUMNS`](super::COLUMNS) order.
@@ -40,8 +39,7 @@ pub(crate) struct Change {
 
 /// The tracked cells of `invitee`.
 pub(crate) fn tracked(invitee: &Invitee) -> Tracked {
-    let cells = text_cells(invitee, DateTime::<Utc>::UNIX_EPOCH);
-    std::array::from_fn(|i| cells[i + 3].clone())
+    value_cells(invitee)
 }
 
 /// The changes from `stored` (`None`: never seen) to `new`.

@@ -58,10 +58,30 @@ pub(crate) fn key_of(provider: &str, account: &str, id: &str) -> String {
 
 /// A record as the 14 text cells of [`COLUMNS`] (`None` is an empty/NULL cell).
 pub(crate) fn text_cells(invitee: &Invitee, synced_at: DateTime<Utc>) -> [Option<String>; 14] {
+    let [status, invited, joined, updated, name, email, paid, role, by, extra] =
+        value_cells(invitee);
     [
         Some(invitee.source.provider.as_str().to_owned()),
         Some(invitee.source.account.clone()),
         Some(invitee.id.clone()),
+        status,
+        invited,
+        joined,
+        updated,
+        name,
+        email,
+        paid,
+        role,
+        by,
+        extra,
+        Some(format_time(synced_at)),
+    ]
+}
+
+/// The 10 cells between the key and `synced_at` (`status` to `extra`): what a change is
+/// tracked on.
+pub(crate) fn value_cells(invitee: &Invitee) -> [Option<String>; 10] {
+    [
         Some(invitee.status.as_str().to_owned()),
         invitee.invited_at.map(format_time),
         invitee.joined_at.map(format_time),
@@ -72,7 +92,6 @@ pub(crate) fn text_cells(invitee: &Invitee, synced_at: DateTime<Utc>) -> [Option
         invitee.role.clone(),
         invitee.invited_by.clone(),
         extra_json(invitee),
-        Some(format_time(synced_at)),
     ]
 }
 
