@@ -30,14 +30,27 @@ struct Scenario {
     rows: u64,
     latency: Duration,
     concurrency: usize,
-    rate: Option<f64>,
+    pace: Pace,
 }
 
-/// The scenario's fixed client-side limit, or none.
-fn limited<B: SourceBuilder>(builder: B, rate: Option<f64>) -> B {
-    match rate {
-        Some(rate) => builder.with_rate_limit(RateLimit::new(rate, 1)),
-        None => builder.without_rate_limit(),
+/// The client-side rate of a scenario.
+#[derive(Clone, Copy)]
+enum Pace {
+    /// None at all: the bound is the latency's.
+    Unlimited,
+    /// A fixed rate R: the bound is max(P/R, latency's).
+    Fixed(f64),
+    /// The adapter's default (adaptive, starting at 20/s): measured against the latency's
+    /// bound, so the ratio shows what learning the rate costs.
+    Default,
+}
+
+/// The scenario's client-side rate.
+fn limited<B: SourceBuilder>(builder: B, pace: Pace) -> B {
+    match pace {
+        Pace::Fixed(rate) => builder.with_rate_limit(RateLimit::new(rate, 1)),
+        Pace::Unlimited => builder.without_rate_limit(),
+        Pace::Default => builder,
     }
 }
 
@@ -50,7 +63,7 @@ async fn run(s: &Scenario) {
             let builder = affiliate_triport::TriportBuilder::new()
                 .with_base_url(emu.base_url())
                 .with_session(emu.session());
-            let source = limited(builder, s.rate).build().expect("client");
+            let source = limited(builder, s.pace).build().expect("client");
             (Box::new(emu), Arc::new(source))
         }
         Provider::Census => {
@@ -60,7 +73,7 @@ async fn run(s: &Scenario) {
             let builder = affiliate_census::CensusBuilder::new()
                 .with_base_url(emu.base_url())
                 .with_token(emu.token());
-            let source = limited(builder, s.rate).build().expect("client");
+            let source = limited(builder, s.pace).build().expect("client");
             (Box::new(emu), Arc::new(source))
         }
     };
@@ -81,7 +94,10 @@ async fn run(s: &Scenario) {
     } as f64;
     let sent = emu.requests().len();
     let latency_bound = (pages / s.concurrency as f64).ceil() * s.latency.as_secs_f64();
-    let rate_bound = s.rate.map_or(0.0, |r| pages / r);
+    let rate_bound = match s.pace {
+        Pace::Fixed(r) => pages / r,
+        Pace::Unlimited | Pace::Default => 0.0,
+    };
     let bound = latency_bound.max(rate_bound);
     println!(
         "{:<44} pages={:>4} sent={sent:>4} L={:>3}ms C={} R={:>5} measured={:>7.3}s bound={:>7.3}s ratio={:.2}",
@@ -89,7 +105,11 @@ async fn run(s: &Scenario) {
         pages,
         s.latency.as_millis(),
         s.concurrency,
-        s.rate.map_or("none".to_owned(), |r| format!("{r}/s")),
+        match s.pace {
+            Pace::Fixed(r) => format!("{r}/s"),
+            Pace::Unlimited => "none".to_owned(),
+            Pace::Default => "adaptive".to_owned(),
+        },
         elapsed,
         bound,
         elapsed / bound
@@ -105,7 +125,7 @@ async fn main() {
             rows: 199 * 40,
             latency: Duration::from_millis(20),
             concurrency: 1,
-            rate: None,
+            pace: Pace::Unlimited,
         },
         Scenario {
             provider: Provider::Triport,
@@ -113,7 +133,7 @@ async fn main() {
             rows: 199 * 80,
             latency: Duration::from_millis(20),
             concurrency: 4,
-            rate: None,
+            pace: Pace::Unlimited,
         },
         Scenario {
             provider: Provider::Triport,
@@ -121,7 +141,7 @@ async fn main() {
             rows: 199 * 160,
             latency: Duration::from_millis(20),
             concurrency: 8,
-            rate: None,
+            pace: Pace::Unlimited,
         },
         Scenario {
             provider: Provider::Triport,
@@ -129,7 +149,7 @@ async fn main() {
             rows: 199 * 100,
             latency: Duration::from_millis(20),
             concurrency: 8,
-            rate: Some(50.0),
+            pace: Pace::Fixed(50.0),
         },
         Scenario {
             provider: Provider::Census,
@@ -137,7 +157,7 @@ async fn main() {
             rows: 100 * 80,
             latency: Duration::from_millis(20),
             concurrency: 4,
-            rate: None,
+            pace: Pace::Unlimited,
         },
         Scenario {
             provider: Provider::Census,
@@ -145,7 +165,7 @@ async fn main() {
             rows: 100 * 160,
             latency: Duration::from_millis(20),
             concurrency: 8,
-            rate: None,
+            pace: Pace::Unlimited,
         },
         Scenario {
             provider: Provider::Census,
@@ -153,7 +173,39 @@ async fn main() {
             rows: 100 * 100,
             latency: Duration::from_millis(20),
             concurrency: 8,
-            rate: Some(50.0),
+            pace: Pace::Fixed(50.0),
+        },
+        Scenario {
+            provider: Provider::Triport,
+            name: "triport newest-first, default rate, C=4",
+            rows: 199 * 500,
+            latency: Duration::from_millis(20),
+            concurrency: 4,
+            pace: Pace::Default,
+        },
+        Scenario {
+            provider: Provider::Triport,
+            name: "triport newest-first, default rate, C=8",
+            rows: 199 * 1000,
+            latency: Duration::from_millis(20),
+            concurrency: 8,
+            pace: Pace::Default,
+        },
+        Scenario {
+            provider: Provider::Census,
+            name: "census counted, default rate, C=4",
+            rows: 100 * 1000,
+            latency: Duration::from_millis(20),
+            concurrency: 4,
+            pace: Pace::Default,
+        },
+        Scenario {
+            provider: Provider::Census,
+            name: "census counted, default rate, C=8",
+            rows: 100 * 1000,
+            latency: Duration::from_millis(20),
+            concurrency: 8,
+            pace: Pace::Default,
         },
     ];
     for s in &scenarios {

@@ -34,20 +34,19 @@ pub fn default_since_date() -> NaiveDate {
     NaiveDate::from_ymd_opt(2017, 1, 1).unwrap_or(NaiveDate::MIN)
 }
 
-/// The ceiling of CoinW's adaptive rate, in requests per second: half of the lowest per-UID
+/// The ceiling of CoinW's adaptive rate, in requests per second: 80 % of the lowest per-UID
 /// limit published for CoinW's other private endpoints (100/s). The partner endpoint has no
 /// published limit, and repeated `29001` answers escalate (5 minutes at half rate, then a
-/// 30 s ban, then an 8 h blacklist), so this adapter never probes for the real one.
-pub const MAX_RATE: f64 = 50.0;
+/// 30 s ban, then an 8 h blacklist), so this adapter never probes past the published one.
+pub const MAX_RATE: f64 = 80.0;
 
 /// CoinW's adaptive rate: conservative where the generic one is brisk. It starts at
-/// 5 requests/s, grows by 1/s per healthy answer, never exceeds [`MAX_RATE`], halves on a
-/// `29001` (instead of keeping 0.7×), and takes 10 s (instead of 4) to climb back to the
-/// rate that was throttled, so a throttle is rare and never repeated in a burst.
+/// 10 requests/s (half the generic start), never exceeds [`MAX_RATE`], halves on a `29001`
+/// (instead of keeping 0.7×), and takes 10 s (instead of 4) to climb back to the rate that
+/// was throttled, so a throttle is rare and never repeated in a burst.
 pub fn default_adaptive_rate() -> AdaptiveRate {
     AdaptiveRate::default()
-        .with_initial(5.0)
-        .with_slow_start_step(1.0)
+        .with_initial(10.0)
         .with_ceiling(MAX_RATE)
         .with_backoff(0.5)
         .with_recovery(Duration::from_secs(10))

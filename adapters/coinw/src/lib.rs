@@ -59,7 +59,7 @@
 //! * **Throttling.** `29001` arrives in an HTTP 200; the signing hook's body check makes the
 //!   transport retry it with jittered exponential backoff (each attempt re-signed with a
 //!   fresh timestamp), and halves the adaptive rate ([`default_adaptive_rate`]: from
-//!   5 requests/s, never above [`MAX_RATE`]), because CoinW escalates repeated throttling
+//!   10 requests/s, never above [`MAX_RATE`]), because CoinW escalates repeated throttling
 //!   to bans.
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![deny(rustdoc::broken_intra_doc_links)]

@@ -234,7 +234,7 @@ impl Controller {
     /// A throttling answer to a request sent at `sent` arrived at `now`. Returns true when it
     /// cut the rate (false: an earlier answer of the same burst already did).
     pub(crate) fn on_throttle(&mut self, sent: f64, now: f64) -> bool {
-        if sent < self.cut_at {
+        if sent <= self.cut_at {
             return false;
         }
         // AWS takes min(measured, rate) here; the rate only grows while it holds requests

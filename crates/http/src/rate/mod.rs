@@ -305,16 +305,15 @@ mod tests {
         let before = limiter.stats().per_second.unwrap();
         let at = limiter.acquire().await;
         limiter.feedback(at, Signal::Throttled);
+        let cut = limiter.stats().per_second.unwrap();
+        // The bucket follows the controller within 5 %, so `before` may lag it that much.
+        assert!(cut <= before * 0.7 * 1.05, "cut to 0.7×: {before} → {cut}");
         limiter.feedback(at, Signal::Throttled);
         let after = limiter.stats();
         assert_eq!(after.throttled, 2, "every throttling answer is counted");
-        let cut = after.per_second.unwrap();
-        assert!(
-            cut <= before * 0.7 + 1e-9,
-            "cut once to ≤ 0.7×: {before} → {cut}"
-        );
-        assert!(
-            cut > before * 0.3,
+        assert_eq!(
+            after.per_second,
+            Some(cut),
             "the second answer of the burst did not cut again"
         );
     }
