@@ -383,9 +383,17 @@ impl Inner {
                 *header_written |= !bytes.is_empty();
             }
             Output::File(data) => {
-                let mut sources = self.sources.clone();
-                sources.insert(source.clone(), state.clone());
-                data.commit(self.format, bytes, &sources)?;
+                // In place rather than on a copy of every source's state (a clone per page):
+                // a failed commit puts the previous state back.
+                let previous = self.sources.insert(source.clone(), state);
+                if let Err(err) = data.commit(self.format, bytes, &self.sources) {
+                    match previous {
+                        Some(previous) => self.sources.insert(source, previous),
+                        None => self.sources.remove(&source),
+                    };
+                    return Err(err);
+                }
+                return Ok(());
             }
         }
         self.sources.insert(source, state);
