@@ -131,7 +131,8 @@ fn only(config: &str, provider: &str) -> String {
 /// Syncs the sandbox with `config` into `out` (`ndjson:` or `sqlite://`) and checks every
 /// record of the providers configured arrived exactly once.
 async fn sync(sandbox: &Sandbox, dir: &Path, name: &str, config: &str, sqlite: bool) -> Measured {
-    let config = &write(dir, &format!("{name}.toml"), config);
+    let text = config;
+    let config = write(dir, &format!("{name}.toml"), text);
     let path = dir.join(format!("{name}.{}", if sqlite { "db" } else { "ndjson" }));
     let out = if sqlite {
         format!("sqlite://{}", path.display())
@@ -152,7 +153,7 @@ async fn sync(sandbox: &Sandbox, dir: &Path, name: &str, config: &str, sqlite: b
         ndjson_ids(&path)
     };
     let mut truth = sandbox.truth();
-    truth.retain(|provider, _| config_names(config, provider));
+    truth.retain(|provider, _| text.contains(&format!("provider = \"{provider}\"")));
     assert_ids_exactly_once(&stored, &truth);
     measured
 }
@@ -246,12 +247,6 @@ fn served(log: &[RequestRecord], retry_after: Option<Duration>) -> Served {
         early_retries: early,
         during_retry_after: during,
     }
-}
-
-/// True when the config file at `config` has a source of `provider`.
-fn config_names(config: &Path, provider: &str) -> bool {
-    let text = std::fs::read_to_string(config).expect("read config");
-    text.contains(&format!("provider = \"{provider}\""))
 }
 
 /// Emulators enforcing R requests/s per credential (burst R/10), default client config,

@@ -93,8 +93,11 @@ struct State {
     controller: Option<Controller>,
     /// No request leaves before this (a `Retry-After`, or a quota with nothing left).
     paused_until: Option<Instant>,
-    /// A rate the server's quota headers allow until the window resets.
+    /// A rate the server's quota headers allow until the window resets (what is left over
+    /// the time to the reset).
     quota_cap: Option<(f64, Instant)>,
+    /// The sustained rate of the server's announced policy (quota over window), once seen.
+    policy_cap: Option<f64>,
 }
 
 impl RateLimiter {
@@ -122,6 +125,7 @@ impl RateLimiter {
                 controller,
                 paused_until: None,
                 quota_cap: None,
+                policy_cap: None,
             }),
         }
     }
@@ -179,8 +183,7 @@ impl RateLimiter {
             Signal::Throttled => controller.on_throttle(sent, now),
             Signal::Neutral => return,
         };
-        let rate = controller.rate();
-        state.set_rate(rate, cut);
+        state.follow_controller(cut);
     }
 
     /// Holds every request back for `wait` (a `Retry-After`).
@@ -198,18 +201,19 @@ impl RateLimiter {
             return;
         };
         let reset = quota.reset.map(|r| r.min(max_wait));
-        match (quota.remaining, reset) {
-            (Some(0), Some(reset)) => self.pause(reset),
-            (Some(left), Some(reset)) if !reset.is_zero() => {
+        if let (Some(0), Some(reset)) = (quota.remaining, reset) {
+            self.pause(reset);
+            return;
+        }
+        let mut state = self.lock();
+        if let (Some(left), Some(reset)) = (quota.remaining, reset) {
+            if !reset.is_zero() {
                 let allowed = left as f64 / reset.as_secs_f64();
-                self.lock().quota_cap = Some((allowed, Instant::now() + reset));
+                state.quota_cap = Some((allowed, Instant::now() + reset));
             }
-            _ => {}
         }
-        if let Some(rate) = quota.policy_rate {
-            let mut state = self.lock();
-            state.quota_cap = Some((rate, Instant::now() + Duration::from_secs(3600)));
-        }
+        state.policy_cap = quota.policy_rate.or(state.policy_cap);
+        state.follow_controller(false);
     }
 
     fn seconds(&self, at: Instant) -> f64 {
@@ -218,6 +222,16 @@ impl RateLimiter {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+impl RateLimiter {
+    /// The wait the limiter chooses for a request sent now (taking its token when it need
+    /// not wait): tests check the delay itself instead of a clock's progress.
+    pub(crate) fn next_wait(&self) -> Option<Duration> {
+        let now = Instant::now();
+        self.lock().wait(now, self.seconds(now))
     }
 }
 
@@ -233,9 +247,7 @@ impl State {
         }
         if self.quota_cap.is_some_and(|(_, until)| until <= now) {
             self.quota_cap = None;
-            if let Some(rate) = self.controller.as_ref().map(Controller::rate) {
-                self.set_rate(rate, false);
-            }
+            self.follow_controller(false);
         }
         let wait = self.bucket.as_ref().and_then(|b| b.try_take().err());
         if wait.is_some() {
@@ -246,10 +258,15 @@ impl State {
         wait
     }
 
-    /// Paces at `rate` (under the quota's cap): a new, empty bucket when the rate was cut or
-    /// moved by more than 5 %, so small steps do not churn buckets.
-    fn set_rate(&mut self, rate: f64, cut: bool) {
-        let rate = self.quota_cap.map_or(rate, |(cap, _)| rate.min(cap));
+    /// Paces at the controller's rate under the quota's caps (nothing to do for a fixed or
+    /// no limit): a new, empty bucket when the rate was `cut` or moved by more than 5 %, so
+    /// small steps do not churn buckets.
+    fn follow_controller(&mut self, cut: bool) {
+        let Some(rate) = self.controller.as_ref().map(Controller::rate) else {
+            return;
+        };
+        let caps = [self.quota_cap.map(|(cap, _)| cap), self.policy_cap];
+        let rate = caps.into_iter().flatten().fold(rate, f64::min);
         let current = self.bucket.as_ref().map_or(0.0, Bucket::per_second);
         if cut || (rate - current).abs() > 0.05 * current {
             self.bucket = Some(Bucket::empty(rate, adaptive_burst(rate)));
@@ -266,42 +283,41 @@ fn adaptive_burst(rate: f64) -> u32 {
 mod tests {
     use super::*;
 
-    async fn sends_within(limiter: &RateLimiter, window: Duration) -> u32 {
-        let end = Instant::now() + window;
-        let mut sent = 0;
-        while Instant::now() < end {
+    /// Sends `count` requests as fast as the limiter lets them, each answered healthily.
+    async fn send_healthy(limiter: &RateLimiter, count: u32) {
+        for _ in 0..count {
             let at = limiter.acquire().await;
             limiter.feedback(at, Signal::Healthy);
-            sent += 1;
         }
-        sent
+    }
+
+    fn rate(limiter: &RateLimiter) -> f64 {
+        limiter.stats().per_second.expect("a paced rate")
     }
 
     #[tokio::test(start_paused = true)]
     async fn fixed_burst_then_sustained_rate() {
         let limiter = RateLimiter::new(RatePolicy::Fixed(RateLimit::new(10.0, 5)));
-        let start = Instant::now();
         for _ in 0..5 {
-            limiter.acquire().await;
+            assert_eq!(limiter.next_wait(), None, "the burst is free");
         }
-        assert_eq!(start.elapsed(), Duration::ZERO, "the burst is free");
-        for _ in 0..10 {
-            limiter.acquire().await;
-        }
-        let waited = start.elapsed().as_secs_f64();
-        assert!(
-            (0.99..1.01).contains(&waited),
-            "10 more at 10/s take 1 s, took {waited}"
+        assert_eq!(
+            limiter.next_wait(),
+            Some(Duration::from_millis(100)),
+            "then one token per 100 ms"
         );
+        tokio::time::advance(Duration::from_millis(100)).await;
+        assert_eq!(limiter.next_wait(), None);
         assert_eq!(limiter.stats().per_second, Some(10.0));
     }
 
     #[tokio::test(start_paused = true)]
     async fn adaptive_grows_while_healthy_and_cuts_on_a_throttle() {
         let limiter = RateLimiter::new(RatePolicy::default());
-        let first = sends_within(&limiter, Duration::from_secs(1)).await;
-        let second = sends_within(&limiter, Duration::from_secs(1)).await;
-        assert!(first >= 20 && second > 2 * first, "{first} then {second}");
+        assert_eq!(rate(&limiter), 20.0, "the safe start");
+        send_healthy(&limiter, 100).await;
+        let grown = rate(&limiter);
+        assert!(grown > 40.0, "100 healthy answers while paced: {grown}");
         let before = limiter.stats().per_second.unwrap();
         let at = limiter.acquire().await;
         limiter.feedback(at, Signal::Throttled);
@@ -321,11 +337,17 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_pause_holds_every_request_even_unlimited_ones() {
         let limiter = RateLimiter::new(RatePolicy::Unlimited);
-        let start = Instant::now();
-        limiter.acquire().await;
+        assert_eq!(limiter.next_wait(), None);
         limiter.pause(Duration::from_secs(1));
-        limiter.acquire().await;
-        assert_eq!(start.elapsed(), Duration::from_secs(1));
+        assert_eq!(limiter.next_wait(), Some(Duration::from_secs(1)));
+        limiter.pause(Duration::from_millis(10));
+        assert_eq!(
+            limiter.next_wait(),
+            Some(Duration::from_secs(1)),
+            "a shorter pause does not cut a longer one short"
+        );
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(limiter.next_wait(), None);
         assert_eq!(limiter.stats().per_second, None);
     }
 
@@ -335,36 +357,36 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("x-ratelimit-remaining", "0".parse().unwrap());
         h.insert("x-ratelimit-reset", "3".parse().unwrap());
-        let start = Instant::now();
         limiter.observe_quota(&h, Duration::from_secs(60));
-        limiter.acquire().await;
-        assert_eq!(start.elapsed(), Duration::from_secs(3));
+        assert_eq!(limiter.next_wait(), Some(Duration::from_secs(3)));
         h.insert("x-ratelimit-reset", "3600".parse().unwrap());
         limiter.observe_quota(&h, Duration::from_secs(60));
-        limiter.acquire().await;
         assert_eq!(
-            start.elapsed(),
-            Duration::from_secs(63),
+            limiter.next_wait(),
+            Some(Duration::from_secs(60)),
             "capped at max_wait"
         );
     }
 
     #[tokio::test(start_paused = true)]
-    async fn an_adaptive_rate_keeps_under_what_the_quota_has_left() {
+    async fn an_adaptive_rate_keeps_under_what_the_quota_has_left_and_its_policy() {
         let limiter = RateLimiter::new(RatePolicy::default());
         let mut h = HeaderMap::new();
         h.insert("ratelimit-remaining", "4".parse().unwrap());
         h.insert("ratelimit-reset", "2".parse().unwrap());
+        h.insert("ratelimit-policy", "100;w=10".parse().unwrap());
         limiter.observe_quota(&h, Duration::from_secs(60));
-        let at = limiter.acquire().await;
-        limiter.feedback(at, Signal::Healthy);
-        assert_eq!(limiter.stats().per_second, Some(2.0), "4 left over 2 s");
+        assert_eq!(
+            rate(&limiter),
+            2.0,
+            "4 left over 2 s, under the policy's 10/s"
+        );
         tokio::time::advance(Duration::from_secs(3)).await;
-        let at = limiter.acquire().await;
-        limiter.feedback(at, Signal::Healthy);
-        assert!(
-            limiter.stats().per_second.unwrap() >= 20.0,
-            "the cap ends at the reset"
+        limiter.next_wait();
+        assert_eq!(
+            rate(&limiter),
+            10.0,
+            "past the reset, the policy's rate still holds"
         );
     }
 }
