@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use affiliate_core::driver::{invitees, DriverOptions};
 use affiliate_core::{InviteeSource, Scope, SourceError};
+use affiliate_http::SourceBuilder;
 use affiliate_sandbox::{Drift, Emulator, Fault, FaultPlan};
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -28,14 +29,50 @@ pub trait Harness: Send + Sync {
     fn page_size(&self) -> u32;
     /// Starts an emulator holding `records` records.
     async fn start(&self, records: u64) -> Self::Emu;
-    /// A source reading `emu`, configured with [`Harness::page_size`] and
+    /// A source reading `emu` at `via`'s base URL (the emulator's own, or a proxy in front
+    /// of it), configured with [`Harness::page_size`],
+    /// [`FastTransport::fast`](crate::FastTransport::fast) and `via`'s transport limits.
+    fn source_via(&self, emu: &Self::Emu, via: &Via) -> Arc<dyn InviteeSource>;
+    /// A source reading `emu` directly, configured with [`Harness::page_size`] and
     /// [`FastTransport::fast`](crate::FastTransport::fast).
-    fn source(&self, emu: &Self::Emu) -> Arc<dyn InviteeSource>;
+    fn source(&self, emu: &Self::Emu) -> Arc<dyn InviteeSource> {
+        self.source_via(emu, &Via::direct(emu.base_url()))
+    }
     /// A source reading `emu` with credentials the emulator refuses, plus every secret
     /// value it was given (none may appear in `Debug`, errors or logs).
     fn refused_source(&self, emu: &Self::Emu) -> (Arc<dyn InviteeSource>, Vec<String>);
     /// The secret values [`Harness::source`] was given.
     fn secrets(&self, emu: &Self::Emu) -> Vec<String>;
+}
+
+/// Where and how a [`Harness`] source connects.
+#[derive(Debug, Clone)]
+pub struct Via {
+    /// The base URL.
+    pub base_url: String,
+    /// The per-attempt timeout.
+    pub timeout: Duration,
+    /// The largest body read.
+    pub max_body_bytes: usize,
+}
+
+impl Via {
+    /// `base_url` with the test transport's timeout (5 s) and the default body cap (16 MiB).
+    pub fn direct(base_url: String) -> Self {
+        Self {
+            base_url,
+            timeout: Duration::from_secs(5),
+            max_body_bytes: 16 * 1024 * 1024,
+        }
+    }
+
+    /// Applies the limits to an adapter builder already set up by the harness.
+    pub fn apply<B: SourceBuilder>(&self, builder: B) -> B {
+        builder
+            .with_base_url(self.base_url.clone())
+            .with_timeout(self.timeout)
+            .with_max_body_bytes(self.max_body_bytes)
+    }
 }
 
 /// Collects a full listing, failing the test on any error.
@@ -243,6 +280,46 @@ macro_rules! conformance_suite {
     ($harness:expr) => {
         mod conformance {
             use super::*;
+            #[test]
+            fn fault_schedules() {
+                let cases = $crate::schedules::check(&$harness, $crate::schedules::BOUNDED_CASES);
+                eprintln!("{cases} fault schedules listed exactly once or failed typed");
+            }
+            /// Found by the schedules: a server answering its last page for every later
+            /// request kept a newest-first listing fetching until `max_pages`, and made a
+            /// counted one end early without its other rows.
+            #[test]
+            fn a_server_repeating_its_last_page_is_stopped() {
+                let h = $harness;
+                let wire = vec![
+                    $crate::proxy::Wire::Pass,
+                    $crate::proxy::Wire::Pass,
+                    $crate::proxy::Wire::RepeatLast,
+                ];
+                $crate::schedules::replay(
+                    &h,
+                    &$crate::schedules::Schedule::wire_only(4 * u64::from(h.page_size()) + 3, wire),
+                );
+            }
+            /// Found by the schedules: a server serving fewer rows a page than asked, without
+            /// saying so, made a counted listing skip rows silently.
+            #[test]
+            fn a_silently_clamped_page_size_loses_nothing() {
+                let h = $harness;
+                let mut schedule = $crate::schedules::Schedule::wire_only(
+                    4 * u64::from(h.page_size()) + 3,
+                    Vec::new(),
+                );
+                schedule.clamp = Some(u64::from(h.page_size()) / 2);
+                $crate::schedules::replay(&h, &schedule);
+            }
+            /// The long run: `cargo test -p affiliate-tests -- --ignored fault_schedules_long`.
+            #[test]
+            #[ignore = "long: 1,000 schedules per adapter"]
+            fn fault_schedules_long() {
+                let cases = $crate::schedules::check(&$harness, $crate::schedules::LONG_CASES);
+                eprintln!("{cases} fault schedules listed exactly once or failed typed");
+            }
             #[tokio::test]
             async fn empty_source() {
                 $crate::conformance::empty_source(&$harness).await

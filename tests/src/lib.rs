@@ -5,6 +5,8 @@
 
 pub mod conformance;
 pub mod logs;
+pub mod proxy;
+pub mod schedules;
 pub mod stub;
 
 use std::time::Duration;

@@ -9,7 +9,7 @@ use affiliate_core::{ErrorKind, InviteeSource, InviteeStatus, Scope, SourceError
 use affiliate_sandbox::census::{CensusConfig, CensusEmulator};
 use affiliate_sandbox::Emulator;
 use affiliate_sandbox::{Fault, FaultPlan};
-use affiliate_tests::conformance::{assert_exactly_once, first_error, list, Harness};
+use affiliate_tests::conformance::{assert_exactly_once, first_error, list, Harness, Via};
 use affiliate_tests::FastTransport;
 use async_trait::async_trait;
 use futures::TryStreamExt;
@@ -41,8 +41,8 @@ impl Harness for CensusHarness {
             .await
             .expect("emulator starts")
     }
-    fn source(&self, emu: &CensusEmulator) -> Arc<dyn InviteeSource> {
-        Arc::new(client(emu))
+    fn source_via(&self, emu: &CensusEmulator, via: &Via) -> Arc<dyn InviteeSource> {
+        Arc::new(via.apply(builder(emu)).build().expect("valid config"))
     }
     fn refused_source(&self, emu: &CensusEmulator) -> (Arc<dyn InviteeSource>, Vec<String>) {
         let wrong = "census_wrong_pat_7f7f".to_owned();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use affiliate_coinw::{CoinwBuilder, WindowLength};
 use affiliate_core::InviteeSource;
 use affiliate_sandbox::coinw::{CoinwConfig, CoinwEmulator};
-use affiliate_tests::conformance::Harness;
+use affiliate_tests::conformance::{Harness, Via};
 use affiliate_tests::FastTransport;
 use async_trait::async_trait;
 
@@ -39,8 +39,8 @@ impl Harness for CoinwHarness {
             .await
             .expect("emulator starts")
     }
-    fn source(&self, emu: &CoinwEmulator) -> Arc<dyn InviteeSource> {
-        Arc::new(builder(emu).build().expect("valid config"))
+    fn source_via(&self, emu: &CoinwEmulator, via: &Via) -> Arc<dyn InviteeSource> {
+        Arc::new(via.apply(builder(emu)).build().expect("valid config"))
     }
     fn refused_source(&self, emu: &CoinwEmulator) -> (Arc<dyn InviteeSource>, Vec<String>) {
         let wrong = "coinw-wrong-secret-7f7f".to_owned();

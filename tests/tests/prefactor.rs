@@ -9,7 +9,7 @@ use affiliate_prefactor::{PrefactorBuilder, PrefactorClient, PrefactorError};
 use affiliate_sandbox::prefactor::{PrefactorConfig, PrefactorEmulator};
 use affiliate_sandbox::Emulator;
 use affiliate_sandbox::{Fault, FaultPlan};
-use affiliate_tests::conformance::{assert_exactly_once, first_error, list, Harness};
+use affiliate_tests::conformance::{assert_exactly_once, first_error, list, Harness, Via};
 use affiliate_tests::FastTransport;
 use async_trait::async_trait;
 use futures::TryStreamExt;
@@ -41,8 +41,8 @@ impl Harness for PrefactorHarness {
             .await
             .expect("emulator starts")
     }
-    fn source(&self, emu: &PrefactorEmulator) -> Arc<dyn InviteeSource> {
-        Arc::new(client(emu))
+    fn source_via(&self, emu: &PrefactorEmulator, via: &Via) -> Arc<dyn InviteeSource> {
+        Arc::new(via.apply(builder(emu)).build().expect("valid config"))
     }
     fn refused_source(&self, emu: &PrefactorEmulator) -> (Arc<dyn InviteeSource>, Vec<String>) {
         let wrong = "pf_wrong_token_7f7f".to_owned();

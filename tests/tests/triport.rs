@@ -8,7 +8,7 @@ use affiliate_core::driver::{invitees, DriverOptions};
 use affiliate_core::{ErrorKind, InviteeSource, Scope};
 use affiliate_sandbox::triport::{TriportConfig, TriportEmulator};
 use affiliate_sandbox::{Emulator, Fault, FaultPlan};
-use affiliate_tests::conformance::{assert_exactly_once, first_error, list, Harness};
+use affiliate_tests::conformance::{assert_exactly_once, first_error, list, Harness, Via};
 use affiliate_tests::FastTransport;
 use affiliate_triport::{TriportBuilder, TriportClient, TriportError};
 use async_trait::async_trait;
@@ -18,15 +18,17 @@ struct TriportHarness;
 
 const PAGE: u32 = 7;
 
-fn client(emu: &TriportEmulator, limit: u32) -> TriportClient {
+fn builder(emu: &TriportEmulator, limit: u32) -> TriportBuilder {
     TriportBuilder::new()
         .with_base_url(emu.base_url())
         .with_session(emu.session())
         .with_admin_token(emu.admin_token().unwrap_or("none"))
         .with_limit(limit)
         .fast()
-        .build()
-        .expect("valid config")
+}
+
+fn client(emu: &TriportEmulator, limit: u32) -> TriportClient {
+    builder(emu, limit).build().expect("valid config")
 }
 
 #[async_trait]
@@ -40,8 +42,8 @@ impl Harness for TriportHarness {
             .await
             .expect("emulator starts")
     }
-    fn source(&self, emu: &TriportEmulator) -> Arc<dyn InviteeSource> {
-        Arc::new(client(emu, PAGE))
+    fn source_via(&self, emu: &TriportEmulator, via: &Via) -> Arc<dyn InviteeSource> {
+        Arc::new(via.apply(builder(emu, PAGE)).build().expect("valid config"))
     }
     fn refused_source(&self, emu: &TriportEmulator) -> (Arc<dyn InviteeSource>, Vec<String>) {
         let wrong = "wrong-session-7f7f".to_owned();

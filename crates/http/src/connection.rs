@@ -197,4 +197,11 @@ pub trait SourceBuilder: Sized {
         self.connection().client.timeout = timeout;
         self
     }
+
+    /// The largest answer body read (default 16 MiB); a bigger one fails the request with
+    /// a typed error instead of being held in memory.
+    fn with_max_body_bytes(mut self, bytes: usize) -> Self {
+        self.connection().client.max_body_bytes = bytes;
+        self
+    }
 }

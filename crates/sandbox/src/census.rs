@@ -263,6 +263,9 @@ impl Emulator for CensusEmulator {
     fn set_drift(&self, drift: Drift) {
         self.ctx.shared.lock().data.set_drift(drift);
     }
+    fn set_page_clamp(&self, rows: Option<u64>) {
+        self.ctx.shared.lock().data.set_page_clamp(rows);
+    }
     fn set_rate_limit(&self, limit: Option<RateLimit>) {
         self.ctx.shared.set_rate_limit(limit);
     }

@@ -30,6 +30,7 @@ pub struct Dataset {
     spacing: Duration,
     drift: Drift,
     drift_steps: u64,
+    page_clamp: Option<u64>,
 }
 
 impl Dataset {
@@ -44,6 +45,7 @@ impl Dataset {
             spacing,
             drift: Drift::default(),
             drift_steps: 0,
+            page_clamp: None,
         }
     }
 
@@ -55,6 +57,18 @@ impl Dataset {
     /// Sets the drift applied by [`Dataset::after_request`].
     pub fn set_drift(&mut self, drift: Drift) {
         self.drift = drift;
+    }
+
+    /// Serves at most `rows` rows a page whatever the request asks and without saying so
+    /// (a silently clamped page size); `None` serves what is asked.
+    pub fn set_page_clamp(&mut self, rows: Option<u64>) {
+        self.page_clamp = rows;
+    }
+
+    /// `limit`, lowered to the page clamp.
+    fn clamped(&self, limit: u64) -> u64 {
+        self.page_clamp
+            .map_or(limit, |clamp| limit.min(clamp.max(1)))
     }
 
     /// Live rows.
@@ -168,6 +182,7 @@ impl Dataset {
 
     /// Up to `limit` live rows of `lo..hi`, newest first, skipping `offset`.
     pub fn page_desc(&self, lo: u64, hi: u64, offset: u64, limit: u64) -> Vec<u64> {
+        let limit = self.clamped(limit);
         let Some(mut seq) = self.nth_desc(lo, hi, offset) else {
             return Vec::new();
         };
@@ -189,6 +204,7 @@ impl Dataset {
 
     /// Up to `limit` live rows of `lo..hi`, oldest first, skipping `offset`.
     pub fn page_asc(&self, lo: u64, hi: u64, offset: u64, limit: u64) -> Vec<u64> {
+        let limit = self.clamped(limit);
         let hi = hi.min(self.next_seq);
         let Some(mut seq) = self.nth_asc(lo, hi, offset) else {
             return Vec::new();

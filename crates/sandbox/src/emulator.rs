@@ -16,6 +16,9 @@ pub trait Emulator: Send + Sync {
     fn set_faults(&self, faults: FaultPlan);
     /// Replaces the drift applied after each list request.
     fn set_drift(&self, drift: Drift);
+    /// Serves at most `rows` rows a page whatever the request asks, without saying so
+    /// (`None`: what is asked); see [`Dataset::set_page_clamp`](crate::Dataset::set_page_clamp).
+    fn set_page_clamp(&self, rows: Option<u64>);
     /// Replaces the server-side rate limit (`None`: unlimited); every bucket starts full.
     fn set_rate_limit(&self, limit: Option<RateLimit>);
     /// Every request received so far, as `METHOD /path?query` (throttled ones included).

@@ -298,6 +298,9 @@ impl Emulator for PrefactorEmulator {
     fn set_drift(&self, drift: Drift) {
         self.ctx.shared.lock().data.set_drift(drift);
     }
+    fn set_page_clamp(&self, rows: Option<u64>) {
+        self.ctx.shared.lock().data.set_page_clamp(rows);
+    }
     fn set_rate_limit(&self, limit: Option<RateLimit>) {
         self.ctx.shared.set_rate_limit(limit);
     }

@@ -35,6 +35,9 @@ impl Walk {
             self.follow_next(start.clone(), next).await?;
             return Ok(false);
         };
+        if !first.invitees.is_empty() {
+            self.check_full(start, first.invitees.len(), total)?;
+        }
         let planned_rows = if first.invitees.is_empty() { 0 } else { total };
         let mut plan = Remaining::after(start.position, planned_rows);
         if self.fetched + plan.pages() > self.options.max_pages {
@@ -62,6 +65,9 @@ impl Walk {
                     plan.extend_to(now);
                 }
             }
+            if page.total == Some(total) {
+                self.check_full(&cursor, page.invitees.len(), total)?;
+            }
             let empty = page.invitees.is_empty();
             let resume = Some(cursor.with_position(cursor.position.following()));
             self.emit(cursor.clone(), page.invitees, resume).await?;
@@ -80,6 +86,22 @@ impl Walk {
             self.reread_tail(last).await?;
         }
         Ok(drifted)
+    }
+
+    /// Fails a page holding fewer rows than asked for when the unchanged total says the
+    /// list goes on past it: the server clamps the page size (the planned pages would skip
+    /// the rows between), or answers an empty page where its total says rows are.
+    fn check_full(&self, cursor: &Cursor, rows: usize, total: u64) -> Result<(), Halt> {
+        let asked = cursor.position.size();
+        if rows < asked as usize && cursor.position.first_row() + (rows as u64) < total {
+            return Err(self.pagination(PaginationError::ShortPage {
+                cursor: cursor.clone(),
+                rows,
+                asked,
+                total,
+            }));
+        }
+        Ok(())
     }
 
     /// Re-reads the last page and follows `next` until the list ends again, picking up

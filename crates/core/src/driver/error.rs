@@ -17,10 +17,24 @@ pub enum PaginationError {
         /// What the provider said comes next.
         next: Cursor,
     },
-    /// Following the provider's `next`, a whole page held only rows already emitted: the
-    /// server is ignoring the position asked for.
+    /// A page held only rows already emitted (following `next`), or exactly the rows of the
+    /// page before it from another position: the server is ignoring the position asked for.
     #[error("page {0:?} repeated only rows already listed; the server ignores the position")]
     NoProgress(Cursor),
+    /// A page came back with fewer rows than asked for (or none) although the unchanged
+    /// total says more follow: the server serves smaller pages than asked without saying
+    /// so, or answers the wrong page, and walking on by page would skip rows.
+    #[error("page {cursor:?} held {rows} rows of the {asked} asked for while the total is {total}: the server silently serves smaller pages; set the page size to {rows} or less")]
+    ShortPage {
+        /// The page.
+        cursor: Cursor,
+        /// Rows it held.
+        rows: usize,
+        /// Rows asked for.
+        asked: u32,
+        /// The total the listing reported.
+        total: u64,
+    },
     /// More pages than the configured ceiling.
     #[error("more than {0} pages in one listing (max_pages)")]
     PageCeiling(u64),

@@ -60,6 +60,7 @@ mod newest_pages;
 mod seen;
 
 use std::future::{ready, Future};
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use futures::channel::mpsc;
@@ -70,7 +71,7 @@ use futures::{FutureExt, SinkExt, StreamExt};
 pub use error::PaginationError;
 pub use seen::SeenSet;
 
-use crate::{Cursor, Invitee, InviteeSource, Page, Scope, SourceError, Strategy};
+use crate::{Cursor, Invitee, InviteeSource, Page, Position, Scope, SourceError, Strategy};
 
 /// Knobs of the driver. Plain data with documented defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,6 +218,7 @@ pub fn slice_pages(
             options,
             out,
             fetched: 0,
+            previous: None,
         };
         let result = match walk.source.strategy_for(&walk.scope) {
             Strategy::NewestFirstOffset => walk.newest_first(start).await,
@@ -254,6 +256,8 @@ struct Walk {
     options: DriverOptions,
     out: mpsc::Sender<Result<DrivenPage, SourceError>>,
     fetched: u64,
+    /// The position and row fingerprint of the last non-empty page emitted.
+    previous: Option<(Position, u64)>,
 }
 
 impl Walk {
@@ -276,6 +280,28 @@ impl Walk {
         Ok(result?)
     }
 
+    /// Fails a page holding the same rows, in the same order, as the page emitted before it
+    /// from another position: the server ignores the position asked for (it repeats a
+    /// page), and walking on would either never end or end with rows never read.
+    fn check_moves(&mut self, fetched: &Cursor, rows: &[Invitee]) -> Result<(), Halt> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut hasher = DefaultHasher::new();
+        for row in rows {
+            row.id.hash(&mut hasher);
+        }
+        let print = hasher.finish();
+        let repeated = self
+            .previous
+            .is_some_and(|(position, previous)| previous == print && position != fetched.position);
+        if repeated {
+            return Err(self.pagination(PaginationError::NoProgress(fetched.clone())));
+        }
+        self.previous = Some((fetched.position, print));
+        Ok(())
+    }
+
     fn pagination(&self, err: PaginationError) -> Halt {
         Halt::Failed(err.into_source_error(&self.source.id().provider))
     }
@@ -287,6 +313,7 @@ impl Walk {
         rows: Vec<Invitee>,
         resume: Option<Cursor>,
     ) -> Result<(), Halt> {
+        self.check_moves(&fetched, &rows)?;
         let before = rows.len();
         let invitees: Vec<Invitee> = rows
             .into_iter()

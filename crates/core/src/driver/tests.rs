@@ -22,6 +22,11 @@ struct FakeList {
     fetches: AtomicU64,
     on_fetch: Mutation,
     report_total: bool,
+    /// Serve at most this many rows a page, whatever the cursor asks.
+    clamp: Option<usize>,
+    /// From this many fetches on, answer every cursor with the last page served.
+    repeat_after: Option<u64>,
+    last: Mutex<Option<Page>>,
 }
 
 impl std::fmt::Debug for FakeList {
@@ -40,7 +45,20 @@ impl FakeList {
             fetches: AtomicU64::new(0),
             on_fetch: Box::new(|_, _| {}),
             report_total: true,
+            clamp: None,
+            repeat_after: None,
+            last: Mutex::new(None),
         }
+    }
+
+    fn clamped(mut self, rows: usize) -> Self {
+        self.clamp = Some(rows);
+        self
+    }
+
+    fn repeating_after(mut self, fetches: u64) -> Self {
+        self.repeat_after = Some(fetches);
+        self
     }
 
     fn mutate(mut self, f: impl Fn(u64, &mut Vec<String>) + Send + Sync + 'static) -> Self {
@@ -72,9 +90,20 @@ impl InviteeSource for FakeList {
     }
     async fn fetch(&self, cursor: &Cursor) -> Result<Page, SourceError> {
         let n = self.fetches.fetch_add(1, Ordering::SeqCst);
+        if self.repeat_after.is_some_and(|after| n >= after) {
+            if let Some(page) = self.last.lock().unwrap().clone() {
+                return Ok(page);
+            }
+        }
         let mut rows = self.rows.lock().unwrap();
-        let start = cursor.position.first_row() as usize;
-        let end = (start + cursor.position.size() as usize).min(rows.len());
+        let size = self.clamp.map_or(cursor.position.size() as usize, |c| {
+            c.min(cursor.position.size() as usize)
+        });
+        let start = match cursor.position {
+            Position::Page { number, .. } => (number as usize - 1) * size,
+            Position::Offset { offset, .. } => offset as usize,
+        };
+        let end = (start + size).min(rows.len());
         let invitees = rows
             .get(start..end)
             .unwrap_or_default()
@@ -83,11 +112,13 @@ impl InviteeSource for FakeList {
             .collect();
         let total = self.report_total.then(|| rows.len() as u64);
         (self.on_fetch)(n, &mut rows);
-        Ok(Page {
+        let page = Page {
             invitees,
             next: None,
             total,
-        })
+        };
+        *self.last.lock().unwrap() = Some(page.clone());
+        Ok(page)
     }
 }
 
@@ -363,4 +394,62 @@ async fn counted_newest_first_slice_growing_inside_keeps_its_tail() {
         .await
         .unwrap();
     assert_exactly_once(&got, (0..95).map(|i| format!("r{i}")));
+}
+
+async fn first_error(list: FakeList) -> (SourceError, u64) {
+    let list = Arc::new(list);
+    let results: Vec<_> = invitees(list.clone(), Scope::full(), DriverOptions::default())
+        .collect()
+        .await;
+    let err = results.into_iter().find_map(Result::err).expect("an error");
+    (err, list.fetches.load(Ordering::SeqCst))
+}
+
+#[tokio::test]
+async fn a_silently_clamped_page_size_is_an_error_not_a_loss() {
+    // 20 rows asked 7 a page; the server serves 3 a page and says 20 in all: paging by 7
+    // would skip 4 rows of every 7.
+    let list = FakeList::new(
+        Strategy::Counted {
+            growing_tail: false,
+        },
+        7,
+        20,
+    )
+    .clamped(3);
+    let (err, _) = first_error(list).await;
+    assert_eq!(err.kind(), crate::ErrorKind::Pagination);
+    assert!(err.to_string().contains("held 3 rows of the 7"), "{err}");
+    // A short last page is the end of the list, not a clamp.
+    let list = Arc::new(FakeList::new(
+        Strategy::Counted {
+            growing_tail: false,
+        },
+        7,
+        20,
+    ));
+    assert_eq!(ids(list, 4).await.len(), 20);
+}
+
+#[tokio::test]
+async fn a_server_repeating_its_last_page_forever_is_stopped() {
+    for strategy in [
+        Strategy::NewestFirstOffset,
+        Strategy::Counted {
+            growing_tail: false,
+        },
+        Strategy::NewestFirstPages,
+    ] {
+        let list = FakeList::new(strategy, 5, 200).repeating_after(2);
+        let (err, fetches) = first_error(list).await;
+        assert_eq!(err.kind(), crate::ErrorKind::Pagination, "{strategy:?}");
+        assert!(
+            err.to_string().contains("ignores the position"),
+            "{strategy:?}: {err}"
+        );
+        assert!(
+            fetches < 20,
+            "{strategy:?}: {fetches} fetches before stopping"
+        );
+    }
 }

@@ -399,6 +399,9 @@ impl Emulator for CoinwEmulator {
     fn set_drift(&self, drift: Drift) {
         self.shared.lock().data.set_drift(drift);
     }
+    fn set_page_clamp(&self, rows: Option<u64>) {
+        self.shared.lock().data.set_page_clamp(rows);
+    }
     fn set_rate_limit(&self, limit: Option<RateLimit>) {
         self.shared.state.set_rate_limit(limit);
     }
