@@ -133,13 +133,17 @@ impl SourceError {
 
 impl fmt::Display for SourceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A transport cause already names the request and its attempts: say each once.
+        let cause = self.cause.to_string();
         write!(f, "{}", self.provider)?;
-        if let Some(request) = &self.request {
-            write!(f, " {request}")?;
+        match &self.request {
+            Some(request) if !cause.starts_with(request.as_str()) => write!(f, " {request}: ")?,
+            _ => f.write_str(": ")?,
         }
-        write!(f, ": {}", self.cause)?;
-        if self.attempts > 1 {
-            write!(f, " (after {} attempts)", self.attempts)?;
+        f.write_str(&cause)?;
+        let attempts = format!(" (after {} attempts)", self.attempts);
+        if self.attempts > 1 && !cause.ends_with(&attempts) {
+            f.write_str(&attempts)?;
         }
         Ok(())
     }

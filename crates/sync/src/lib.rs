@@ -34,7 +34,7 @@ pub mod state;
 pub use engine::SyncEngine;
 pub use error::{BoxError, SinkError};
 pub use observer::{NoopObserver, Observer, PageEvent, SourceStart};
-pub use options::{SourceLimits, SyncOptions};
+pub use options::{SourceLimits, SyncOptions, DEFAULT_DEADLINE};
 pub use pii::EmailPolicy;
 #[cfg(feature = "postgres")]
 pub use queue::{

@@ -1,9 +1,14 @@
 //! Knobs of a sync run: plain data with documented defaults.
 
 use affiliate_core::driver::DriverOptions;
+use std::time::Duration;
+
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::{EmailPolicy, SyncMode};
+
+/// The default [`SyncOptions::deadline`]: 6 hours per source.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(6 * 3600);
 
 /// How a [`SyncEngine`](crate::SyncEngine) runs. Every field has a documented default.
 ///
@@ -47,6 +52,13 @@ pub struct SyncOptions {
     pub refresh: Option<TimeDelta>,
     /// Make the next incremental run a refresh pass whatever its age (default false).
     pub force_refresh: bool,
+    /// The longest one source's part of a run may take, planning included (default 6
+    /// hours; `None`: no limit). Each request has its own timeout and the retries their
+    /// own budget; this bounds the whole listing, so a server that trickles its answers
+    /// or never finishes a body cannot hold a scheduled run forever. When it passes, the
+    /// request in flight is dropped, committed pages stay (the next run resumes from
+    /// them) and the source fails with [`FailureStage::Deadline`](crate::FailureStage::Deadline).
+    pub deadline: Option<Duration>,
 }
 
 impl Default for SyncOptions {
@@ -62,6 +74,7 @@ impl Default for SyncOptions {
             email: EmailPolicy::Keep,
             refresh: Some(TimeDelta::hours(24)),
             force_refresh: false,
+            deadline: Some(DEFAULT_DEADLINE),
         }
     }
 }
@@ -118,6 +131,12 @@ impl SyncOptions {
     /// Sets [`SyncOptions::refresh`].
     pub fn with_refresh(mut self, refresh: Option<TimeDelta>) -> Self {
         self.refresh = refresh;
+        self
+    }
+
+    /// Sets [`SyncOptions::deadline`].
+    pub fn with_deadline(mut self, deadline: Option<Duration>) -> Self {
+        self.deadline = deadline;
         self
     }
 

@@ -50,6 +50,8 @@ pub enum FailureStage {
     Fetch,
     /// The sink could not load state or commit.
     Sink,
+    /// The source's part of the run passed [`SyncOptions::deadline`](crate::SyncOptions::deadline).
+    Deadline,
     /// The source's task panicked.
     Panic,
 }
@@ -61,6 +63,7 @@ impl fmt::Display for FailureStage {
             FailureStage::Plan => "plan",
             FailureStage::Fetch => "fetch",
             FailureStage::Sink => "sink",
+            FailureStage::Deadline => "deadline",
             FailureStage::Panic => "panic",
         })
     }
@@ -100,6 +103,19 @@ impl SourceFailure {
         }
     }
 
+    /// The deadline passed while `stage` ran (in `slice`, when paging).
+    pub(crate) fn deadline(deadline: Duration, doing: &str, slice: Option<&Cursor>) -> Self {
+        Self {
+            stage: FailureStage::Deadline,
+            kind: None,
+            slice: slice.cloned(),
+            message: format!(
+                "the source's deadline of {} passed while {doing}; committed pages are kept and the next run resumes from them (raise sync.deadline if the provider is this slow)",
+                humantime::format_duration(deadline)
+            ),
+        }
+    }
+
     pub(crate) fn other(stage: FailureStage, message: impl Into<String>) -> Self {
         Self {
             stage,
@@ -112,7 +128,11 @@ impl SourceFailure {
 
 impl fmt::Display for SourceFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} failed: {}", self.stage, self.message)
+        match self.stage {
+            // The message already says what ran out.
+            FailureStage::Deadline => f.write_str(&self.message),
+            stage => write!(f, "{stage} failed: {}", self.message),
+        }
     }
 }
 

@@ -38,14 +38,17 @@ pub(crate) fn check(args: CheckArgs) -> Result<(), Failure> {
     println!("{}: ok", config.path.display());
     println!("  sources: {}", sources.join(", "));
     println!(
-        "  sync:    {} (overlap {} min, refresh {}, fail_fast {})",
+        "  sync:    {} (overlap {} min, refresh {}, fail_fast {}, deadline {})",
         config.sync.mode,
         config.sync.overlap.num_minutes(),
         config
             .sync
             .refresh
             .map_or("never".to_owned(), |r| format!("every {} h", r.num_hours())),
-        config.sync.fail_fast
+        config.sync.fail_fast,
+        config.sync.deadline.map_or("none".to_owned(), |d| {
+            humantime::format_duration(d).to_string()
+        }),
     );
     match output {
         Some(target) => println!("  output:  {target}"),

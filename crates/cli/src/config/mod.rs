@@ -63,6 +63,8 @@ pub(crate) struct SyncSettings {
     pub(crate) refresh: Option<TimeDelta>,
     /// Stop every source when one fails.
     pub(crate) fail_fast: bool,
+    /// The longest one source's part of a run may take (`None`: no limit).
+    pub(crate) deadline: Option<std::time::Duration>,
     /// The email policy.
     pub(crate) email: EmailSetting,
 }
@@ -74,6 +76,7 @@ impl Default for SyncSettings {
             overlap: TimeDelta::hours(1),
             refresh: Some(TimeDelta::hours(24)),
             fail_fast: false,
+            deadline: Some(affiliate::sync::DEFAULT_DEADLINE),
             email: EmailSetting::Keep,
         }
     }
@@ -226,6 +229,7 @@ impl Config {
             .with_overlap(self.sync.overlap)
             .with_refresh(self.sync.refresh)
             .with_fail_fast(self.sync.fail_fast)
+            .with_deadline(self.sync.deadline)
             .with_email(email);
         Ok(Resolved { sources, options })
     }
@@ -270,6 +274,18 @@ fn sync_settings(raw: raw::RawSync, errors: &mut Vec<ConfigError>) -> SyncSettin
         None => {}
     }
     sync.fail_fast = raw.fail_fast.unwrap_or(false);
+    const DEADLINE_FIX: &str = "e.g. deadline = \"6h\" (the default), or deadline = \"none\"";
+    match raw.deadline {
+        Some(toml::Value::String(none)) if none.trim() == "none" => sync.deadline = None,
+        Some(deadline) => match values::duration(&deadline).map(|d| d.to_std()) {
+            Ok(Ok(d)) if !d.is_zero() => sync.deadline = Some(d),
+            Ok(_) => errors.push(
+                ConfigError::new("sync.deadline", "must be longer than zero").fix(DEADLINE_FIX),
+            ),
+            Err(m) => errors.push(ConfigError::new("sync.deadline", m).fix(DEADLINE_FIX)),
+        },
+        None => {}
+    }
     if raw.email_salt.is_some() {
         errors.push(
             ConfigError::new(
@@ -373,6 +389,7 @@ mod tests {
             overlap = "30m"
             refresh = "6h"
             fail_fast = true
+            deadline = "90m"
             email = "hash"
             email_salt_env = "SALT"
 
@@ -390,6 +407,10 @@ mod tests {
         .unwrap();
         assert_eq!(config.sync.mode, SyncMode::Incremental);
         assert_eq!(config.sync.overlap, TimeDelta::minutes(30));
+        assert_eq!(
+            config.sync.deadline,
+            Some(std::time::Duration::from_secs(90 * 60))
+        );
         assert_eq!(config.sync.refresh, Some(TimeDelta::hours(6)));
         assert_eq!(
             config.sync.email,
@@ -410,6 +431,12 @@ mod tests {
         );
         let never = parse("[sync]\nrefresh = \"never\"\n[[source]]\nprovider = \"triport\"");
         assert_eq!(never.map(|c| c.sync.refresh), Ok(None));
+        let unbounded = parse("[sync]\ndeadline = \"none\"\n[[source]]\nprovider = \"triport\"");
+        assert_eq!(unbounded.map(|c| c.sync.deadline), Ok(None));
+        assert_eq!(
+            keys("[sync]\ndeadline = \"0s\"\n[[source]]\nprovider = \"triport\""),
+            ["sync.deadline"]
+        );
         assert_eq!(
             keys("[sync]\nmood = \"full\"\n[[source]]\nprovider = \"triport\""),
             ["sync.mood"]

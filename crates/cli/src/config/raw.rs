@@ -34,6 +34,8 @@ pub(crate) struct RawSync {
     pub(crate) refresh: Option<toml::Value>,
     /// Stop every source when one fails.
     pub(crate) fail_fast: Option<bool>,
+    /// The longest one source may take: a duration, or `"none"`.
+    pub(crate) deadline: Option<toml::Value>,
     /// `keep`, `hash` or `drop`.
     pub(crate) email: Option<String>,
     /// The environment variable holding the salt of `email = "hash"`.

@@ -2,10 +2,12 @@
 //! stop between pages when cancelled.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use affiliate_core::driver::{slice_pages, DriverOptions, SeenSet};
 use affiliate_core::{InviteeSource, Scope};
 use futures::StreamExt;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::source_run::Watermark;
@@ -31,6 +33,34 @@ pub(crate) struct SliceDriver {
     pub(crate) watermark: Watermark,
     /// Remember the first page's ids (newest-first sources).
     pub(crate) head_ids: bool,
+    /// When the source's part of the run must end.
+    pub(crate) deadline: Option<Deadline>,
+}
+
+/// The instant a source's part of a run must end, and the configured length (for the
+/// message).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline {
+    pub(crate) at: Instant,
+    pub(crate) length: Duration,
+}
+
+impl Deadline {
+    /// `length` from now; `None` for no deadline.
+    pub(crate) fn starting_now(length: Option<Duration>) -> Option<Self> {
+        length.map(|length| Self {
+            at: Instant::now() + length,
+            length,
+        })
+    }
+
+    /// Resolves when `deadline` passes; never without one.
+    pub(crate) async fn passed(deadline: Option<Self>) {
+        match deadline {
+            Some(deadline) => tokio::time::sleep_until(deadline.at).await,
+            None => std::future::pending().await,
+        }
+    }
 }
 
 /// How a slice ended.
@@ -88,6 +118,12 @@ impl SliceDriver {
                 biased;
                 () = self.token.cancelled() => {
                     outcome.end = SliceEnd::Cancelled;
+                    return outcome;
+                }
+                () = Deadline::passed(self.deadline) => {
+                    let length = self.deadline.map_or(Duration::ZERO, |d| d.length);
+                    let doing = format!("paging (after {} pages of this slice)", outcome.pages);
+                    outcome.end = SliceEnd::Failed(SourceFailure::deadline(length, &doing, Some(&slice.start)));
                     return outcome;
                 }
                 next = pages.next() => next,

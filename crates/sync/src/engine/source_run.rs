@@ -11,7 +11,7 @@ use futures::{stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::slice::{SliceDriver, SliceEnd, SliceOutcome};
+use super::slice::{Deadline, SliceDriver, SliceEnd, SliceOutcome};
 use crate::observer::{Observer, SourceStart};
 use crate::report::{FailureStage, SourceFailure, SourceReport, SourceStatus};
 use crate::state::{newest, RunState, SliceState, SourceState};
@@ -66,6 +66,7 @@ async fn execute(
     report: &mut SourceReport,
 ) {
     let id = source.id().clone();
+    let deadline = Deadline::starting_now(ctx.options.deadline);
     let state = match ctx.sink.load_state(&id).await {
         Ok(state) => state,
         Err(err) => return fail(report, SourceFailure::sink(&err, None)),
@@ -113,6 +114,7 @@ async fn execute(
             source.strategy_for(&run.scope()),
             Strategy::NewestFirstOffset | Strategy::NewestFirstPages
         ),
+        deadline,
     });
     let pending: Vec<SliceState> = run
         .slices
@@ -243,10 +245,14 @@ pub(crate) async fn plan_run(
     } else {
         SyncMode::Full
     };
-    let slices = source
-        .plan(&scope)
-        .await
-        .map_err(|err| SourceFailure::source(FailureStage::Plan, &err, None))?;
+    let planned = tokio::select! {
+        planned = source.plan(&scope) => planned,
+        () = Deadline::passed(Deadline::starting_now(options.deadline)) => {
+            let length = options.deadline.unwrap_or_default();
+            return Err(SourceFailure::deadline(length, "planning", None));
+        }
+    };
+    let slices = planned.map_err(|err| SourceFailure::source(FailureStage::Plan, &err, None))?;
     let run = RunState::new(new_run_id(id, now), mode, &scope, now, slices);
     Ok(PlannedRun { run, refresh })
 }

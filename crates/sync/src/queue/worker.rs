@@ -13,7 +13,7 @@ use tracing::{info, warn};
 use super::lease::{heartbeat, LeasedSink, SliceLease};
 use super::task::{pending, read, source_key, Delivery, SliceTask};
 use super::{queue_error, WorkQueue};
-use crate::engine::slice::{SliceDriver, SliceEnd};
+use crate::engine::slice::{Deadline, SliceDriver, SliceEnd};
 use crate::engine::source_run::Watermark;
 use crate::sink::db;
 use crate::state::{cursor_key, SliceState};
@@ -346,6 +346,8 @@ impl Worker {
                 source.strategy_for(&run.scope()),
                 Strategy::NewestFirstOffset | Strategy::NewestFirstPages
             ),
+            // The heartbeat keeps a live worker's lease: the deadline bounds its slice.
+            deadline: Deadline::starting_now(self.options.sync.deadline),
         };
         info!(source = %id, slice = %delivery.task.slice, attempt = delivery.read_ct, "slice taken");
         let outcome = driver.drive(slice).await;
