@@ -4,6 +4,7 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 pub mod conformance;
+pub mod fuzzing;
 pub mod logs;
 pub mod proxy;
 pub mod schedules;

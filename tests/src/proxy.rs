@@ -73,6 +73,7 @@ struct ProxyState {
     script: VecDeque<Wire>,
     repeating: bool,
     last: Option<Answer>,
+    bodies: Vec<Vec<u8>>,
     requests: u64,
     faulted: u64,
 }
@@ -126,6 +127,11 @@ impl FaultProxy {
         lock(&self.state).requests
     }
 
+    /// Every answer body forwarded so far, in order (seeds for fuzzing the decoders).
+    pub fn bodies(&self) -> Vec<Vec<u8>> {
+        lock(&self.state).bodies.clone()
+    }
+
     /// Requests that got a fault other than [`Wire::Pass`] so far.
     pub fn faulted(&self) -> u64 {
         lock(&self.state).faulted
@@ -173,7 +179,9 @@ async fn serve(
         Some(answer) => answer,
         None => {
             let answer = forward(&request, upstream).await?;
-            lock(&state).last = Some(answer.clone());
+            let mut state = lock(&state);
+            state.bodies.push(answer.body.clone());
+            state.last = Some(answer.clone());
             answer
         }
     };

@@ -20,6 +20,8 @@
 //! key and the fix.
 
 mod error;
+#[cfg(test)]
+mod fuzz;
 mod raw;
 mod registry;
 mod source;
