@@ -1,6 +1,7 @@
 //! A sync of the four providers with `RUST_LOG=trace` (reqwest, hyper and our own spans
 //! included), into SQLite and into NDJSON: no secret value appears in the complete log
-//! output, the database, the NDJSON file or its state file.
+//! output, the database, the NDJSON file or its state file, and neither does any CoinW
+//! request signature the emulator received.
 
 mod common;
 
@@ -35,6 +36,7 @@ async fn no_secret_in_trace_logs_databases_or_state_files() {
     env.push(("RUST_LOG".to_owned(), "trace".to_owned()));
     let secrets: Vec<String> = sandbox.env().into_iter().map(|(_, value)| value).collect();
     let mut scanned = 0usize;
+    let mut signed = 0usize;
     for out in [
         format!("sqlite://{}", dir.path().join("out.db").display()),
         format!("ndjson:{}", dir.path().join("out.ndjson").display()),
@@ -52,13 +54,23 @@ async fn no_secret_in_trace_logs_databases_or_state_files() {
             &log[log.len().saturating_sub(2000)..]
         );
         assert!(log.contains("TRACE"), "trace logging was on");
+        // Each request's CoinW signature is as good as the key for replaying it.
+        let signatures = sandbox.coinw.signatures();
+        assert!(!signatures.is_empty(), "CoinW requests were signed");
+        signed = signatures.len();
         for (name, bytes) in haystacks(dir.path(), &log) {
             scanned += bytes.len();
+            for signature in &signatures {
+                let found = bytes
+                    .windows(signature.len())
+                    .any(|w| w == signature.as_bytes());
+                assert!(!found, "a CoinW request signature is in {name}");
+            }
             for secret in &secrets {
                 let found = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
                 assert!(!found, "a secret ({} chars) is in {name}", secret.len());
             }
         }
     }
-    println!("scanned {scanned} bytes of logs, databases and state files: no secret");
+    println!("scanned {scanned} bytes of logs, databases and state files: no secret, none of {signed} CoinW signatures");
 }

@@ -1,6 +1,7 @@
 //! What every adapter's builder shares: where requests go, the account label, and the
 //! transport settings layered on the adapter's own tuned defaults.
 
+use std::fmt;
 use std::time::Duration;
 
 use affiliate_core::{Provider, SourceId};
@@ -15,12 +16,40 @@ use crate::{
 /// production URL and tuned [`ClientConfig`]; [`SourceBuilder`]'s setters change one
 /// field at a time, so a caller who only lowers the rate limit keeps the adapter's retry
 /// policy.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Connection {
     default_base_url: String,
     base_url: Option<String>,
     label: Option<String>,
     client: ClientConfig,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field(
+                "default_base_url",
+                &without_userinfo(&self.default_base_url),
+            )
+            .field("base_url", &self.base_url.as_deref().map(without_userinfo))
+            .field("label", &self.label)
+            .field("client", &self.client)
+            .finish()
+    }
+}
+
+/// `text` with whatever sits before an `@` in its authority (`user:password@`) replaced by
+/// `****`, parseable or not: a URL as it may be shown.
+fn without_userinfo(text: &str) -> String {
+    let Some(scheme_end) = text.find("://").map(|i| i + 3) else {
+        return text.to_owned();
+    };
+    let rest = &text[scheme_end..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}****{}", &text[..scheme_end], &rest[at..]),
+        None => text.to_owned(),
+    }
 }
 
 /// The parts a built client is made of.
@@ -108,13 +137,20 @@ impl Connection {
 /// ```
 /// assert!(affiliate_http::parse_base_url("https://api.triport.io").is_ok());
 /// assert!(affiliate_http::parse_base_url("ftp://example.com").is_err());
+/// let err = affiliate_http::parse_base_url("https://me:hunter2@api.triport.io").unwrap_err();
+/// assert!(!err.to_string().contains("hunter2"));
 /// ```
 pub fn parse_base_url(text: &str) -> Result<Url, ConnectError> {
     let refuse = |reason: String| ConnectError::BaseUrl {
-        url: text.to_owned(),
+        url: without_userinfo(text),
         reason,
     };
     let url = Url::parse(text).map_err(|e| refuse(e.to_string()))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(refuse(
+            "a base URL may not carry a user or password (no provider reads them, and they would travel with every request)".into(),
+        ));
+    }
     match url.scheme() {
         "http" | "https" => Ok(url),
         other => Err(refuse(format!("{other}:// is not http(s)"))),
@@ -203,5 +239,21 @@ pub trait SourceBuilder: Sized {
     fn with_max_body_bytes(mut self, bytes: usize) -> Self {
         self.connection().client.max_body_bytes = bytes;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn userinfo_is_hidden_whether_the_url_parses_or_not() {
+        assert_eq!(
+            without_userinfo("https://u:pw@h.io/x@y"),
+            "https://****@h.io/x@y"
+        );
+        assert_eq!(without_userinfo("https://u:p w@h io"), "https://****@h io");
+        assert_eq!(without_userinfo("https://h.io/a@b"), "https://h.io/a@b");
+        assert_eq!(without_userinfo("not a url"), "not a url");
     }
 }

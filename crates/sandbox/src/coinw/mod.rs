@@ -221,7 +221,8 @@ impl CoinwConfig {
 
 #[derive(Debug, Clone)]
 struct Shared {
-    state: support::Shared<(StatusCode, Value)>,
+    /// Besides the shared state: every `sign` header received, in order.
+    state: support::Shared<(StatusCode, Value), Vec<String>>,
     keys: Keys,
     offset: FixedOffset,
     end_time: EndTime,
@@ -229,7 +230,7 @@ struct Shared {
 }
 
 impl Shared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, support::State<(StatusCode, Value)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, support::State<(StatusCode, Value), Vec<String>>> {
         self.state.lock()
     }
 
@@ -288,6 +289,12 @@ impl CoinwEmulator {
     /// `http://127.0.0.1:PORT`.
     pub fn base_url(&self) -> String {
         self.running.base_url()
+    }
+
+    /// Every `sign` header received so far, in order (for scanning logs and files for
+    /// request signatures).
+    pub fn signatures(&self) -> Vec<String> {
+        self.shared.lock().extra.clone()
     }
 
     /// The accepted API key.
@@ -607,6 +614,9 @@ async fn list(
     RawQuery(query): RawQuery,
 ) -> Response {
     let api_key = headers.get("api_key").and_then(|v| v.to_str().ok());
+    if let Some(sign) = headers.get("sign").and_then(|v| v.to_str().ok()) {
+        shared.lock().extra.push(sign.to_owned());
+    }
     if let Some(response) = prelude(&shared, &method, uri.path(), query.as_deref(), api_key).await {
         return response;
     }
