@@ -276,6 +276,11 @@ async fn run_case<H: Harness>(harness: &H, schedule: &Schedule) -> Result<(), Te
             Paging::NewestFirstOffset
         ),
     };
+    eprintln!(
+        "DEBUG {:?} {:?}",
+        listing.result.as_ref().map(Vec::len),
+        emu.requests()
+    );
     emu.set_page_clamp(None);
     let after: HashSet<String> = emu.ids().into_iter().collect();
     judge(

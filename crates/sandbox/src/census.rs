@@ -433,6 +433,7 @@ async fn list(
     };
 
     let mut state = ctx.shared.lock();
+    let per_page = state.data.page_size(per_page);
     let end = state.data.end();
     let offset = (page - 1).saturating_mul(per_page);
     let seqs = if ascending {

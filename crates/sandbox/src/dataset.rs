@@ -60,15 +60,17 @@ impl Dataset {
     }
 
     /// Serves at most `rows` rows a page whatever the request asks and without saying so
-    /// (a silently clamped page size); `None` serves what is asked.
+    /// (a silently clamped page size, see [`Dataset::page_size`]); `None` serves what is
+    /// asked.
     pub fn set_page_clamp(&mut self, rows: Option<u64>) {
         self.page_clamp = rows;
     }
 
-    /// `limit`, lowered to the page clamp.
-    fn clamped(&self, limit: u64) -> u64 {
+    /// The page size served for `asked`: lowered to the page clamp. Emulators paging by
+    /// number compute offsets from it, as a server that clamps does.
+    pub fn page_size(&self, asked: u64) -> u64 {
         self.page_clamp
-            .map_or(limit, |clamp| limit.min(clamp.max(1)))
+            .map_or(asked, |clamp| asked.min(clamp.max(1)))
     }
 
     /// Live rows.
@@ -182,7 +184,6 @@ impl Dataset {
 
     /// Up to `limit` live rows of `lo..hi`, newest first, skipping `offset`.
     pub fn page_desc(&self, lo: u64, hi: u64, offset: u64, limit: u64) -> Vec<u64> {
-        let limit = self.clamped(limit);
         let Some(mut seq) = self.nth_desc(lo, hi, offset) else {
             return Vec::new();
         };
@@ -204,7 +205,6 @@ impl Dataset {
 
     /// Up to `limit` live rows of `lo..hi`, oldest first, skipping `offset`.
     pub fn page_asc(&self, lo: u64, hi: u64, offset: u64, limit: u64) -> Vec<u64> {
-        let limit = self.clamped(limit);
         let hi = hi.min(self.next_seq);
         let Some(mut seq) = self.nth_asc(lo, hi, offset) else {
             return Vec::new();

@@ -638,6 +638,7 @@ async fn list(
             return refusal;
         }
     }
+    let size = state.data.page_size(size);
     let end = state.data.end();
     let seqs = if descending {
         state.data.page_desc(0, end, offset, size)

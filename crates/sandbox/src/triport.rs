@@ -414,6 +414,7 @@ async fn invitees(
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(0);
     let mut inner = shared.lock();
+    let limit = inner.data.page_size(limit);
     let end = inner.data.end();
     let items: Vec<Value> = inner
         .data

@@ -35,8 +35,9 @@ impl Walk {
             self.follow_next(start.clone(), next).await?;
             return Ok(false);
         };
+        let mut short = ShortPages::new(total);
         if !first.invitees.is_empty() {
-            self.check_full(start, first.invitees.len(), total)?;
+            short.check(self, start, first.invitees.len())?;
         }
         let planned_rows = if first.invitees.is_empty() { 0 } else { total };
         let mut plan = Remaining::after(start.position, planned_rows);
@@ -66,7 +67,7 @@ impl Walk {
                 }
             }
             if page.total == Some(total) {
-                self.check_full(&cursor, page.invitees.len(), total)?;
+                short.check(self, &cursor, page.invitees.len())?;
             }
             let empty = page.invitees.is_empty();
             let resume = Some(cursor.with_position(cursor.position.following()));
@@ -82,26 +83,22 @@ impl Walk {
             }
         }
         drop(in_flight);
+        if let Some(probe) = short.unconfirmed() {
+            // The short page was the last planned one: the page after it tells a total
+            // that over-counts (empty) from a clamp (rows).
+            let (_, result) = self.request(probe.clone()).await;
+            let page = self.accept(result)?;
+            if page.total == Some(total) {
+                short.check(self, &probe, page.invitees.len())?;
+            } else if !page.invitees.is_empty() {
+                drifted = true;
+                self.emit(probe.clone(), page.invitees, None).await?;
+            }
+        }
         if growing_tail {
             self.reread_tail(last).await?;
         }
         Ok(drifted)
-    }
-
-    /// Fails a page holding fewer rows than asked for when the unchanged total says the
-    /// list goes on past it: the server clamps the page size (the planned pages would skip
-    /// the rows between), or answers an empty page where its total says rows are.
-    fn check_full(&self, cursor: &Cursor, rows: usize, total: u64) -> Result<(), Halt> {
-        let asked = cursor.position.size();
-        if rows < asked as usize && cursor.position.first_row() + (rows as u64) < total {
-            return Err(self.pagination(PaginationError::ShortPage {
-                cursor: cursor.clone(),
-                rows,
-                asked,
-                total,
-            }));
-        }
-        Ok(())
     }
 
     /// Re-reads the last page and follows `next` until the list ends again, picking up
@@ -149,6 +146,54 @@ impl Walk {
             current = cursor;
         }
         Ok(())
+    }
+}
+
+/// Watches a counted pass for a page shorter than asked, which is the end of the list when
+/// only empty pages follow (a total that over-counts, as Census's approximate one may), but
+/// a clamped page size or a wrong page when rows follow it under the same total: walking on
+/// by the planned pages would skip rows, so that is an error.
+struct ShortPages {
+    total: u64,
+    first_short: Option<(Cursor, usize)>,
+    /// Whether a page after the first short one was checked.
+    confirmed: bool,
+}
+
+impl ShortPages {
+    fn new(total: u64) -> Self {
+        Self {
+            total,
+            first_short: None,
+            confirmed: false,
+        }
+    }
+
+    /// Takes a page of `rows` rows fetched at `cursor` (in order) into account.
+    fn check(&mut self, walk: &Walk, cursor: &Cursor, rows: usize) -> Result<(), Halt> {
+        if let Some((short, short_rows)) = &self.first_short {
+            self.confirmed = true;
+            if rows > 0 {
+                return Err(walk.pagination(PaginationError::ShortPage {
+                    cursor: short.clone(),
+                    rows: *short_rows,
+                    asked: short.position.size(),
+                    total: self.total,
+                }));
+            }
+        }
+        if rows < cursor.position.size() as usize && self.first_short.is_none() {
+            self.first_short = Some((cursor.clone(), rows));
+        }
+        Ok(())
+    }
+
+    /// The page after a short one nothing was checked after, when the total says rows
+    /// lie past the short page.
+    fn unconfirmed(&self) -> Option<Cursor> {
+        let (short, rows) = self.first_short.as_ref()?;
+        let beyond = short.position.first_row() + (*rows as u64) < self.total;
+        (!self.confirmed && beyond).then(|| short.with_position(short.position.following()))
     }
 }
 

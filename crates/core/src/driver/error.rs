@@ -21,10 +21,10 @@ pub enum PaginationError {
     /// page before it from another position: the server is ignoring the position asked for.
     #[error("page {0:?} repeated only rows already listed; the server ignores the position")]
     NoProgress(Cursor),
-    /// A page came back with fewer rows than asked for (or none) although the unchanged
-    /// total says more follow: the server serves smaller pages than asked without saying
-    /// so, or answers the wrong page, and walking on by page would skip rows.
-    #[error("page {cursor:?} held {rows} rows of the {asked} asked for while the total is {total}: the server silently serves smaller pages; set the page size to {rows} or less")]
+    /// A page came back with fewer rows than asked for (or none), yet a later page under
+    /// the same total held rows: the server serves smaller pages than asked without saying
+    /// so, or answered the wrong page, and walking on by page would skip rows.
+    #[error("page {cursor:?} held {rows} rows of the {asked} asked for, yet later pages held more (total {total}): the server silently serves smaller pages than asked, or answered the wrong page")]
     ShortPage {
         /// The page.
         cursor: Cursor,

@@ -645,7 +645,8 @@ async fn list(
             .as_deref()
             .is_none_or(|code| referral_code(seed, seq) == code)
     };
-    let offset_rows = (q.page_no - 1).saturating_mul(q.page_size);
+    let page_size = data.page_size(q.page_size);
+    let offset_rows = (q.page_no - 1).saturating_mul(page_size);
     let (total, seqs) = if let Some(uid) = q.uid {
         let hit = uid
             .checked_sub(UID_BASE)
@@ -655,7 +656,7 @@ async fn list(
             .iter()
             .copied()
             .skip(usize::try_from(offset_rows).unwrap_or(usize::MAX))
-            .take(q.page_size as usize)
+            .take(page_size as usize)
             .collect();
         (rows.len() as u64, page)
     } else if q.referral_code.is_some() {
@@ -668,13 +669,13 @@ async fn list(
             .iter()
             .copied()
             .skip(usize::try_from(offset_rows).unwrap_or(usize::MAX))
-            .take(q.page_size as usize)
+            .take(page_size as usize)
             .collect();
         (rows.len() as u64, page)
     } else {
         (
             data.count_in(lo, hi),
-            data.page_desc(lo, hi, offset_rows, q.page_size),
+            data.page_desc(lo, hi, offset_rows, page_size),
         )
     };
     let list: Vec<Value> = seqs
