@@ -231,6 +231,8 @@ pub fn fuzz<S: Strategy>(
             panic!("{name}: {failure}");
         }
         executions += u64::from(batch);
+        // A time budget for the long run (the issue asks for a fixed time per target), not
+        // an assertion: nothing fails on how long it took.
         if time.is_none_or(|t| started.elapsed() >= t) {
             break;
         }

@@ -42,7 +42,6 @@ use axum::http::header;
 use axum::Router;
 use futures::StreamExt;
 use proptest::prelude::*;
-use proptest::test_runner::TestCaseError;
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -259,20 +258,14 @@ fn pages_over_http(provider: Provider, long: bool) -> u64 {
         |(status, ct, body)| {
             stub.set(status, ct, body);
             within_cap(|| {
-                runtime.block_on(async {
-                    let listing = invitees(source.clone(), Scope::full(), options.clone());
-                    tokio::time::timeout(Duration::from_secs(30), listing.collect::<Vec<_>>())
-                        .await
-                        .map(|rows| {
-                            for row in rows {
-                                if let Err(err) = row {
-                                    assert_eq!(err.provider(), &provider, "{err}");
-                                }
-                            }
-                        })
-                })
-            })?
-            .map_err(|_| TestCaseError::fail("the listing hung"))
+                // The page ceiling and each attempt's timeout bound the listing.
+                let rows = runtime.block_on(
+                    invitees(source.clone(), Scope::full(), options.clone()).collect::<Vec<_>>(),
+                );
+                for err in rows.into_iter().filter_map(Result::err) {
+                    assert_eq!(err.provider(), &provider, "{err}");
+                }
+            })
         },
     )
 }
