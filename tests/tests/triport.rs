@@ -243,6 +243,32 @@ async fn internal_errors_and_malformed_bodies_after_retries() {
 }
 
 #[tokio::test]
+async fn an_error_envelope_in_a_200_is_the_error_it_names() {
+    let emu = emulator(5).await;
+    let in_ok = |code: &str| Fault::Refused {
+        status: 200,
+        code: code.into(),
+    };
+    emu.set_faults(FaultPlan::none().then(in_ok("tier_insufficient")));
+    let err = first_error(Arc::new(client(&emu, 50))).await;
+    assert!(
+        matches!(
+            err.downcast_ref::<TriportError>(),
+            Some(TriportError::TierInsufficient(_))
+        ),
+        "{err}"
+    );
+    assert_eq!(err.attempts(), 1, "a refusal is not retried: {err}");
+
+    // `internal` in a 200 is retried like a 500, and the listing completes.
+    emu.set_faults(FaultPlan::none().then(in_ok("internal")));
+    let source = Arc::new(client(&emu, 50));
+    let listed = list(source.clone()).await;
+    assert_exactly_once(&listed, &emu.ids());
+    assert_eq!(source.transport_stats().retries, 1);
+}
+
+#[tokio::test]
 async fn operator_view_is_typed() {
     let emu = emulator(1).await;
     let triport = client(&emu, 50);

@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use affiliate_core::{SourceError, SourceId};
-use affiliate_http::{endpoint, HeaderName, HttpClient, NoHooks, Query, RequestSpec, Secret, Url};
+use affiliate_http::{endpoint, HeaderName, HttpClient, Query, RequestSpec, Secret, Url};
 use serde::de::DeserializeOwned;
 
+use crate::hooks::EnvelopeInSuccess;
 use crate::TriportError;
 
 /// A Triport account: invitees through [`InviteeSource`](affiliate_core::InviteeSource),
@@ -67,7 +68,7 @@ impl TriportClient {
         let fetched = self
             .shared
             .http
-            .get_json::<T, TriportError>(&spec, &NoHooks);
+            .get_json::<T, TriportError>(&spec, &EnvelopeInSuccess);
         Ok(fetched.await?.value)
     }
 

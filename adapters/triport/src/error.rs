@@ -155,9 +155,10 @@ fn kind_of_status(status: u16) -> ErrorKind {
     }
 }
 
+/// Triport's shared error envelope `{"error": "<tag>", …}`.
 #[derive(Deserialize)]
-struct Envelope {
-    error: String,
+pub(crate) struct Envelope {
+    pub(crate) error: String,
     message: Option<String>,
     request_id: Option<String>,
 }

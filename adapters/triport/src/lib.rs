@@ -27,6 +27,7 @@ mod builder;
 mod client;
 mod config;
 mod error;
+mod hooks;
 mod invitees;
 
 pub use admin::{Attribution, AttributionEvent, Balance, OperatorView};

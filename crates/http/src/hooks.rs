@@ -21,6 +21,11 @@ pub enum BodyVerdict {
     /// The body says "too fast" (e.g. CoinW's `29001` inside a 200): retry, and slow down
     /// like on a 429.
     Throttled,
+    /// The body is an error envelope under a success status (e.g. Triport's
+    /// `{"error":"tier_insufficient"}` in a 200): no retry, and the adapter maps it with
+    /// [`ResponseError::from_response`](crate::ResponseError::from_response) instead of
+    /// reporting a decode error.
+    Refused,
 }
 
 /// Per-adapter hooks around every attempt of one request.

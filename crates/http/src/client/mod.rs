@@ -452,7 +452,7 @@ fn judge<T>(
         ex.status,
         StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
     ) || body == BodyVerdict::Throttled;
-    if verdict != Verdict::Done || !ex.status.is_success() {
+    if verdict != Verdict::Done || !ex.status.is_success() || body == BodyVerdict::Refused {
         return Judged {
             verdict,
             signal: if throttled {

@@ -310,6 +310,41 @@ async fn hooks_run_per_attempt_and_classify_bodies() {
     );
 }
 
+/// Flags `{"error":…}` bodies as refusals.
+struct EnvelopeInOk;
+
+impl RequestHooks for EnvelopeInOk {
+    fn classify_body(&self, _: StatusCode, body: &[u8]) -> BodyVerdict {
+        if body.starts_with(b"{\"error\"") {
+            BodyVerdict::Refused
+        } else {
+            BodyVerdict::FollowStatus
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_refused_success_body_is_handed_back_at_once_for_the_adapter_to_map() {
+    let (base, script) = serve(vec![
+        (200, vec![], "{\"error\":\"tier_insufficient\"}".into()),
+        (200, vec![], "{\"items\":[]}".into()),
+    ])
+    .await;
+    let client = HttpClient::new(test_provider(), fast()).unwrap();
+    let settled: Settled<serde_json::Value> = client
+        .fetch_json(&spec(&base, "/r"), &EnvelopeInOk)
+        .await
+        .unwrap();
+    match settled {
+        Settled::Status(ex) => {
+            assert_eq!(ex.attempts, 1);
+            assert_eq!(&ex.body[..], b"{\"error\":\"tier_insufficient\"}");
+        }
+        other => panic!("a refusal is not decoded nor retried: {other:?}"),
+    }
+    assert_eq!(script.hits.load(Ordering::SeqCst), 1);
+}
+
 #[tokio::test]
 async fn a_redirect_is_not_followed_so_credentials_stay_with_the_first_host() {
     let (elsewhere, other) = serve(vec![(200, vec![], "{}".into())]).await;
