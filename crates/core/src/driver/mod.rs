@@ -55,6 +55,7 @@
 
 mod counted;
 mod error;
+mod fingerprints;
 mod newest_first;
 mod newest_pages;
 mod seen;
@@ -69,6 +70,7 @@ use futures::stream::{self, BoxStream};
 use futures::{FutureExt, SinkExt, StreamExt};
 
 pub use error::PaginationError;
+pub use fingerprints::FingerprintSet;
 pub use seen::SeenSet;
 
 use crate::{Cursor, Invitee, InviteeSource, Page, Position, Scope, SourceError, Strategy};

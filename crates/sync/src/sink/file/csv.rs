@@ -185,7 +185,7 @@ mod tests {
         out.extend_from_slice(&torn[..20]);
         let scan_torn = scan(&out[..], out.last() == Some(&b'\n'), false).unwrap();
         assert_eq!((scan_torn.valid_len, scan_torn.rows), (whole, 1));
-        assert!(!scan_torn.keys.contains(&key_of("census", "acme", "2")));
+        assert!(!scan_torn.written.has_key(&key_of("census", "acme", "2")));
         assert!(scan(&out[..], false, true).is_err());
     }
 

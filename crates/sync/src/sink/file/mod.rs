@@ -10,6 +10,7 @@ mod csv;
 mod ndjson;
 mod scan;
 mod state_file;
+mod written;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{File, OpenOptions};
@@ -17,7 +18,6 @@ use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use affiliate_core::driver::SeenSet;
 use affiliate_core::{Invitee, SourceId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -25,6 +25,7 @@ use tracing::{info, warn};
 
 use self::scan::{Scan, ScanError, Version};
 use self::state_file::StateFile;
+use self::written::Written;
 use super::changes::{tracked, version_key};
 use super::row::row_key;
 use super::{CommitOutcome, OwnedCommit, PageCommit, Sink};
@@ -102,9 +103,8 @@ pub struct FileSink {
 struct Inner {
     format: FileFormat,
     output: Output,
-    keys: SeenSet,
-    /// Every version written, so a changed record is appended once per change.
-    versions: SeenSet,
+    /// Every key and version written, so a changed record is appended once per change.
+    written: Written,
     sources: BTreeMap<SourceId, SourceState>,
 }
 
@@ -156,8 +156,7 @@ impl FileSink {
                 output: Output::Stdout {
                     header_written: false,
                 },
-                keys: SeenSet::new(),
-                versions: SeenSet::new(),
+                written: Written::default(),
                 sources: BTreeMap::new(),
             })),
         }
@@ -308,8 +307,7 @@ impl Inner {
                 committed: scan.valid_len,
                 dirty: false,
             }),
-            keys: scan.keys,
-            versions: scan.versions,
+            written: scan.written,
             sources,
         })
     }
@@ -331,10 +329,10 @@ impl Inner {
                 continue;
             }
             let version = version_key(&key, &tracked(row));
-            let kind = if !self.keys.contains(&key) {
+            let kind = if !self.written.has_key(&key) {
                 outcome.inserted += 1;
                 Version::New
-            } else if !self.versions.contains(&version) {
+            } else if !self.written.has_version(&key, &version) {
                 outcome.existing += 1;
                 outcome.changed += 1;
                 Version::Changed
@@ -359,8 +357,7 @@ impl Inner {
             })?;
         self.save(source, state, &bytes)?;
         for (key, version) in &written_keys {
-            self.keys.insert(key);
-            self.versions.insert(version);
+            self.written.insert(key, version);
         }
         Ok(outcome)
     }

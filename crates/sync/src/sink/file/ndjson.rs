@@ -91,8 +91,8 @@ mod tests {
         let scan = scan(&bytes[..], false).unwrap();
         assert_eq!((scan.valid_len, scan.rows), (full, 1));
         assert!(scan
-            .keys
-            .contains(&crate::sink::row::key_of("triport", "a", "u1")));
+            .written
+            .has_key(&crate::sink::row::key_of("triport", "a", "u1")));
         assert!(String::from_utf8_lossy(&bytes).contains("\"change\":\"new\""));
         assert!(super::scan(&bytes[..], true).is_err());
         let back: Invitee = serde_json::from_slice(&bytes[..full as usize]).unwrap();

@@ -3,15 +3,14 @@
 
 use std::io;
 
-use affiliate_core::driver::SeenSet;
+use super::written::Written;
 
 /// The result of scanning a data file.
 #[derive(Debug, Default)]
 pub(super) struct Scan {
-    /// Keys (provider, account, id) of every whole record.
-    pub(super) keys: SeenSet,
-    /// Every version written ([`version_key`](crate::sink::changes::version_key)s).
-    pub(super) versions: SeenSet,
+    /// The keys (provider, account, id) and versions
+    /// ([`version_key`](crate::sink::changes::version_key)s) of every whole record.
+    pub(super) written: Written,
     /// Bytes from the start of the file that hold whole records (and the header).
     pub(super) valid_len: u64,
     /// Number of whole records.
@@ -30,8 +29,7 @@ pub(super) enum ScanError {
 impl Scan {
     /// Counts one whole record: its row key and its version key.
     pub(super) fn record(&mut self, key: &str, version: &str) {
-        self.keys.insert(key);
-        self.versions.insert(version);
+        self.written.insert(key, version);
         self.rows += 1;
     }
 }
