@@ -56,8 +56,13 @@ impl Out {
 async fn kill_and_resume(out: Out, kills: usize, seed: u64) {
     // 1,500 records per provider on pages of 50 at 4 requests/s per source (burst 4) and
     // 20 ms per answer: 30-36 requests per source, about 8 s uninterrupted, so each run
-    // killed after 30-900 ms leaves work for the next.
-    let sandbox = Sandbox::start(1_500, Duration::from_millis(20)).await;
+    // killed after 30-900 ms leaves work for the next. Many kills get pages of 10 (about
+    // 40 s of rows per source), so most of them land while rows are still being written
+    // rather than after the last one. (More records would not do: CoinW's plan, a size probe
+    // per window that is not checkpointed, would then outlast every run.)
+    let records = 1_500;
+    let page = if kills > 10 { 10 } else { 50 };
+    let sandbox = Sandbox::start(records, Duration::from_millis(20)).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let config = write(
         dir.path(),
@@ -65,15 +70,16 @@ async fn kill_and_resume(out: Out, kills: usize, seed: u64) {
         // Many kills: month windows, so CoinW's plan (one probe per window at 4 requests/s)
         // fits between kills; it is not checkpointed, so a run killed while planning CoinW
         // starts that plan again.
-        &sandbox.config(50, 4, if kills > 10 { "1 month" } else { "7 days" }, ""),
+        &sandbox.config(page, 4, if kills > 10 { "1 month" } else { "7 days" }, ""),
     );
     let config = config.to_str().unwrap_or_default().to_owned();
     let out_url = out.url();
     let mut rng = StdRng::seed_from_u64(seed);
     let mut log = String::new();
-    log += &format!("kill-and-resume into {out_url}: seed {seed:#x}, {kills} SIGKILLs, 1,500 records x 4 providers\n");
+    log += &format!("kill-and-resume into {out_url}: seed {seed:#x}, {kills} SIGKILLs, {records} records x 4 providers\n");
 
     let mut interrupted = 0;
+    let mut mid_rows = 0;
     let mut last_interrupted = false;
     for kill in 1..=kills {
         let before: usize = out.ids().values().map(Vec::len).sum();
@@ -89,6 +95,10 @@ async fn kill_and_resume(out: Out, kills: usize, seed: u64) {
         last_interrupted = ended_first.is_none();
         if last_interrupted {
             interrupted += 1;
+        }
+        let after: usize = stored.values().map(Vec::len).sum();
+        if last_interrupted && after > before && after < 4 * records as usize {
+            mid_rows += 1;
         }
         log += &format!(
             "  kill {kill}: SIGKILL after {after_ms} ms ({:.0} ms measured){}: rows before {before} -> after {} {:?}",
@@ -115,7 +125,9 @@ async fn kill_and_resume(out: Out, kills: usize, seed: u64) {
         interrupted >= 1,
         "no kill landed while a run was going\n{log}"
     );
-    log += &format!("  {interrupted} of {kills} kills landed while a run was going\n");
+    log += &format!(
+        "  {interrupted} of {kills} kills landed while a run was going, {mid_rows} of them while it was storing rows\n"
+    );
 
     let started = Instant::now();
     let last = run(
