@@ -28,9 +28,14 @@ impl RequestHooks for EnvelopeInSuccess {
     }
 }
 
+/// Envelopes are a tag and a sentence: a longer body is a page, and is not searched.
+const MAX_ENVELOPE_BYTES: usize = 4096;
+
 /// The envelope's tag, when `body` is an envelope (a page has no top-level `error`).
 fn error_tag(body: &[u8]) -> Option<String> {
-    // Cheap pre-check: a page of 200 rows is not parsed twice unless it could be an envelope.
+    if body.len() > MAX_ENVELOPE_BYTES {
+        return None;
+    }
     let head = body.iter().position(|b| !b.is_ascii_whitespace())?;
     let looks_like_envelope = body[head..].starts_with(b"{") && mentions_error_key(body);
     if !looks_like_envelope {

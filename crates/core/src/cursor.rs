@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Window {
     /// First instant included.
+    #[serde(serialize_with = "crate::rfc3339::serialize")]
     pub start: DateTime<Utc>,
     /// Last instant included.
+    #[serde(serialize_with = "crate::rfc3339::serialize")]
     pub end: DateTime<Utc>,
 }
 

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::rfc3339::{Fraction, Rfc3339};
 use crate::SourceId;
 
 /// Where an invitee stands. Unknown provider values are kept in [`InviteeStatus::Other`].
@@ -68,7 +69,7 @@ impl<'de> Deserialize<'de> for InviteeStatus {
 /// live in [`Invitee::extra`].
 ///
 /// Serialised flat (`provider`, `account`, `id`, ...), which is the NDJSON line format.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[non_exhaustive]
 pub struct Invitee {
     /// Which provider and account the record came from.
@@ -95,8 +96,38 @@ pub struct Invitee {
     /// Provider id of whoever sent the invitation.
     pub invited_by: Option<String>,
     /// Provider-specific fields kept as they came.
-    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[serde(default)]
     pub extra: Map<String, Value>,
+}
+
+/// Written by hand rather than derived: `#[serde(flatten)]` on `source` would route every
+/// field through serde's map path, and chrono's own `Serialize` hands its text to the
+/// serializer one character at a time (together a quarter of a sync's instructions into
+/// NDJSON). The layout is the derived one: `source` flattened, `extra` left out when empty.
+impl Serialize for Invitee {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let time = |at: Option<DateTime<Utc>>| at.map(|at| Rfc3339::new(at, Fraction::Auto));
+        let mut row = serializer.serialize_struct("Invitee", 14)?;
+        row.serialize_field("provider", &self.source.provider)?;
+        row.serialize_field("account", &self.source.account)?;
+        row.serialize_field("id", &self.id)?;
+        row.serialize_field("status", &self.status)?;
+        row.serialize_field("invited_at", &time(self.invited_at))?;
+        row.serialize_field("joined_at", &time(self.joined_at))?;
+        row.serialize_field("updated_at", &time(self.updated_at))?;
+        row.serialize_field("display_name", &self.display_name)?;
+        row.serialize_field("email", &self.email)?;
+        row.serialize_field("total_paid_micro", &self.total_paid_micro)?;
+        row.serialize_field("role", &self.role)?;
+        row.serialize_field("invited_by", &self.invited_by)?;
+        if self.extra.is_empty() {
+            row.skip_field("extra")?;
+        } else {
+            row.serialize_field("extra", &self.extra)?;
+        }
+        row.end()
+    }
 }
 
 impl Invitee {
@@ -148,6 +179,30 @@ mod tests {
         assert_eq!(json["extra"]["claimed_by_id"], 11);
         let back: Invitee = serde_json::from_value(json).unwrap();
         assert_eq!(back, inv);
+    }
+
+    #[test]
+    fn the_hand_written_layout_is_the_flat_one_with_chrono_times() {
+        let mut inv = Invitee::new(
+            SourceId::new(Provider::Triport, "a"),
+            "1",
+            InviteeStatus::Joined,
+        );
+        inv.invited_at = DateTime::from_timestamp(1_700_000_000, 120_000_000);
+        inv.total_paid_micro = Some(5);
+        let text = serde_json::to_string(&inv).unwrap();
+        let invited = serde_json::to_string(&inv.invited_at).unwrap();
+        assert_eq!(
+            text,
+            format!(
+                "{{\"provider\":\"triport\",\"account\":\"a\",\"id\":\"1\",\"status\":\"joined\",\
+                 \"invited_at\":{invited},\"joined_at\":null,\"updated_at\":null,\
+                 \"display_name\":null,\"email\":null,\"total_paid_micro\":5,\"role\":null,\
+                 \"invited_by\":null}}"
+            ),
+            "field order, flat source, no empty extra, times as chrono writes them"
+        );
+        assert_eq!(serde_json::from_str::<Invitee>(&text).unwrap(), inv);
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod driver;
 mod error;
 mod invitee;
 mod provider;
+pub mod rfc3339;
 mod source;
 
 pub use cursor::{Cursor, Position, Window};

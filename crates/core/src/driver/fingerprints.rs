@@ -1,15 +1,16 @@
 //! A compact set of 128-bit fingerprints: 16 bytes per entry, no doubling peaks.
 
-use std::collections::BTreeSet;
-use std::ops::RangeInclusive;
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// A set of `u128` fingerprints stored in one sorted vector (16 bytes per entry), with new
-/// entries collected in a small ordered set and merged in every
-/// [`FingerprintSet::MERGE_AT`] entries. A plain hash set peaks near 50 bytes per entry
-/// while it grows; this one never holds more than the vector plus one batch.
+/// entries collected in a small hash set and merged in every [`FingerprintSet::MERGE_AT`]
+/// entries. A plain hash set peaks near 50 bytes per entry while it grows; this one never
+/// holds more than the vector plus one batch.
 ///
-/// Besides exact lookups it answers range queries ([`FingerprintSet::any_in`]), so a
-/// fingerprint can carry a key in its high bits and a version in its low bits.
+/// Besides exact lookups it answers "any entry with these high 64 bits?"
+/// ([`FingerprintSet::any_with_high_bits`]), so a fingerprint can carry a key in its high
+/// bits and a version in its low bits.
 ///
 /// ```
 /// use affiliate_core::driver::FingerprintSet;
@@ -17,13 +18,42 @@ use std::ops::RangeInclusive;
 /// let mut set = FingerprintSet::new();
 /// assert!(set.insert((7 << 64) | 1));
 /// assert!(!set.insert((7 << 64) | 1));
-/// assert!(set.any_in((7 << 64)..=((7 << 64) | u128::from(u64::MAX))));
+/// assert!(set.any_with_high_bits(7));
 /// assert!(!set.contains(8 << 64));
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct FingerprintSet {
     sorted: Vec<u128>,
-    recent: BTreeSet<u128>,
+    recent: HashSet<u128, AlreadyHashed>,
+    /// The high 64 bits of every entry in `recent`.
+    recent_high: HashSet<u64, AlreadyHashed>,
+}
+
+/// Fingerprints are digests already: hashing them again (SipHash, by default) only costs.
+type AlreadyHashed = BuildHasherDefault<Fold>;
+
+/// Folds a fingerprint to its own bits.
+#[derive(Debug, Default)]
+struct Fold(u64);
+
+impl Hasher for Fold {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 ^= v;
+    }
+
+    fn write_u128(&mut self, v: u128) {
+        self.0 ^= (v >> 64) as u64 ^ v as u64;
+    }
 }
 
 impl FingerprintSet {
@@ -40,11 +70,15 @@ impl FingerprintSet {
         self.recent.contains(&fp) || self.sorted.binary_search(&fp).is_ok()
     }
 
-    /// True when any entry lies in `range`.
-    pub fn any_in(&self, range: RangeInclusive<u128>) -> bool {
-        let first = self.sorted.partition_point(|fp| fp < range.start());
-        let in_sorted = self.sorted.get(first).is_some_and(|fp| range.contains(fp));
-        in_sorted || self.recent.range(range).next().is_some()
+    /// True when any entry's high 64 bits are `high`.
+    pub fn any_with_high_bits(&self, high: u64) -> bool {
+        let low_end = u128::from(high) << 64;
+        let first = self.sorted.partition_point(|fp| *fp < low_end);
+        let in_sorted = self
+            .sorted
+            .get(first)
+            .is_some_and(|fp| (fp >> 64) as u64 == high);
+        in_sorted || self.recent_high.contains(&high)
     }
 
     /// Adds `fp`; true when it was not in the set.
@@ -52,9 +86,12 @@ impl FingerprintSet {
         if self.sorted.binary_search(&fp).is_ok() || !self.recent.insert(fp) {
             return false;
         }
+        self.recent_high.insert((fp >> 64) as u64);
         if self.recent.len() >= Self::MERGE_AT {
-            let batch: Vec<u128> = std::mem::take(&mut self.recent).into_iter().collect();
+            let mut batch: Vec<u128> = self.recent.drain().collect();
+            batch.sort_unstable();
             merge_into(&mut self.sorted, &batch);
+            self.recent_high.clear();
         }
         true
     }
@@ -117,10 +154,15 @@ mod tests {
             assert!(!set.insert(i * 4), "{i}");
             assert!(set.contains(i * 4));
             assert!(!set.contains(i * 4 + 1));
-            assert!(set.any_in(i * 4 - i.min(1)..=i * 4));
-            assert!(!set.any_in(i * 4 + 1..=i * 4 + 3));
         }
         assert_eq!(set.len(), n as usize);
-        assert!(!set.any_in(n * 4..=u128::MAX));
+        let mut keyed = FingerprintSet::new();
+        for i in 0..n as u64 {
+            keyed.insert((u128::from(i * 2) << 64) | 7);
+        }
+        for i in 0..n as u64 {
+            assert!(keyed.any_with_high_bits(i * 2), "{i}");
+            assert!(!keyed.any_with_high_bits(i * 2 + 1), "{i}");
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! What changed between the stored version of a record and the one just listed: the rows
-//! of the `invitee_changes` table, and the versions the file sinks append.
+//! of the `invitee_changes` table.
 //!
 //! The first sighting of a record is one change with field `*`; after that, one change per
 //! tracked column whose value differs. A record listed again unchanged yields none, so a
@@ -70,18 +70,6 @@ fn micro(cell: &Option<String>) -> i64 {
     cell.as_deref().and_then(|t| t.parse().ok()).unwrap_or(0)
 }
 
-/// One string that differs whenever a tracked cell differs (for the file sinks'
-/// fingerprints of the versions they hold). An empty cell counts as missing, as CSV
-/// cannot tell them apart.
-pub(crate) fn version_key(row_key: &str, cells: &Tracked) -> String {
-    let mut key = row_key.to_owned();
-    for cell in cells {
-        key.push('\u{1e}');
-        key.push_str(cell.as_deref().unwrap_or_default());
-    }
-    key
-}
-
 #[cfg(test)]
 mod tests {
     use affiliate_core::{InviteeStatus, Provider, SourceId};
@@ -114,22 +102,5 @@ mod tests {
         assert_eq!(TRACKED[0], "status");
         assert_eq!(TRACKED[9], "extra");
         assert!(!TRACKED.contains(&"synced_at") && !TRACKED.contains(&"id"));
-    }
-
-    #[test]
-    fn version_keys_follow_every_cell() {
-        let a: Tracked = std::array::from_fn(|_| None);
-        let mut b = a.clone();
-        b[4] = Some(String::new());
-        assert_eq!(
-            version_key("k", &a),
-            version_key("k", &b),
-            "CSV reads both as empty"
-        );
-        b[4] = Some("x".into());
-        assert_ne!(version_key("k", &a), version_key("k", &b));
-        let mut c = a.clone();
-        c[5] = Some("x".into());
-        assert_ne!(version_key("k", &b), version_key("k", &c));
     }
 }

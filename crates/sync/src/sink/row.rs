@@ -1,7 +1,8 @@
 //! The one flat row layout every sink stores, and the text encodings they share.
 
+use affiliate_core::rfc3339::{Fraction, Rfc3339};
 use affiliate_core::Invitee;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 
 /// The columns every sink stores, in order (the CSV header, the table's columns).
 pub const COLUMNS: [&str; 14] = [
@@ -23,7 +24,7 @@ pub const COLUMNS: [&str; 14] = [
 
 /// RFC 3339 in UTC with a fixed six-digit fraction, so text order is time order.
 pub(crate) fn format_time(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+    Rfc3339::new(at, Fraction::Micros).as_str().to_owned()
 }
 
 /// Parses what [`format_time`] wrote (any RFC 3339 instant is accepted).
@@ -81,18 +82,33 @@ pub(crate) fn text_cells(invitee: &Invitee, synced_at: DateTime<Utc>) -> [Option
 /// The 10 cells between the key and `synced_at` (`status` to `extra`): what a change is
 /// tracked on.
 pub(crate) fn value_cells(invitee: &Invitee) -> [Option<String>; 10] {
-    [
-        Some(invitee.status.as_str().to_owned()),
-        invitee.invited_at.map(format_time),
-        invitee.joined_at.map(format_time),
-        invitee.updated_at.map(format_time),
-        invitee.display_name.clone(),
-        invitee.email.clone(),
-        invitee.total_paid_micro.map(|v| v.to_string()),
-        invitee.role.clone(),
-        invitee.invited_by.clone(),
-        extra_json(invitee),
-    ]
+    let mut cells: [Option<String>; 10] = Default::default();
+    let mut next = cells.iter_mut();
+    visit_value_cells(invitee, |cell| {
+        if let Some(slot) = next.next() {
+            *slot = cell.map(str::to_owned);
+        }
+    });
+    cells
+}
+
+/// Hands the 10 value cells of [`value_cells`] to `visit` in order, borrowing the text the
+/// record already holds (times are formatted on the stack): the file sinks digest them
+/// without building a string per cell.
+pub(crate) fn visit_value_cells(invitee: &Invitee, mut visit: impl FnMut(Option<&str>)) {
+    visit(Some(invitee.status.as_str()));
+    for at in [invitee.invited_at, invitee.joined_at, invitee.updated_at] {
+        match at {
+            Some(at) => visit(Some(Rfc3339::new(at, Fraction::Micros).as_str())),
+            None => visit(None),
+        }
+    }
+    visit(invitee.display_name.as_deref());
+    visit(invitee.email.as_deref());
+    visit(invitee.total_paid_micro.map(|v| v.to_string()).as_deref());
+    visit(invitee.role.as_deref());
+    visit(invitee.invited_by.as_deref());
+    visit(extra_json(invitee).as_deref());
 }
 
 #[cfg(test)]

@@ -9,8 +9,9 @@ use affiliate_core::Invitee;
 use chrono::{DateTime, Utc};
 
 use super::scan::{Scan, ScanError, Version};
-use crate::sink::changes::{version_key, Tracked};
-use crate::sink::row::{key_of, text_cells, COLUMNS};
+use super::written::{KeyDigest, VersionDigest};
+use crate::sink::changes::TRACKED;
+use crate::sink::row::{text_cells, COLUMNS};
 
 /// The header written: [`COLUMNS`] and the change marker.
 fn header() -> Vec<&'static str> {
@@ -57,7 +58,7 @@ pub(super) fn scan(
     let mut width = 0;
     // The last good record counts once another record starts after it (so its terminator
     // was read) or the input ends with a newline.
-    let mut pending: Option<(String, String, u64)> = None;
+    let mut pending: Option<(KeyDigest, VersionDigest, u64)> = None;
     let mut torn_at: Option<u64> = None;
     loop {
         let start = reader.position().byte();
@@ -71,7 +72,7 @@ pub(super) fn scan(
             )));
         }
         if let Some((key, version, valid)) = pending.take() {
-            scan.record(&key, &version);
+            scan.record(key, version);
             scan.valid_len = valid;
         }
         match result {
@@ -103,13 +104,10 @@ pub(super) fn scan(
             }
             Ok(_) if record.len() != width => torn_at = Some(start),
             Ok(_) => {
-                let field = |i: usize| {
-                    String::from_utf8_lossy(record.get(i).unwrap_or_default()).into_owned()
-                };
-                let key = key_of(&field(0), &field(1), &field(2));
-                let cells: Tracked =
-                    std::array::from_fn(|i| Some(field(i + 3)).filter(|cell| !cell.is_empty()));
-                let version = version_key(&key, &cells);
+                let field = |i: usize| String::from_utf8_lossy(record.get(i).unwrap_or_default());
+                let key = KeyDigest::of_parts(&field(0), &field(1), &field(2));
+                let cells: Vec<_> = (3..3 + TRACKED.len()).map(field).collect();
+                let version = VersionDigest::of_cells(cells.iter().map(|c| Some(&**c)));
                 pending = Some((key, version, reader.position().byte()));
             }
         }
@@ -120,7 +118,7 @@ pub(super) fn scan(
     let tail_whole = torn_at.is_none() && ends_with_newline;
     if tail_whole {
         if let Some((key, version, valid)) = pending {
-            scan.record(&key, &version);
+            scan.record(key, version);
             scan.valid_len = valid;
         }
     } else if strict {
@@ -185,7 +183,9 @@ mod tests {
         out.extend_from_slice(&torn[..20]);
         let scan_torn = scan(&out[..], out.last() == Some(&b'\n'), false).unwrap();
         assert_eq!((scan_torn.valid_len, scan_torn.rows), (whole, 1));
-        assert!(!scan_torn.written.has_key(&key_of("census", "acme", "2")));
+        assert!(!scan_torn
+            .written
+            .has_key(KeyDigest::of_parts("census", "acme", "2")));
         assert!(scan(&out[..], false, true).is_err());
     }
 

@@ -24,10 +24,8 @@ use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
 use self::scan::{Scan, ScanError, Version};
-use self::state_file::StateFile;
-use self::written::Written;
-use super::changes::{tracked, version_key};
-use super::row::row_key;
+use self::state_file::{StateFile, StateFileOut};
+use self::written::{KeyDigest, VersionDigest, Written};
 use super::{CommitOutcome, OwnedCommit, PageCommit, Sink};
 use crate::state::{RunState, SourceState};
 use crate::SinkError;
@@ -323,16 +321,15 @@ impl Inner {
         let mut written_keys = Vec::new();
         let mut outcome = CommitOutcome::default();
         for row in c.rows {
-            let key = row_key(row);
-            if !in_page.insert(key.clone()) {
+            if !in_page.insert((&row.source, row.id.as_str())) {
                 outcome.existing += 1;
                 continue;
             }
-            let version = version_key(&key, &tracked(row));
-            let kind = if !self.written.has_key(&key) {
+            let (key, version) = (KeyDigest::of(row), VersionDigest::of(row));
+            let kind = if !self.written.has_key(key) {
                 outcome.inserted += 1;
                 Version::New
-            } else if !self.written.has_version(&key, &version) {
+            } else if !self.written.has_version(key, version) {
                 outcome.existing += 1;
                 outcome.changed += 1;
                 Version::Changed
@@ -356,7 +353,7 @@ impl Inner {
                 )
             })?;
         self.save(source, state, &bytes)?;
-        for (key, version) in &written_keys {
+        for (key, version) in written_keys {
             self.written.insert(key, version);
         }
         Ok(outcome)
@@ -439,8 +436,9 @@ impl DataFile {
                 .map_err(|e| SinkError::io(sink, "appending rows to", &self.path, e))?;
         }
         let data_len = self.committed + bytes.len() as u64;
-        let state = StateFile::new(sink, data_len, sources);
-        let encoded = serde_json::to_vec_pretty(&state).map_err(|e| {
+        let state = StateFileOut::new(sink, data_len, sources);
+        // Compact: it is rewritten after every page.
+        let encoded = serde_json::to_vec(&state).map_err(|e| {
             SinkError::io(
                 sink,
                 "encoding state file",

@@ -3,36 +3,32 @@
 
 use std::io::BufRead;
 
+use affiliate_core::rfc3339::{Fraction, Rfc3339};
 use affiliate_core::Invitee;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
 use super::scan::{Scan, ScanError, Version};
-use crate::sink::changes::{tracked, version_key};
-use crate::sink::row::row_key;
+use super::written::{KeyDigest, VersionDigest};
 
-#[derive(Serialize)]
-struct Line<'a> {
-    #[serde(flatten)]
-    invitee: &'a Invitee,
-    synced_at: DateTime<Utc>,
-    change: &'static str,
-}
-
-/// Appends one line per row version to `out`.
+/// Appends one line per row version to `out`: the invitee's own JSON object with
+/// `synced_at` and `change` added at its end (written directly rather than through
+/// `#[serde(flatten)]`, which routes every field through serde's map path).
 pub(super) fn encode(
     rows: &[(&Invitee, Version)],
     synced_at: DateTime<Utc>,
     out: &mut Vec<u8>,
 ) -> Result<(), serde_json::Error> {
+    let synced_at = Rfc3339::new(synced_at, Fraction::Auto);
     for (invitee, version) in rows {
-        let line = Line {
-            invitee,
-            synced_at,
-            change: version.as_str(),
-        };
-        serde_json::to_writer(&mut *out, &line)?;
-        out.push(b'\n');
+        serde_json::to_writer(&mut *out, invitee)?;
+        if out.pop() != Some(b'}') {
+            return Err(serde::ser::Error::custom("an invitee is not a JSON object"));
+        }
+        out.extend_from_slice(b",\"synced_at\":\"");
+        out.extend_from_slice(synced_at.as_str().as_bytes());
+        out.extend_from_slice(b"\",\"change\":\"");
+        out.extend_from_slice(version.as_str().as_bytes());
+        out.extend_from_slice(b"\"}\n");
     }
     Ok(())
 }
@@ -64,8 +60,7 @@ pub(super) fn scan(mut reader: impl BufRead, strict: bool) -> Result<Scan, ScanE
             let invitee: Invitee = serde_json::from_slice(text).map_err(|err| {
                 ScanError::Invalid(format!("line {number} is not an invitee record: {err}"))
             })?;
-            let key = row_key(&invitee);
-            scan.record(&key, &version_key(&key, &tracked(&invitee)));
+            scan.record(KeyDigest::of(&invitee), VersionDigest::of(&invitee));
         }
         scan.valid_len += read as u64;
     }
@@ -85,15 +80,18 @@ mod tests {
             InviteeStatus::Joined,
         );
         let mut bytes = Vec::new();
-        encode(&[(&row, Version::New)], Utc::now(), &mut bytes).unwrap();
+        let at = Utc::now();
+        encode(&[(&row, Version::New)], at, &mut bytes).unwrap();
         let full = bytes.len() as u64;
         bytes.extend_from_slice(b"{\"provider\":\"triport\",\"acc");
         let scan = scan(&bytes[..], false).unwrap();
         assert_eq!((scan.valid_len, scan.rows), (full, 1));
         assert!(scan
             .written
-            .has_key(&crate::sink::row::key_of("triport", "a", "u1")));
-        assert!(String::from_utf8_lossy(&bytes).contains("\"change\":\"new\""));
+            .has_key(KeyDigest::of_parts("triport", "a", "u1")));
+        let line: serde_json::Value = serde_json::from_slice(&bytes[..full as usize]).unwrap();
+        assert_eq!(line["change"], "new");
+        assert_eq!(line["synced_at"], serde_json::to_value(at).unwrap());
         assert!(super::scan(&bytes[..], true).is_err());
         let back: Invitee = serde_json::from_slice(&bytes[..full as usize]).unwrap();
         assert_eq!(back, row);

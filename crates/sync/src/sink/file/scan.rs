@@ -3,13 +3,12 @@
 
 use std::io;
 
-use super::written::Written;
+use super::written::{KeyDigest, VersionDigest, Written};
 
 /// The result of scanning a data file.
 #[derive(Debug, Default)]
 pub(super) struct Scan {
-    /// The keys (provider, account, id) and versions
-    /// ([`version_key`](crate::sink::changes::version_key)s) of every whole record.
+    /// The keys (provider, account, id) and versions of every whole record.
     pub(super) written: Written,
     /// Bytes from the start of the file that hold whole records (and the header).
     pub(super) valid_len: u64,
@@ -27,8 +26,8 @@ pub(super) enum ScanError {
 }
 
 impl Scan {
-    /// Counts one whole record: its row key and its version key.
-    pub(super) fn record(&mut self, key: &str, version: &str) {
+    /// Counts one whole record: its key and its version.
+    pub(super) fn record(&mut self, key: KeyDigest, version: VersionDigest) {
         self.written.insert(key, version);
         self.rows += 1;
     }

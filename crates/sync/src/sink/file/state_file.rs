@@ -39,26 +39,6 @@ pub(super) struct SourceEntry {
 }
 
 impl StateFile {
-    pub(super) fn new(
-        data_format: &str,
-        data_len: u64,
-        sources: &BTreeMap<SourceId, SourceState>,
-    ) -> Self {
-        Self {
-            format: MAGIC.to_owned(),
-            version: VERSION,
-            data_format: data_format.to_owned(),
-            data_len,
-            sources: sources
-                .iter()
-                .map(|(source, state)| SourceEntry {
-                    source: source.clone(),
-                    state: state.clone(),
-                })
-                .collect(),
-        }
-    }
-
     /// Checks the magic and version; the error says what is wrong.
     pub(super) fn validate(&self) -> Result<(), String> {
         if self.format != MAGIC {
@@ -74,6 +54,42 @@ impl StateFile {
             ));
         }
         Ok(())
+    }
+}
+
+/// The state file as written: the same layout as [`StateFile`], borrowing every source's
+/// state instead of cloning it for each page's commit.
+#[derive(Serialize)]
+pub(super) struct StateFileOut<'a> {
+    format: &'static str,
+    version: u32,
+    data_format: &'a str,
+    data_len: u64,
+    sources: Vec<SourceEntryOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct SourceEntryOut<'a> {
+    source: &'a SourceId,
+    state: &'a SourceState,
+}
+
+impl<'a> StateFileOut<'a> {
+    pub(super) fn new(
+        data_format: &'a str,
+        data_len: u64,
+        sources: &'a BTreeMap<SourceId, SourceState>,
+    ) -> Self {
+        Self {
+            format: MAGIC,
+            version: VERSION,
+            data_format,
+            data_len,
+            sources: sources
+                .iter()
+                .map(|(source, state)| SourceEntryOut { source, state })
+                .collect(),
+        }
     }
 }
 
