@@ -8,6 +8,7 @@
 //! cargo bench -p affiliate-cli --bench sync -- throttled    # emulators enforcing R = 50 and 400 req/s
 //! cargo bench -p affiliate-cli --bench sync -- footprint    # peak RSS and CPU per record, 10k and 1M
 //! cargo bench -p affiliate-cli --bench sync -- profile      # 100k into NDJSON under callgrind
+//! AFFILIATE_BENCH_ONLY=coinw,50 cargo bench -p affiliate-cli --bench sync -- throttled  # a subset
 //! ```
 //!
 //! The child's CPU time (user + system) comes from `wait4`'s resource usage and its peak RSS
@@ -253,7 +254,18 @@ fn served(log: &[RequestRecord], retry_after: Option<Duration>) -> Served {
 /// one provider at a time (so each has the machine to itself); CoinW also with
 /// `max_rate = 1000`, since its default ceiling of 50/s is below R = 400 by design.
 async fn throttled() {
+    // `AFFILIATE_BENCH_ONLY=coinw,50` keeps the named providers and rates (either list may
+    // be left out).
+    let filter = std::env::var("AFFILIATE_BENCH_ONLY").unwrap_or_default();
+    let (rates, providers): (Vec<&str>, Vec<&str>) = filter
+        .split(',')
+        .filter(|w| !w.is_empty())
+        .partition(|w| w.parse::<u32>().is_ok());
+    let kept = |list: &[&str], name: &str| list.is_empty() || list.contains(&name);
     for rate in [50_u32, 400] {
+        if !kept(&rates, &rate.to_string()) {
+            continue;
+        }
         // About 20 s of requests per provider at pages of 10 rows.
         let rows = u64::from(rate) * 200;
         let sandbox = Sandbox::start(rows, Duration::ZERO).await;
@@ -284,6 +296,9 @@ async fn throttled() {
         );
         let dir = tempfile::tempdir().expect("tempdir");
         for (i, (provider, extra, emulator, retry_after)) in runs.into_iter().enumerate() {
+            if !kept(&providers, provider) {
+                continue;
+            }
             let already = emulator.request_log().len();
             // Every bucket starts full again.
             emulator.set_rate_limit(Some(limit));

@@ -54,9 +54,11 @@ pub struct AdaptiveRate {
     pub backoff: f64,
     /// How long the climb back to the rate that was throttled takes (default 4 s).
     pub recovery: Duration,
-    /// Requests/s added per healthy answer before the first throttle (default 2): with
-    /// every answer adding 2, the rate could grow by e² per second of full use; the cap of
-    /// twice the measured send rate holds it to about 4× per second.
+    /// Requests/s added per healthy answer before the first throttle (default 14): while
+    /// the rate holds requests back, every answer adding 14 doubles it about every 50 ms
+    /// (TCP's slow start doubles per round trip), so a listing at 20 ms and 8 in flight
+    /// reaches the 400/s it can use in about a quarter of a second. The cap of twice the
+    /// send rate measured per 0.1 s keeps a rate nobody uses from growing.
     pub slow_start_step: f64,
 }
 
@@ -68,7 +70,7 @@ impl Default for AdaptiveRate {
             floor: 0.5,
             backoff: 0.7,
             recovery: Duration::from_secs(4),
-            slow_start_step: 2.0,
+            slow_start_step: 14.0,
         }
     }
 }
@@ -125,23 +127,32 @@ impl AdaptiveRate {
     }
 }
 
-/// The send rate actually achieved: requests per half-second bucket, smoothed (AWS's
-/// `measured_tx_rate`).
-#[derive(Debug, Clone, Copy, Default)]
+/// The send rate actually achieved: requests per bucket of `bucket` seconds, smoothed
+/// (AWS's `measured_tx_rate`, per half second).
+#[derive(Debug, Clone, Copy)]
 struct Meter {
+    bucket: f64,
     bucket_start: f64,
     count: u32,
     rate: f64,
 }
 
 impl Meter {
-    const BUCKET: f64 = 0.5;
     const SMOOTH: f64 = 0.8;
+
+    fn new(bucket: f64) -> Self {
+        Self {
+            bucket,
+            bucket_start: 0.0,
+            count: 0,
+            rate: 0.0,
+        }
+    }
 
     fn record(&mut self, now: f64) {
         self.count += 1;
         let elapsed = now - self.bucket_start;
-        if elapsed >= Self::BUCKET {
+        if elapsed >= self.bucket {
             let current = f64::from(self.count) / elapsed;
             self.rate = if self.rate == 0.0 {
                 current
@@ -171,7 +182,14 @@ pub(crate) struct Controller {
     config: AdaptiveRate,
     rate: f64,
     phase: Phase,
+    /// The send rate per half second: caps the climb after a throttle, as AWS's does.
     meter: Meter,
+    /// The send rate per tenth of a second: caps the slow start, which doubles every 50 ms
+    /// and would outrun a half-second measurement.
+    fast_meter: Meter,
+    /// Healthy answers per tenth of a second: what the server accepted just before a
+    /// throttle ends the slow start.
+    accepted: Meter,
     /// When the rate was last cut: answers to requests sent before it do not cut again.
     cut_at: f64,
     /// When a request last had to wait for the bucket: the rate only grows while it is the
@@ -186,7 +204,9 @@ impl Controller {
             rate: config.initial,
             config,
             phase: Phase::SlowStart,
-            meter: Meter::default(),
+            meter: Meter::new(0.5),
+            fast_meter: Meter::new(0.1),
+            accepted: Meter::new(0.1),
             cut_at: f64::NEG_INFINITY,
             limited_at: f64::NEG_INFINITY,
         }
@@ -200,6 +220,7 @@ impl Controller {
     /// A request left at `now`.
     pub(crate) fn on_send(&mut self, now: f64) {
         self.meter.record(now);
+        self.fast_meter.record(now);
     }
 
     /// A request had to wait for its token at `now`: the rate is what holds the sender back.
@@ -210,21 +231,22 @@ impl Controller {
     /// A healthy answer arrived at `now`: grow, if the rate was holding the sender back
     /// within the last second.
     pub(crate) fn on_healthy(&mut self, now: f64) {
+        self.accepted.record(now);
         if now - self.limited_at > 1.0 {
             return;
         }
-        let target = match self.phase {
-            Phase::SlowStart => self.rate + self.config.slow_start_step,
+        let (target, meter) = match self.phase {
+            Phase::SlowStart => (self.rate + self.config.slow_start_step, &self.fast_meter),
             Phase::Cubic { w_max, at } => {
                 let k = self.config.recovery.as_secs_f64();
                 let scale = (1.0 - self.config.backoff) / k.powi(3);
-                w_max * (1.0 + scale * (now - at - k).powi(3))
+                (w_max * (1.0 + scale * (now - at - k).powi(3)), &self.meter)
             }
         };
-        // Never grow past twice what was actually sent (once a half-second was measured):
+        // Never grow past twice what was actually sent (once a bucket was measured):
         // a rate nobody uses is not evidence. The cap only holds growth back; it never
         // lowers the rate, since a pause (a Retry-After) also lowers the measurement.
-        let used = match self.meter.rate {
+        let used = match meter.rate {
             0.0 => f64::INFINITY,
             measured => (2.0 * measured).max(self.config.initial),
         };
@@ -238,8 +260,13 @@ impl Controller {
             return false;
         }
         // AWS takes min(measured, rate) here; the rate only grows while it holds requests
-        // back, so it is what was sent, without the measurement's lag.
-        let w_max = self.rate;
+        // back, so it is what was sent, without the measurement's lag. A slow start that
+        // doubles every 50 ms overshoots the limit before the first throttle comes back, so
+        // its first cut starts from what the server accepted instead (when it was measured).
+        let w_max = match (self.phase, self.accepted.rate) {
+            (Phase::SlowStart, accepted) if accepted > 0.0 => self.rate.min(accepted),
+            _ => self.rate,
+        };
         self.rate = self.clamp(w_max * self.config.backoff);
         self.phase = Phase::Cubic { w_max, at: now };
         self.cut_at = now;
@@ -275,8 +302,8 @@ mod tests {
         assert_eq!(c.rate(), 20.0);
         run(&mut c, 0.0, 1.0);
         assert!(
-            c.rate() > 60.0,
-            "about e² × 20 after a second: {}",
+            c.rate() > 20.0 * 2f64.powi(8),
+            "doubling about every 50-100 ms (the measured cap) for a second: {}",
             c.rate()
         );
     }
@@ -315,9 +342,13 @@ mod tests {
 
     #[test]
     fn a_throttle_cuts_to_beta_once_per_burst_then_cubic_climbs_back_in_recovery() {
-        let mut c = Controller::new(AdaptiveRate::default());
+        // A gentle slow start, so three seconds of it end at a rate a test can step through.
+        let mut c = Controller::new(AdaptiveRate::default().with_slow_start_step(2.0));
         let t = run(&mut c, 0.0, 3.0);
-        let before = c.rate();
+        // Every request was answered healthily, so what was accepted is what was sent, a
+        // little behind the growing rate.
+        let before = c.rate().min(c.accepted.rate);
+        assert!(before > c.rate() * 0.8, "{before} vs {}", c.rate());
         assert!(c.on_throttle(t - 0.01, t));
         assert!((c.rate() - before * 0.7).abs() < 1e-9, "cut to 0.7×");
         assert!(!c.on_throttle(t - 0.005, t + 0.01), "same burst: one cut");
@@ -338,6 +369,23 @@ mod tests {
         assert!(
             c.on_throttle(after + 2.0, after + 2.1),
             "a later throttle cuts again"
+        );
+    }
+
+    #[test]
+    fn the_first_cut_starts_from_what_the_server_accepted_not_from_an_overshoot() {
+        let mut c = Controller::new(AdaptiveRate::default());
+        // The rate has run far ahead while the server kept accepting 50 a second.
+        c.rate = 400.0;
+        for i in 0..100 {
+            c.accepted.record(f64::from(i) * 0.02);
+        }
+        assert!((c.accepted.rate - 50.0).abs() < 2.0, "{}", c.accepted.rate);
+        assert!(c.on_throttle(1.99, 2.0));
+        assert!(
+            (c.rate() - 0.7 * c.accepted.rate).abs() < 1e-9,
+            "0.7 × the accepted 50/s, not 0.7 × 400: {}",
+            c.rate()
         );
     }
 
