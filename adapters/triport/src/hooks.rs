@@ -36,19 +36,9 @@ fn error_tag(body: &[u8]) -> Option<String> {
     if body.len() > MAX_ENVELOPE_BYTES {
         return None;
     }
-    let head = body.iter().position(|b| !b.is_ascii_whitespace())?;
-    let looks_like_envelope = body[head..].starts_with(b"{") && mentions_error_key(body);
-    if !looks_like_envelope {
-        return None;
-    }
     serde_json::from_slice::<Envelope>(body)
         .ok()
         .map(|e| e.error)
-}
-
-/// True when `body` mentions an `"error"` key at all.
-fn mentions_error_key(body: &[u8]) -> bool {
-    body.windows(7).any(|w| w == b"\"error\"")
 }
 
 #[cfg(test)]

@@ -58,9 +58,10 @@ impl Hasher for Fold {
 
 impl FingerprintSet {
     /// Entries kept in the hash set before they are merged into the sorted vector: small,
-    /// since every listing and every file sink holds one batch (at 1 << 16 the four sources'
-    /// batches alone took 13 MiB). A merge moves the whole vector: growing to a million
-    /// entries, the merges move about 0.5 GB in all, a tenth of a second.
+    /// since every listing and every file sink holds one batch. Going from 1 << 16 to
+    /// 1 << 14 took a SQLite sync of a million records from 45.7 to 32.2 MiB peak
+    /// (BENCHMARKS.md). A merge moves the whole vector, so a million entries cost about
+    /// n² / 2 / MERGE_AT = 30 M moves over the whole listing.
     pub const MERGE_AT: usize = 1 << 14;
 
     /// An empty set.

@@ -23,7 +23,7 @@ impl SeenSet {
     }
 
     /// The 128-bit fingerprint of `text`: two independent SipHash digests.
-    pub fn fingerprint(text: &str) -> u128 {
+    fn fingerprint(text: &str) -> u128 {
         let mut low = DefaultHasher::new();
         text.hash(&mut low);
         let mut high = DefaultHasher::new();
