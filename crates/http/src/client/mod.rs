@@ -264,12 +264,13 @@ impl HttpClient {
         if let Attempt::Response(ex) = outcome {
             self.limiter.observe_quota(&ex.headers, max_wait);
         }
-        if judged.signal == Signal::Throttled {
-            if let Verdict::Retry { after: Some(after) } = judged.verdict {
-                self.limiter.pause(after.min(max_wait));
+        let pause = match (judged.signal, &judged.verdict) {
+            (Signal::Throttled, &Verdict::Retry { after: Some(after) }) => {
+                Some(after.min(max_wait))
             }
-        }
-        self.limiter.feedback(sent, judged.signal);
+            _ => None,
+        };
+        self.limiter.feedback(sent, judged.signal, pause);
     }
 
     /// Refuses to send credentials over plain HTTP to anything but loopback.

@@ -19,12 +19,17 @@
 //!   from a fleet of clients, but a batch sync has no request it may drop: every page must be
 //!   fetched, so it must be *delayed*, which is what a bucket does.
 //!
-//! So the limiter is AWS's design with two changes. It starts at a safe rate and, until the
+//! So the limiter is AWS's design with four changes. It starts at a safe rate and, until the
 //! first throttle, grows like TCP slow start (each healthy answer adds
 //! [`AdaptiveRate::slow_start_step`] requests/s, so the rate multiplies while the server keeps
-//! up) instead of running unlimited until the first throttle. And CUBIC's constant is scaled
+//! up) instead of running unlimited until the first throttle. CUBIC's constant is scaled
 //! by the throttled rate, so the climb back takes [`AdaptiveRate::recovery`] whatever the
-//! rate (AWS's fixed constant takes 2 s back to 10 requests/s but 7 s back to 400).
+//! rate (AWS's fixed constant takes 2 s back to 10 requests/s but 7 s back to 400). A cut
+//! starts from what the server accepted (healthy answers counted since the last pause), not
+//! from a rate that overshot it. And a throttle naming a pause (`Retry-After`) costs that
+//! whole pause, so the climb after it lasts at least eight pauses: throttles come further
+//! apart (measured against a 50/s server answering `Retry-After: 1`: 0.84 R served with a
+//! 4 s climb, 0.85-0.88 R with these two).
 //! A burst of throttling answers to requests that were already in flight cuts once.
 //! The bucket itself is [`governor`]'s.
 
@@ -127,6 +132,10 @@ impl AdaptiveRate {
     }
 }
 
+/// How many of a throttle's named pauses the climb back to the throttled rate lasts at
+/// least (see [`Controller::on_throttle`]).
+const PAUSES_PER_RECOVERY: f64 = 8.0;
+
 /// The send rate actually achieved: requests per bucket of `bucket` seconds, smoothed
 /// (AWS's `measured_tx_rate`, per half second).
 #[derive(Debug, Clone, Copy)]
@@ -135,10 +144,20 @@ struct Meter {
     bucket_start: f64,
     count: u32,
     rate: f64,
+    /// Whether a bucket closed since the last restart: the rate measures the time since.
+    fresh: bool,
 }
 
 impl Meter {
     const SMOOTH: f64 = 0.8;
+
+    /// Drops the bucket being counted and starts the next one at `at`, keeping the rate;
+    /// events before `at` are not counted.
+    fn restart_at(&mut self, at: f64) {
+        self.bucket_start = self.bucket_start.max(at);
+        self.count = 0;
+        self.fresh = false;
+    }
 
     fn new(bucket: f64) -> Self {
         Self {
@@ -146,10 +165,14 @@ impl Meter {
             bucket_start: 0.0,
             count: 0,
             rate: 0.0,
+            fresh: false,
         }
     }
 
     fn record(&mut self, now: f64) {
+        if now < self.bucket_start {
+            return;
+        }
         self.count += 1;
         let elapsed = now - self.bucket_start;
         if elapsed >= self.bucket {
@@ -161,6 +184,7 @@ impl Meter {
             };
             self.bucket_start = now;
             self.count = 0;
+            self.fresh = true;
         }
     }
 }
@@ -169,10 +193,12 @@ impl Meter {
 #[derive(Debug, Clone, Copy)]
 enum Phase {
     SlowStart,
-    /// `w_max` was the rate when the throttle came `at` (seconds on the controller's clock).
+    /// `w_max` was the rate when the throttle came `at` (seconds on the controller's clock);
+    /// the climb back to it takes `recovery` seconds.
     Cubic {
         w_max: f64,
         at: f64,
+        recovery: f64,
     },
 }
 
@@ -190,6 +216,9 @@ pub(crate) struct Controller {
     /// Healthy answers per tenth of a second: what the server accepted just before a
     /// throttle ends the slow start.
     accepted: Meter,
+    /// Healthy answers per half second: what the server accepted just before a later
+    /// throttle, steadier than the tenth-second count at the rates CUBIC climbs at.
+    accepted_steady: Meter,
     /// When the rate was last cut: answers to requests sent before it do not cut again.
     cut_at: f64,
     /// When a request last had to wait for the bucket: the rate only grows while it is the
@@ -207,6 +236,7 @@ impl Controller {
             meter: Meter::new(0.5),
             fast_meter: Meter::new(0.1),
             accepted: Meter::new(0.1),
+            accepted_steady: Meter::new(0.5),
             cut_at: f64::NEG_INFINITY,
             limited_at: f64::NEG_INFINITY,
         }
@@ -223,6 +253,15 @@ impl Controller {
         self.fast_meter.record(now);
     }
 
+    /// Every request waits until `until` (a `Retry-After`): the accepted counts start a new
+    /// bucket there, so a measurement never spans the pause (it would read as a server that
+    /// accepted a fraction of what it does).
+    pub(crate) fn on_pause(&mut self, until: f64) {
+        for meter in [&mut self.accepted, &mut self.accepted_steady] {
+            meter.restart_at(until);
+        }
+    }
+
     /// A request had to wait for its token at `now`: the rate is what holds the sender back.
     pub(crate) fn on_wait(&mut self, now: f64) {
         self.limited_at = now;
@@ -232,13 +271,17 @@ impl Controller {
     /// within the last second.
     pub(crate) fn on_healthy(&mut self, now: f64) {
         self.accepted.record(now);
+        self.accepted_steady.record(now);
         if now - self.limited_at > 1.0 {
             return;
         }
         let (target, meter) = match self.phase {
             Phase::SlowStart => (self.rate + self.config.slow_start_step, &self.fast_meter),
-            Phase::Cubic { w_max, at } => {
-                let k = self.config.recovery.as_secs_f64();
+            Phase::Cubic {
+                w_max,
+                at,
+                recovery: k,
+            } => {
                 let scale = (1.0 - self.config.backoff) / k.powi(3);
                 (w_max * (1.0 + scale * (now - at - k).powi(3)), &self.meter)
             }
@@ -253,22 +296,39 @@ impl Controller {
         self.rate = self.clamp(self.rate.max(target.min(used)));
     }
 
-    /// A throttling answer to a request sent at `sent` arrived at `now`. Returns true when it
-    /// cut the rate (false: an earlier answer of the same burst already did).
-    pub(crate) fn on_throttle(&mut self, sent: f64, now: f64) -> bool {
+    /// A throttling answer to a request sent at `sent` arrived at `now`, naming a `pause`
+    /// (its `Retry-After`, in seconds) or none. Returns true when it cut the rate (false: an
+    /// earlier answer of the same burst already did).
+    ///
+    /// A throttle that names a pause costs the whole pause (no request may leave sooner), so
+    /// the climb back takes at least [`PAUSES_PER_RECOVERY`] pauses: throttles come that much
+    /// further apart, and the pauses stay a small share of the time.
+    pub(crate) fn on_throttle(&mut self, sent: f64, now: f64, pause: Option<f64>) -> bool {
         if sent <= self.cut_at {
             return false;
         }
-        // AWS takes min(measured, rate) here; the rate only grows while it holds requests
-        // back, so it is what was sent, without the measurement's lag. A slow start that
-        // doubles every 50 ms overshoots the limit before the first throttle comes back, so
-        // its first cut starts from what the server accepted instead (when it was measured).
-        let w_max = match (self.phase, self.accepted.rate) {
-            (Phase::SlowStart, accepted) if accepted > 0.0 => self.rate.min(accepted),
-            _ => self.rate,
+        // AWS takes min(measured send rate, rate) here. We take min(rate, what the server
+        // accepted): a rate past what was answered healthily is an overshoot (a slow start
+        // doubling every 50 ms runs far past the limit before the first throttle returns,
+        // and a climb above a limit drains the server's burst before it says so), and
+        // cutting from it would land CUBIC's plateau above the limit, throttled again soon.
+        let accepted = match self.phase {
+            Phase::SlowStart => &self.accepted,
+            Phase::Cubic { .. } => &self.accepted_steady,
+        };
+        // Only a count since the last pause says what the server accepts now.
+        let w_max = if accepted.fresh {
+            self.rate.min(accepted.rate)
+        } else {
+            self.rate
         };
         self.rate = self.clamp(w_max * self.config.backoff);
-        self.phase = Phase::Cubic { w_max, at: now };
+        let recovery = self.config.recovery.as_secs_f64();
+        self.phase = Phase::Cubic {
+            w_max,
+            at: now,
+            recovery: pause.map_or(recovery, |p| recovery.max(PAUSES_PER_RECOVERY * p)),
+        };
         self.cut_at = now;
         true
     }
@@ -349,9 +409,12 @@ mod tests {
         // little behind the growing rate.
         let before = c.rate().min(c.accepted.rate);
         assert!(before > c.rate() * 0.8, "{before} vs {}", c.rate());
-        assert!(c.on_throttle(t - 0.01, t));
+        assert!(c.on_throttle(t - 0.01, t, None));
         assert!((c.rate() - before * 0.7).abs() < 1e-9, "cut to 0.7×");
-        assert!(!c.on_throttle(t - 0.005, t + 0.01), "same burst: one cut");
+        assert!(
+            !c.on_throttle(t - 0.005, t + 0.01, None),
+            "same burst: one cut"
+        );
         let cut = c.rate();
         let half = run(&mut c, t + 0.01, 2.0);
         assert!(
@@ -367,9 +430,64 @@ mod tests {
         run(&mut c, after, 4.0);
         assert!(c.rate() > before * 1.2, "then probes above it");
         assert!(
-            c.on_throttle(after + 2.0, after + 2.1),
+            c.on_throttle(after + 2.0, after + 2.1, None),
             "a later throttle cuts again"
         );
+    }
+
+    #[test]
+    fn a_throttle_naming_a_pause_climbs_back_over_eight_pauses() {
+        let mut c = Controller::new(AdaptiveRate::default().with_slow_start_step(2.0));
+        let t = run(&mut c, 0.0, 3.0);
+        let before = c.rate().min(c.accepted.rate);
+        assert!(c.on_throttle(t - 0.01, t, Some(1.0)));
+        let four = run(&mut c, t, 4.0);
+        assert!(
+            c.rate() < before * 0.97,
+            "4 s (the plain recovery) in, still well under the old rate: {} vs {before}",
+            c.rate()
+        );
+        run(&mut c, four, 4.0);
+        assert!(
+            (c.rate() - before).abs() / before < 0.05,
+            "back after 8 pauses of 1 s: {} vs {before}",
+            c.rate()
+        );
+    }
+
+    #[test]
+    fn what_was_accepted_is_not_measured_across_a_pause() {
+        let mut c = Controller::new(AdaptiveRate::default());
+        let fifty_a_second = |c: &mut Controller, from: f64, n: u32| {
+            for i in 0..n {
+                c.on_healthy(from + f64::from(i) * 0.02);
+            }
+        };
+        fifty_a_second(&mut c, 0.0, 51);
+        // A second's pause; an answer to a request in flight lands inside it.
+        c.on_pause(2.0);
+        c.on_healthy(1.5);
+        fifty_a_second(&mut c, 2.0, 27);
+        let steady = c.accepted_steady.rate;
+        assert!(
+            (steady - 50.0).abs() < 3.0,
+            "50/s before and after the pause, not 26 answers over 1.5 s: {steady}"
+        );
+    }
+
+    #[test]
+    fn a_throttle_right_after_a_pause_cuts_from_the_rate_not_from_an_old_count() {
+        let mut c = Controller::new(AdaptiveRate::default());
+        c.rate = 100.0;
+        assert!(c.on_throttle(0.0, 0.0, Some(1.0)));
+        for i in 0..50 {
+            c.on_healthy(f64::from(i) * 0.02);
+        }
+        c.on_pause(1.0);
+        c.rate = 300.0;
+        // 50 ms after the pause: no count since it closed.
+        assert!(c.on_throttle(1.01, 1.05, Some(1.0)));
+        assert!((c.rate() - 210.0).abs() < 1e-9, "0.7 × 300: {}", c.rate());
     }
 
     #[test]
@@ -381,7 +499,7 @@ mod tests {
             c.accepted.record(f64::from(i) * 0.02);
         }
         assert!((c.accepted.rate - 50.0).abs() < 2.0, "{}", c.accepted.rate);
-        assert!(c.on_throttle(1.99, 2.0));
+        assert!(c.on_throttle(1.99, 2.0, None));
         assert!(
             (c.rate() - 0.7 * c.accepted.rate).abs() < 1e-9,
             "0.7 × the accepted 50/s, not 0.7 × 400: {}",
@@ -396,7 +514,7 @@ mod tests {
         assert_eq!(c.rate(), 30.0);
         for i in 0..20 {
             let t = 10.0 + f64::from(i);
-            c.on_throttle(t, t);
+            c.on_throttle(t, t, None);
         }
         assert_eq!(c.rate(), 0.5, "floor");
     }

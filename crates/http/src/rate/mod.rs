@@ -165,10 +165,14 @@ impl RateLimiter {
         }
     }
 
-    /// What the answer to a request that left at `sent` said.
-    pub(crate) fn feedback(&self, sent: Instant, signal: Signal) {
+    /// What the answer to a request that left at `sent` said, and the pause (a throttle's
+    /// `Retry-After`) every request of the credential then waits for.
+    pub(crate) fn feedback(&self, sent: Instant, signal: Signal, pause: Option<Duration>) {
         if signal == Signal::Throttled {
             self.throttled.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(wait) = pause {
+            self.pause(wait);
         }
         let (sent, now) = (self.seconds(sent), self.seconds(Instant::now()));
         let mut state = self.lock();
@@ -180,7 +184,7 @@ impl RateLimiter {
                 controller.on_healthy(now);
                 false
             }
-            Signal::Throttled => controller.on_throttle(sent, now),
+            Signal::Throttled => controller.on_throttle(sent, now, pause.map(|p| p.as_secs_f64())),
             Signal::Neutral => return,
         };
         state.follow_controller(cut);
@@ -189,8 +193,12 @@ impl RateLimiter {
     /// Holds every request back for `wait` (a `Retry-After`).
     pub(crate) fn pause(&self, wait: Duration) {
         let until = Instant::now() + wait;
+        let at = self.seconds(until);
         let mut state = self.lock();
         state.paused_until = Some(state.paused_until.map_or(until, |p| p.max(until)));
+        if let Some(controller) = state.controller.as_mut() {
+            controller.on_pause(at);
+        }
     }
 
     /// Reads the quota headers of an answer: nothing left pauses until the reset (at most
@@ -290,7 +298,7 @@ mod tests {
     async fn send_healthy(limiter: &RateLimiter, count: u32) {
         for _ in 0..count {
             let at = limiter.acquire().await;
-            limiter.feedback(at, Signal::Healthy);
+            limiter.feedback(at, Signal::Healthy, None);
         }
     }
 
@@ -323,11 +331,11 @@ mod tests {
         assert!(grown > 40.0, "100 healthy answers while paced: {grown}");
         let before = limiter.stats().per_second.unwrap();
         let at = limiter.acquire().await;
-        limiter.feedback(at, Signal::Throttled);
+        limiter.feedback(at, Signal::Throttled, None);
         let cut = limiter.stats().per_second.unwrap();
         // The bucket follows the controller within 5 %, so `before` may lag it that much.
         assert!(cut <= before * 0.7 * 1.05, "cut to 0.7×: {before} → {cut}");
-        limiter.feedback(at, Signal::Throttled);
+        limiter.feedback(at, Signal::Throttled, None);
         let after = limiter.stats();
         assert_eq!(after.throttled, 2, "every throttling answer is counted");
         assert_eq!(
