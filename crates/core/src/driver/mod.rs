@@ -3,7 +3,8 @@
 //!
 //! * **Counted** sources (the first page reports a total) have their remaining pages fetched
 //!   concurrently, output in order. When a later page reports a different total the list
-//!   drifted, and the slice is re-read once more (only unseen rows are emitted).
+//!   drifted, and the slice is re-read (only unseen rows are emitted) while its total keeps
+//!   changing, up to [`DriverOptions::drift_rescans`] times.
 //!   Oldest-first lists end by re-reading their last page and following `next`.
 //! * **Newest-first offset** sources (no total) are prefetched speculatively; pages overlap
 //!   by one row, so a page whose first row was never seen reveals a shift caused by deletions
@@ -86,7 +87,10 @@ pub struct DriverOptions {
     pub max_pages: u64,
     /// How often a newest-first listing may step back after a shift (default 1,000).
     pub max_backtracks: u32,
-    /// How often a counted slice whose total changed is re-read (default 2).
+    /// How often a counted slice whose total changed is re-read (default 6). Each re-read
+    /// emits only rows not seen yet, so rows that slid onto pages already read (deletions
+    /// while paging) are found by a later read; with two re-reads, CoinW's drift test (two
+    /// deletions per request) still lost rows on some days' window layouts.
     pub drift_rescans: u32,
 }
 
@@ -96,7 +100,7 @@ impl Default for DriverOptions {
             concurrency: 4,
             max_pages: 1_000_000,
             max_backtracks: 1_000,
-            drift_rescans: 2,
+            drift_rescans: 6,
         }
     }
 }
