@@ -1,11 +1,15 @@
 //! The invited-user list as an [`InviteeSource`]: windows as slices, pages by number.
 //!
-//! Planning probes each calendar window (one `pageSize=1` request reading `total`), halves
-//! every window holding more than the split cap at its middle second, recursively, and
-//! drops empty windows: the core driver cannot split a slice once it runs, so the split
-//! happens while planning. [`CoinwClient::probe_windows`] exposes the probed windows for
+//! Planning probes `total` (one `pageSize=1` request) top-down: first the whole range, then
+//! halves of it along calendar-window edges, until a run of neighbouring windows holds no
+//! more than the split cap (its windows are then planned without probes of their own) or
+//! nothing (its windows are dropped). A single window over the cap is halved at its middle
+//! second, recursively: the core driver cannot split a slice once it runs, so the split
+//! happens while planning. [`CoinwClient::probe_windows`] exposes the planned windows for
 //! callers who want to see them first; [`CoinwBuilder::without_split`](crate::CoinwBuilder::without_split)
 //! plans the calendar windows unprobed.
+
+use std::ops::Range;
 
 use affiliate_core::{
     Cursor, InviteeSource, Page, Position, Scope, SourceError, SourceId, Strategy, TransportStats,
@@ -17,16 +21,101 @@ use futures::{StreamExt, TryStreamExt};
 use crate::window::halve;
 use crate::{CoinwClient, CoinwError};
 
-/// Windows probed at once by planning (the rate limit applies on top).
+/// Ranges probed at once by planning (the rate limit applies on top).
 const PROBE_CONCURRENCY: usize = 4;
 
-/// A window and the number of rows CoinW reported for it when probed.
+/// A window of the plan and what probing learnt of its size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProbedWindow {
     /// The inclusive registration-time window.
     pub window: Window,
-    /// `total` when probed.
-    pub total: u64,
+    /// `total` when this window was probed on its own; `None` when a probe of a run of
+    /// neighbouring windows, this one among them, already showed at most the split cap.
+    pub total: Option<u64>,
+}
+
+/// One range planning still has to probe.
+#[derive(Debug, Clone)]
+enum Pending {
+    /// A run of neighbouring calendar windows (indices into the newest-first list).
+    Calendar(Range<usize>),
+    /// A piece of one calendar window that held more than the cap.
+    Piece(Window),
+}
+
+/// What planning knows once every range is probed.
+#[derive(Debug, Default)]
+struct Probed {
+    windows: Vec<ProbedWindow>,
+    probes: u64,
+}
+
+impl Probed {
+    /// Takes one probe's answer: keeps, drops or splits the range, returning what is left
+    /// to probe.
+    fn settle(
+        &mut self,
+        calendar: &[Window],
+        pending: Pending,
+        total: u64,
+        cap: u64,
+    ) -> Vec<Pending> {
+        let span = span(calendar, &pending);
+        match pending {
+            _ if total == 0 => Vec::new(),
+            Pending::Calendar(run) if run.len() > 1 && total <= cap => {
+                let unprobed = calendar[run].iter().map(|&window| ProbedWindow {
+                    window,
+                    total: None,
+                });
+                self.windows.extend(unprobed);
+                Vec::new()
+            }
+            // Dense: on average no two neighbours fit under the cap together, so halving
+            // the run would only add probes. Each window is probed on its own.
+            Pending::Calendar(run)
+                if run.len() > 1 && total >= (run.len() as u64).saturating_mul(cap) / 2 =>
+            {
+                run.map(|i| Pending::Calendar(i..i + 1)).collect()
+            }
+            Pending::Calendar(run) if run.len() > 1 => {
+                let middle = run.start + run.len() / 2;
+                vec![
+                    Pending::Calendar(run.start..middle),
+                    Pending::Calendar(middle..run.end),
+                ]
+            }
+            // One window or piece: halved while over the cap and longer than two seconds.
+            _ => match halve(span).filter(|_| total > cap) {
+                Some((older, newer)) => vec![Pending::Piece(newer), Pending::Piece(older)],
+                None => {
+                    self.windows.push(ProbedWindow {
+                        window: span,
+                        total: Some(total),
+                    });
+                    Vec::new()
+                }
+            },
+        }
+    }
+
+    /// The windows newest first (neighbours share at most their edge second).
+    fn newest_first(mut self) -> (Vec<ProbedWindow>, u64) {
+        self.windows
+            .sort_by_key(|probed| std::cmp::Reverse((probed.window.end, probed.window.start)));
+        (self.windows, self.probes)
+    }
+}
+
+/// The registration-time range a pending probe covers.
+fn span(calendar: &[Window], pending: &Pending) -> Window {
+    match pending {
+        Pending::Calendar(run) => Window {
+            start: calendar[run.end - 1].start,
+            end: calendar[run.start].end,
+        },
+        Pending::Piece(window) => *window,
+    }
 }
 
 impl CoinwClient {
@@ -40,44 +129,42 @@ impl CoinwClient {
         )
     }
 
-    /// Probes one calendar window and splits it while it holds more than the cap; returns
-    /// the non-empty pieces newest first, and the number of probes made.
-    async fn split(&self, window: Window) -> Result<(Vec<ProbedWindow>, u64), SourceError> {
-        let mut out = Vec::new();
-        let mut probes = 0;
-        let mut stack = vec![window];
-        while let Some(window) = stack.pop() {
-            let total = self.list_page(&window, 1, 1).await?.total;
-            probes += 1;
-            if self.shared.split_cap.is_some_and(|cap| total > cap) {
-                if let Some((older, newer)) = halve(window) {
-                    stack.push(older);
-                    stack.push(newer);
-                    continue;
-                }
-            }
-            if total > 0 {
-                out.push(ProbedWindow { window, total });
-            }
-        }
-        Ok((out, probes))
-    }
-
-    /// Probes the scope's calendar windows and splits every window holding more than the
-    /// split cap in two, recursively (a single second is never split). Empty windows are
-    /// dropped. Returns the windows newest first and the number of probe requests.
+    /// The plan's windows, newest first, and the number of probe requests: the scope's
+    /// calendar windows, probed top-down as described in the [module docs](self). Empty
+    /// windows are dropped; a window over the split cap is halved (a single second never
+    /// is).
+    ///
+    /// A sparse history costs a few probes for the whole range instead of one per window;
+    /// a dense one (windows near the cap) about one per window, as probing each would.
     pub async fn probe_windows(
         &self,
         scope: &Scope,
     ) -> Result<(Vec<ProbedWindow>, u64), SourceError> {
         let calendar = self.calendar_windows(scope)?;
-        let pieces: Vec<(Vec<ProbedWindow>, u64)> = futures::stream::iter(calendar)
-            .map(|window| self.split(window))
-            .buffered(PROBE_CONCURRENCY)
-            .try_collect()
-            .await?;
-        let probes = pieces.iter().map(|(_, n)| n).sum();
-        Ok((pieces.into_iter().flat_map(|(w, _)| w).collect(), probes))
+        let cap = self.shared.split_cap.unwrap_or(u64::MAX);
+        let mut probed = Probed::default();
+        let whole = (!calendar.is_empty()).then_some(Pending::Calendar(0..calendar.len()));
+        let mut pending: Vec<Pending> = whole.into_iter().collect();
+        while !pending.is_empty() {
+            let spans: Vec<Window> = pending.iter().map(|p| span(&calendar, p)).collect();
+            let totals: Vec<u64> = futures::stream::iter(spans)
+                .map(|window| self.probe(window))
+                .buffered(PROBE_CONCURRENCY)
+                .try_collect()
+                .await?;
+            probed.probes += totals.len() as u64;
+            pending = pending
+                .into_iter()
+                .zip(totals)
+                .flat_map(|(range, total)| probed.settle(&calendar, range, total, cap))
+                .collect();
+        }
+        Ok(probed.newest_first())
+    }
+
+    /// `total` of one registration-time range.
+    async fn probe(&self, window: Window) -> Result<u64, SourceError> {
+        Ok(self.list_page(&window, 1, 1).await?.total)
     }
 }
 
@@ -104,10 +191,10 @@ impl InviteeSource for CoinwClient {
         }
     }
 
-    /// One slice per non-empty window, newest first (per calendar window, unprobed, after
+    /// One slice per window not known to be empty, newest first (per calendar window, unprobed, after
     /// [`CoinwBuilder::without_split`](crate::CoinwBuilder::without_split)): the scope's calendar windows
     /// (`until` frozen now: the scope's, the configured one, or the clock's now), probed
-    /// and split at the cap ([`CoinwClient::probe_windows`], one request per window).
+    /// top-down and split at the cap ([`CoinwClient::probe_windows`]).
     async fn plan(&self, scope: &Scope) -> Result<Vec<Cursor>, SourceError> {
         if self.shared.split_cap.is_none() {
             let windows = self.calendar_windows(scope)?;

@@ -49,10 +49,12 @@
 //!   a later page reports a larger total, and re-reads a window whose total changed.
 //! * **Split cap.** The core driver cannot split a slice once it runs, so splitting happens
 //!   while planning: [`InviteeSource::plan`](affiliate_core::InviteeSource::plan) probes
-//!   each calendar window's `total` with a `pageSize=1` request, halves windows above
-//!   [`CoinwBuilder::with_split_cap`] recursively and drops empty ones (one extra request
-//!   per window). [`CoinwClient::probe_windows`] returns the probed windows and their
-//!   totals, for callers who want to see them before reading.
+//!   `total` with `pageSize=1` requests top-down (the whole range, then halves along
+//!   window edges) until a run of windows holds at most [`CoinwBuilder::with_split_cap`]
+//!   rows or none (dropped), and halves a single window above the cap recursively. A
+//!   sparse history (100,000 rows over 276 monthly windows) plans in about 31 probes
+//!   instead of 276. [`CoinwClient::probe_windows`] returns the planned windows and what
+//!   was learnt of their sizes, for callers who want to see them before reading.
 //! * **Sanity check.** A row registered outside the requested window fails the page
 //!   ([`CoinwError::OutsideWindow`]): it would mean the server ignored the window, and
 //!   windows could then no longer guarantee each record once.

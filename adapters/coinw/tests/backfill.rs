@@ -33,7 +33,19 @@ async fn backfill_of_24_months_and_50_000_invitees_lists_every_record_once() {
     // What planning will see: the probed windows.
     let client = client(&emu);
     let (windows, probes) = client.probe_windows(&Scope::full()).await.unwrap();
-    assert_eq!(windows.iter().map(|w| w.total).sum::<u64>(), 50_000);
+    // ~2,000 rows a month against the default cap of 10,000: runs of a few months are
+    // planned under one probe.
+    assert!(
+        probes < windows.len() as u64,
+        "{probes} probes, {} windows",
+        windows.len()
+    );
+    // Neighbours share their edge second, so a row on an edge is in two windows.
+    let planned: std::collections::HashSet<u64> = windows
+        .iter()
+        .flat_map(|w| emu.uids_between(w.window.start, w.window.end))
+        .collect();
+    assert_eq!(planned.len(), 50_000, "every row in a planned window");
 
     // The listing the sync engine runs: probes while planning, then pages.
     let before = list_requests(&emu);
@@ -50,8 +62,9 @@ async fn backfill_of_24_months_and_50_000_invitees_lists_every_record_once() {
         windows.len(),
         requests - probes as usize
     );
-    // ~26 windows of ~2,000 rows at 1,000 a page: a probe and 2-3 pages each.
-    assert!(requests <= 26 * 4 + 3, "{requests}");
+    // ~26 windows of ~2,000 rows at 1,000 a page: 2-3 pages each, the newest window read
+    // again, after the plan's probes (fewer than the windows, checked above).
+    assert!(requests - probes as usize <= 26 * 3 + 3, "{requests}");
 }
 
 /// Drift as CoinW sees it: sign-ups during the listing are stamped "now", after the bound
