@@ -21,8 +21,16 @@ const PATH: &str = "/invitations";
 struct Row {
     id: u64,
     email: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "affiliate_core::time_text::deserialize_option"
+    )]
     created_at: Option<DateTime<Utc>>,
     created_by_id: Option<u64>,
+    #[serde(
+        default,
+        deserialize_with = "affiliate_core::time_text::deserialize_option"
+    )]
     claimed_at: Option<DateTime<Utc>>,
     claimed_by_id: Option<u64>,
     role: Option<String>,

@@ -70,9 +70,17 @@ pub fn to_provider_text(instant: DateTime<Utc>, offset: FixedOffset) -> String {
 
 /// A CoinW time read in `offset`, as UTC.
 pub fn from_provider_text(text: &str, offset: FixedOffset) -> Result<DateTime<Utc>, CoinwError> {
-    let naive = NaiveDateTime::parse_from_str(text.trim(), TIME_FORMAT).map_err(|e| {
-        CoinwError::BadRecord(format!("time {text:?} is not yyyy-MM-dd HH:mm:ss: {e}"))
-    })?;
+    let trimmed = text.trim();
+    // The fixed-width form read digit by digit; chrono's format parser for anything else.
+    let fast = (trimmed.len() == 19)
+        .then(|| affiliate_core::time_text::date_time_prefix(trimmed.as_bytes(), b' '))
+        .flatten();
+    let naive = match fast {
+        Some(naive) => naive,
+        None => NaiveDateTime::parse_from_str(trimmed, TIME_FORMAT).map_err(|e| {
+            CoinwError::BadRecord(format!("time {text:?} is not yyyy-MM-dd HH:mm:ss: {e}"))
+        })?,
+    };
     local_to_utc(naive, offset)
         .ok_or_else(|| CoinwError::BadRecord(format!("time {text:?} is out of range")))
 }

@@ -23,7 +23,15 @@ struct Row {
     status: String,
     account_id: Option<String>,
     email: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "affiliate_core::time_text::deserialize_option"
+    )]
     inserted_at: Option<DateTime<Utc>>,
+    #[serde(
+        default,
+        deserialize_with = "affiliate_core::time_text::deserialize_option"
+    )]
     updated_at: Option<DateTime<Utc>>,
     invite_url: Option<String>,
     #[serde(rename = "type")]

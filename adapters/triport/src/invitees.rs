@@ -20,6 +20,7 @@ struct Row {
     /// A UUID, kept as Triport wrote it (the provider's own id, verbatim).
     user_id: String,
     display_name: Option<String>,
+    #[serde(deserialize_with = "affiliate_core::time_text::deserialize")]
     signed_at: DateTime<Utc>,
     total_paid_micro: Option<i64>,
 }

@@ -29,7 +29,10 @@ use common::*;
 /// What one child run cost.
 struct Measured {
     wall: f64,
+    /// User + system CPU seconds.
     cpu: f64,
+    /// System CPU seconds alone (syscalls: writes, fsyncs, sockets).
+    sys: f64,
     peak_rss_mib: f64,
     stderr: String,
 }
@@ -54,6 +57,7 @@ async fn measure(args: Vec<String>, env: Vec<(String, String)>) -> Measured {
         Measured {
             wall,
             cpu: seconds(usage.ru_utime) + seconds(usage.ru_stime),
+            sys: seconds(usage.ru_stime),
             peak_rss_mib: peak_kib as f64 / 1024.0,
             stderr,
         }
@@ -62,7 +66,7 @@ async fn measure(args: Vec<String>, env: Vec<(String, String)>) -> Measured {
     .expect("join")
 }
 
-/// Reads `VmHWM` (the peak RSS of the running program) of `pid` every 50 ms until it is gone,
+/// Reads `VmHWM` (the peak RSS of the running program) of `pid` every millisecond until it is gone,
 /// returning the last value in KiB. Not `wait4`'s `ru_maxrss`: Linux carries the RSS a
 /// process had before `exec` into it, so a child forked from this bench (which holds a
 /// million emulated rows) would report this bench's size.
@@ -79,8 +83,14 @@ fn watch_high_water_mark(pid: u32) -> std::thread::JoinHandle<u64> {
                 .find_map(|l| l.strip_prefix("VmHWM:"))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok());
             peak = hwm.unwrap_or(peak).max(peak);
-            std::thread::sleep(Duration::from_millis(50));
+            // VmHWM only grows, so the last reading before exit misses at most the final
+            // millisecond (at 50 ms, a 0.1 s run was read once, before it had loaded).
+            std::thread::sleep(Duration::from_millis(1));
         }
+        assert!(
+            peak > 1024,
+            "the child's peak RSS was never read ({peak} KiB)"
+        );
         peak
     })
 }
@@ -338,8 +348,8 @@ async fn footprint() {
     let mut peaks: BTreeMap<(&str, u64), f64> = BTreeMap::new();
     println!("## footprint: full sync, rate_limit = 1000, largest pages, 0 ms");
     println!(
-        "{:<8} {:>10} {:>8} {:>10} {:>9} {:>13}",
-        "sink", "invitees", "wall s", "peak MiB", "cpu s", "cpu us/record"
+        "{:<8} {:>10} {:>8} {:>10} {:>9} {:>9} {:>13}",
+        "sink", "invitees", "wall s", "peak MiB", "cpu s", "of it sys", "cpu us/record"
     );
     for total in [10_000_u64, 1_000_000] {
         let sandbox = Sandbox::start(total / 4, Duration::ZERO).await;
@@ -348,10 +358,11 @@ async fn footprint() {
         for (sink, sqlite) in [("ndjson", false), ("sqlite", true)] {
             let m = sync(&sandbox, dir.path(), sink, &text, sqlite).await;
             println!(
-                "{sink:<8} {total:>10} {:>8.1} {:>10.1} {:>9.2} {:>13.2}",
+                "{sink:<8} {total:>10} {:>8.1} {:>10.1} {:>9.2} {:>9.2} {:>13.2}",
                 m.wall,
                 m.peak_rss_mib,
                 m.cpu,
+                m.sys,
                 m.cpu * 1e6 / total as f64
             );
             peaks.insert((sink, total), m.peak_rss_mib);

@@ -24,6 +24,7 @@ mod invitee;
 mod provider;
 pub mod rfc3339;
 mod source;
+pub mod time_text;
 
 pub use cursor::{Cursor, Position, Window};
 pub use error::{AdapterError, ErrorKind, SourceError};

@@ -46,7 +46,7 @@ pub use report::{FailureStage, SourceFailure, SourceReport, SourceStatus, SyncRe
 pub use sink::SqliteSink;
 #[cfg(feature = "postgres")]
 pub use sink::{connect_postgres, PostgresSink};
-pub use sink::{CommitOutcome, FileFormat, FileSink, PageCommit, Sink, COLUMNS};
+pub use sink::{CommitOutcome, FileFormat, FileSink, PageCommit, Sink, COLUMNS, SYNC_INTERVAL};
 pub use state::{RunState, SliceProgress, SliceState, SourceState, StateConflict, SyncMode};
 /// Re-exported so callers can cancel a run without depending on `tokio-util` themselves.
 pub use tokio_util::sync::CancellationToken;

@@ -62,7 +62,6 @@ mod newest_pages;
 mod seen;
 
 use std::future::{ready, Future};
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use futures::channel::mpsc;
@@ -293,11 +292,12 @@ impl Walk {
         if rows.is_empty() {
             return Ok(());
         }
-        let mut hasher = DefaultHasher::new();
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
         for row in rows {
-            row.id.hash(&mut hasher);
+            hasher.update(row.id.as_bytes());
+            hasher.update(&[0x1f]);
         }
-        let print = hasher.finish();
+        let print = hasher.digest();
         let repeated = self
             .previous
             .is_some_and(|(position, previous)| previous == print && position != fetched.position);

@@ -1,14 +1,12 @@
 //! The set of records one listing has already emitted.
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::FingerprintSet;
 
 /// Ids emitted so far by one listing, shared by all of its slices.
 ///
-/// Stores a 128-bit fingerprint per id (two independent SipHash digests), so a false
+/// Stores a 128-bit fingerprint per id (XXH3-128), so a false
 /// "already seen" needs a 128-bit collision (about 10⁻²⁷ for a million records).
 /// They are kept in a [`FingerprintSet`]: 16 bytes per record with no doubling peaks.
 #[derive(Debug, Clone, Default)]
@@ -22,13 +20,10 @@ impl SeenSet {
         Self::default()
     }
 
-    /// The 128-bit fingerprint of `text`: two independent SipHash digests.
+    /// The 128-bit fingerprint of `text` (XXH3-128: a tenth of the cost of the two SipHash
+    /// digests it replaced, which were 5 % of a sync's instructions with the change check's).
     fn fingerprint(text: &str) -> u128 {
-        let mut low = DefaultHasher::new();
-        text.hash(&mut low);
-        let mut high = DefaultHasher::new();
-        (0x5eed_u16, text).hash(&mut high);
-        (u128::from(high.finish()) << 64) | u128::from(low.finish())
+        xxhash_rust::xxh3::xxh3_128(text.as_bytes())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, FingerprintSet> {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use affiliate_core::driver::{slice_pages, DriverOptions, SeenSet};
-use affiliate_core::{InviteeSource, Scope};
+use affiliate_core::{Invitee, InviteeSource, Scope};
 use futures::StreamExt;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -145,13 +145,14 @@ impl SliceDriver {
                 self.email.apply(row);
             }
             let watermark = self.watermark.observe(&rows);
+            let rows: Arc<[Invitee]> = rows.into();
             let head: Vec<String> = if want_head {
                 rows.iter().take(HEAD_IDS).map(|r| r.id.clone()).collect()
             } else {
                 Vec::new()
             };
             let mut commit =
-                PageCommit::new(&self.run_id, &slice.start, &rows, page.resume.as_ref())
+                PageCommit::sharing(&self.run_id, &slice.start, &rows, page.resume.as_ref())
                     .with_watermark(watermark);
             if !head.is_empty() {
                 commit = commit.with_head_ids(&head);

@@ -40,6 +40,13 @@ pub(super) async fn run(
         report.status = SourceStatus::Cancelled;
     } else {
         execute(&ctx, source.clone(), &limits, &mut report).await;
+        if report.status != SourceStatus::Ok {
+            // Pages committed before the failure or the cancel become durable now
+            // (`finish_run` did it for a finished run).
+            if let Err(err) = ctx.sink.flush().await {
+                fail(&mut report, SourceFailure::sink(&err, None));
+            }
+        }
     }
     report.duration = started.elapsed();
     let sent = source.transport_stats().since(&stats_before);

@@ -19,6 +19,7 @@
 
 mod changes;
 mod file;
+mod json_text;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod row;
@@ -28,13 +29,14 @@ mod sql;
 mod sqlite;
 
 use std::fmt::Debug;
+use std::sync::Arc;
 
 use affiliate_core::{Cursor, Invitee, SourceId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 pub use changes::TRACKED;
-pub use file::{FileFormat, FileSink};
+pub use file::{FileFormat, FileSink, SYNC_INTERVAL};
 #[cfg(feature = "postgres")]
 pub(crate) use postgres::{apply_page, db, load_state_in, stage_page, store_run};
 #[cfg(feature = "postgres")]
@@ -65,6 +67,8 @@ pub struct PageCommit<'a> {
     pub watermark: Option<DateTime<Utc>>,
     /// Ids to remember for the slice if it has none yet (its first committed page).
     pub head_ids: Option<&'a [String]>,
+    /// `rows` as a shared allocation a sink may keep without copying them.
+    shared: Option<&'a Arc<[Invitee]>>,
 }
 
 impl<'a> PageCommit<'a> {
@@ -82,6 +86,22 @@ impl<'a> PageCommit<'a> {
             resume,
             watermark: None,
             head_ids: None,
+            shared: None,
+        }
+    }
+
+    /// [`PageCommit::new`] with rows a sink may keep without copying them: the built-in
+    /// SQLite and file sinks hand a page to a blocking writer, and cloning every row for it
+    /// was 7 % of a sync's instructions.
+    pub fn sharing(
+        run_id: &'a str,
+        slice: &'a Cursor,
+        rows: &'a Arc<[Invitee]>,
+        resume: Option<&'a Cursor>,
+    ) -> Self {
+        Self {
+            shared: Some(rows),
+            ..Self::new(run_id, slice, rows, resume)
         }
     }
 
@@ -103,7 +123,7 @@ impl<'a> PageCommit<'a> {
 pub(crate) struct OwnedCommit {
     run_id: String,
     slice: Cursor,
-    rows: Vec<Invitee>,
+    rows: Arc<[Invitee]>,
     resume: Option<Cursor>,
     watermark: Option<DateTime<Utc>>,
     head_ids: Option<Vec<String>>,
@@ -114,7 +134,7 @@ impl OwnedCommit {
         Self {
             run_id: commit.run_id.to_owned(),
             slice: commit.slice.clone(),
-            rows: commit.rows.to_vec(),
+            rows: commit.shared.cloned().unwrap_or_else(|| commit.rows.into()),
             resume: commit.resume.cloned(),
             watermark: commit.watermark,
             head_ids: commit.head_ids.map(<[String]>::to_vec),
@@ -129,6 +149,7 @@ impl OwnedCommit {
             resume: self.resume.as_ref(),
             watermark: self.watermark,
             head_ids: self.head_ids.as_deref(),
+            shared: Some(&self.rows),
         }
     }
 }
@@ -171,7 +192,10 @@ impl CommitOutcome {
 /// [`finish_run`](Sink::finish_run) when every slice completed. A source that failed or was
 /// cancelled keeps its run in progress, so the next run resumes it.
 ///
-/// Implementations must make each `commit_page` atomic and idempotent per row key.
+/// Implementations must make each `commit_page` atomic and idempotent per row key. A
+/// commit may become durable later than it returns (group commit), as long as rows and
+/// progress become durable together; the engine calls [`flush`](Sink::flush) when a
+/// source's run ends without [`finish_run`](Sink::finish_run) (a failure or a cancel).
 #[async_trait]
 pub trait Sink: Debug + Send + Sync {
     /// Short name used in errors and logs (`"sqlite"`, `"ndjson"`, ...).
@@ -199,6 +223,12 @@ pub trait Sink: Debug + Send + Sync {
         run_id: &str,
         watermark: Option<DateTime<Utc>>,
     ) -> Result<(), SinkError>;
+
+    /// Makes every commit so far durable (default: nothing to do, each commit already is).
+    /// [`finish_run`](Sink::finish_run) implies it for the source it ends.
+    async fn flush(&self) -> Result<(), SinkError> {
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -226,6 +256,9 @@ impl<T: Sink + ?Sized> Sink for std::sync::Arc<T> {
         watermark: Option<DateTime<Utc>>,
     ) -> Result<(), SinkError> {
         (**self).finish_run(source, run_id, watermark).await
+    }
+    async fn flush(&self) -> Result<(), SinkError> {
+        (**self).flush().await
     }
 }
 

@@ -4,6 +4,8 @@ use affiliate_core::rfc3339::{Fraction, Rfc3339};
 use affiliate_core::Invitee;
 use chrono::{DateTime, Utc};
 
+use super::json_text;
+
 /// The columns every sink stores, in order (the CSV header, the table's columns).
 pub const COLUMNS: [&str; 14] = [
     "provider",
@@ -38,8 +40,9 @@ pub(crate) fn extra_json(invitee: &Invitee) -> Option<String> {
     if invitee.extra.is_empty() {
         None
     } else {
-        // A map of JSON values always serialises.
-        serde_json::to_string(&invitee.extra).ok()
+        let mut text = String::with_capacity(256);
+        json_text::object(&mut text, &invitee.extra);
+        Some(text)
     }
 }
 
@@ -105,7 +108,8 @@ pub(crate) fn visit_value_cells(invitee: &Invitee, mut visit: impl FnMut(Option<
     }
     visit(invitee.display_name.as_deref());
     visit(invitee.email.as_deref());
-    visit(invitee.total_paid_micro.map(|v| v.to_string()).as_deref());
+    let mut amount = itoa::Buffer::new();
+    visit(invitee.total_paid_micro.map(|v| amount.format(v)));
     visit(invitee.role.as_deref());
     visit(invitee.invited_by.as_deref());
     visit(extra_json(invitee).as_deref());
