@@ -8,6 +8,7 @@
 //! cargo bench -p affiliate-cli --bench sync -- throttled    # emulators enforcing R = 50 and 400 req/s
 //! cargo bench -p affiliate-cli --bench sync -- footprint    # peak RSS and CPU per record, 10k and 1M
 //! cargo bench -p affiliate-cli --bench sync -- profile      # 100k into NDJSON under callgrind
+//! AFFILIATE_BENCH_SINK=sqlite cargo bench -p affiliate-cli --bench sync -- profile  # into SQLite
 //! AFFILIATE_BENCH_ONLY=coinw,50 cargo bench -p affiliate-cli --bench sync -- throttled  # a subset
 //! ```
 //!
@@ -378,10 +379,12 @@ async fn footprint() {
     println!();
 }
 
-/// One full sync of 25k invitees per provider into NDJSON with the binary under
-/// `valgrind --tool=callgrind` (instruction counts are repeatable on a noisy machine); prints
-/// where the profile went (read it with `callgrind_annotate`).
+/// One full sync of 25k invitees per provider into NDJSON (`AFFILIATE_BENCH_SINK=sqlite`:
+/// into SQLite) with the binary under `valgrind --tool=callgrind` (instruction counts are
+/// repeatable on a noisy machine); prints where the profile went (read it with
+/// `callgrind_annotate`).
 async fn profile() {
+    let sqlite = std::env::var("AFFILIATE_BENCH_SINK").is_ok_and(|sink| sink == "sqlite");
     let sandbox = Sandbox::start(25_000, Duration::ZERO).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let config = write(
@@ -389,7 +392,11 @@ async fn profile() {
         "profile.toml",
         &config(&sandbox, None, Some(1000)),
     );
-    let out = format!("ndjson:{}", dir.path().join("profile.ndjson").display());
+    let out = if sqlite {
+        format!("sqlite://{}", dir.path().join("profile.db").display())
+    } else {
+        format!("ndjson:{}", dir.path().join("profile.ndjson").display())
+    };
     let profile = std::env::temp_dir().join("affiliate-sync.callgrind");
     let mut cmd = command(&[], &sandbox.env());
     let mut valgrind = std::process::Command::new("valgrind");
@@ -413,7 +420,8 @@ async fn profile() {
         .expect("run valgrind");
     assert!(status.success(), "valgrind: {status}");
     println!(
-        "## profile: 100,000 invitees into NDJSON under callgrind: {}\n",
+        "## profile: 100,000 invitees into {} under callgrind: {}\n",
+        if sqlite { "SQLite" } else { "NDJSON" },
         profile.display()
     );
 }

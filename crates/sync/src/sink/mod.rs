@@ -30,13 +30,14 @@ mod sqlite;
 
 use std::fmt::Debug;
 use std::sync::Arc;
+use std::time::Duration;
 
 use affiliate_core::{Cursor, Invitee, SourceId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 pub use changes::TRACKED;
-pub use file::{FileFormat, FileSink, SYNC_INTERVAL};
+pub use file::{FileFormat, FileSink};
 #[cfg(feature = "postgres")]
 pub(crate) use postgres::{apply_page, db, load_state_in, stage_page, store_run};
 #[cfg(feature = "postgres")]
@@ -117,6 +118,11 @@ impl<'a> PageCommit<'a> {
         self
     }
 }
+
+/// How long a commit may wait to become durable in the file sinks (group commit): they
+/// sync at most this often, whenever a run begins or ends, and on [`Sink::flush`]. Four syncs a second cost nothing measurable; a longer wait would only
+/// let a process killed again and again lose more of its progress.
+pub const SYNC_INTERVAL: Duration = Duration::from_millis(250);
 
 /// A [`PageCommit`] that owns its data, to cross into a blocking worker.
 #[derive(Debug, Clone)]

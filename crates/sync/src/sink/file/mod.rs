@@ -24,7 +24,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
@@ -36,7 +36,7 @@ use tracing::{info, warn};
 use self::scan::{Scan, ScanError, Version};
 use self::state_file::{StateFile, StateFileOut};
 use self::written::{KeyDigest, VersionDigest, Written};
-use super::{CommitOutcome, OwnedCommit, PageCommit, Sink};
+use super::{CommitOutcome, OwnedCommit, PageCommit, Sink, SYNC_INTERVAL};
 use crate::state::{RunState, SourceState};
 use crate::SinkError;
 
@@ -138,12 +138,6 @@ struct DataFile {
     /// When the state file was last written.
     synced_at: Instant,
 }
-
-/// How long a commit may wait to become durable: the data file is fsynced and the state
-/// file replaced at most this often, and whenever a run begins or ends. Four syncs a second
-/// cost nothing measurable; a longer wait would only let a process killed again and again
-/// lose more of its progress.
-pub const SYNC_INTERVAL: Duration = Duration::from_millis(250);
 
 impl FileSink {
     /// Opens (or creates) the data file at `path` and its state file, cutting off any
