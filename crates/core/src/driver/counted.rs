@@ -13,19 +13,30 @@ impl Walk {
     /// Walks the slice, re-reading it while its total keeps changing (bounded).
     pub(super) async fn counted(&mut self, start: Cursor, growing_tail: bool) -> Result<(), Halt> {
         let mut rescans = 0;
-        while self.counted_pass(&start, growing_tail).await? {
+        loop {
+            let before = self.emitted;
+            let drift = self.counted_pass(&start, growing_tail).await?;
+            // A re-read that found nothing new has caught every row that slid back.
+            let settled = rescans > 0 && self.emitted == before;
+            if drift == Drift::Steady || settled {
+                return Ok(());
+            }
             if rescans >= self.options.drift_rescans {
-                warn!(source = %self.source.id(), "total still changing after {rescans} re-reads; ending the listing");
-                break;
+                if drift == Drift::Shrank {
+                    // Rows still slid onto pages already read during the last re-read:
+                    // ending here could lose some silently.
+                    return Err(self.pagination(PaginationError::KeepsShrinking(rescans)));
+                }
+                warn!(source = %self.source.id(), "total still growing after {rescans} re-reads; ending the listing (what arrives now belongs to the next run)");
+                return Ok(());
             }
             rescans += 1;
             warn!(source = %self.source.id(), "total changed during the listing; re-reading the slice");
         }
-        Ok(())
     }
 
-    /// One pass over the slice; true when the total changed while it ran.
-    async fn counted_pass(&mut self, start: &Cursor, growing_tail: bool) -> Result<bool, Halt> {
+    /// One pass over the slice, and how its total moved while it ran.
+    async fn counted_pass(&mut self, start: &Cursor, growing_tail: bool) -> Result<Drift, Halt> {
         let (_, first) = self.request(start.clone()).await;
         let first = self.accept(first)?;
         let Some(total) = first.total else {
@@ -33,7 +44,7 @@ impl Walk {
             let resume = next.clone();
             self.emit(start.clone(), first.invitees, resume).await?;
             self.follow_next(start.clone(), next).await?;
-            return Ok(false);
+            return Ok(Drift::Steady);
         };
         let mut short = ShortPages::new(total);
         if !first.invitees.is_empty() {
@@ -47,7 +58,7 @@ impl Walk {
         let resume = Some(start.with_position(start.position.following()));
         self.emit(start.clone(), first.invitees, resume).await?;
 
-        let mut drifted = false;
+        let mut drift = Drift::Steady;
         let mut last = start.clone();
         let mut in_flight = FuturesOrdered::new();
         while in_flight.len() < self.options.concurrency {
@@ -59,7 +70,7 @@ impl Walk {
         while let Some((cursor, result)) = in_flight.next().await {
             let page = self.accept(result)?;
             if page.total != Some(total) {
-                drifted = true;
+                drift = drift.max(Drift::between(total, page.total));
                 // Rows added inside the slice push its tail past the planned pages: plan
                 // the pages the new total needs, so the tail is not left behind.
                 if let Some(now) = page.total {
@@ -75,7 +86,7 @@ impl Walk {
             last = cursor;
             if empty {
                 // The list shrank under us: the rest is past its end.
-                drifted = true;
+                drift = Drift::Shrank;
                 break;
             }
             if let Some(position) = plan.next() {
@@ -91,14 +102,14 @@ impl Walk {
             if page.total == Some(total) {
                 short.check(self, &probe, page.invitees.len())?;
             } else if !page.invitees.is_empty() {
-                drifted = true;
+                drift = drift.max(Drift::between(total, page.total));
                 self.emit(probe.clone(), page.invitees, None).await?;
             }
         }
         if growing_tail {
             self.reread_tail(last).await?;
         }
-        Ok(drifted)
+        Ok(drift)
     }
 
     /// Re-reads the last page and follows `next` until the list ends again, picking up
@@ -296,5 +307,28 @@ mod tests {
         plan.extend_to(5);
         let rest: Vec<u64> = plan.map(|p| p.first_row()).collect();
         assert_eq!(rest, [20, 30]);
+    }
+}
+
+/// How a counted slice's total moved during one pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Drift {
+    /// Every page reported the first page's total.
+    Steady,
+    /// Totals only grew: rows arrived, which pushes rows later, never onto pages read.
+    Grew,
+    /// A total fell or the list ended early: rows were deleted, and rows after them slid
+    /// towards pages already read.
+    Shrank,
+}
+
+impl Drift {
+    /// The drift a page reporting `now` shows against the pass's first `total`.
+    fn between(total: u64, now: Option<u64>) -> Self {
+        match now {
+            Some(now) if now == total => Drift::Steady,
+            Some(now) if now > total => Drift::Grew,
+            _ => Drift::Shrank,
+        }
     }
 }

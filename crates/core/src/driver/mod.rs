@@ -4,7 +4,10 @@
 //! * **Counted** sources (the first page reports a total) have their remaining pages fetched
 //!   concurrently, output in order. When a later page reports a different total the list
 //!   drifted, and the slice is re-read (only unseen rows are emitted) while its total keeps
-//!   changing, up to [`DriverOptions::drift_rescans`] times.
+//!   changing and re-reads still find rows not seen before, up to
+//!   [`DriverOptions::drift_rescans`] times; a slice still shrinking then fails with
+//!   [`PaginationError::KeepsShrinking`] (one still growing ends: what arrives now belongs
+//!   to the next run).
 //!   Oldest-first lists end by re-reading their last page and following `next`.
 //! * **Newest-first offset** sources (no total) are prefetched speculatively; pages overlap
 //!   by one row, so a page whose first row was never seen reveals a shift caused by deletions
@@ -89,7 +92,9 @@ pub struct DriverOptions {
     /// How often a counted slice whose total changed is re-read (default 6). Each re-read
     /// emits only rows not seen yet, so rows that slid onto pages already read (deletions
     /// while paging) are found by a later read; with two re-reads, CoinW's drift test (two
-    /// deletions per request) still lost rows on some days' window layouts.
+    /// deletions per request) still lost rows on some days' window layouts. Re-reading stops
+    /// early once a re-read finds nothing new; a slice still shrinking, with rows still
+    /// turning up, after the last re-read fails ([`PaginationError::KeepsShrinking`]).
     pub drift_rescans: u32,
 }
 
@@ -223,6 +228,7 @@ pub fn slice_pages(
             options,
             out,
             fetched: 0,
+            emitted: 0,
             previous: None,
         };
         let result = match walk.source.strategy_for(&walk.scope) {
@@ -261,6 +267,8 @@ struct Walk {
     options: DriverOptions,
     out: mpsc::Sender<Result<DrivenPage, SourceError>>,
     fetched: u64,
+    /// Rows emitted so far (new to the listing).
+    emitted: u64,
     /// The position and row fingerprint of the last non-empty page emitted.
     previous: Option<(Position, u64)>,
 }
@@ -325,6 +333,7 @@ impl Walk {
             .into_iter()
             .filter(|r| self.seen.insert(&r.id))
             .collect();
+        self.emitted += invitees.len() as u64;
         let page = DrivenPage {
             slice: self.slice.clone(),
             fetched,

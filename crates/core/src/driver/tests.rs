@@ -396,6 +396,65 @@ async fn counted_newest_first_slice_growing_inside_keeps_its_tail() {
     assert_exactly_once(&got, (0..95).map(|i| format!("r{i}")));
 }
 
+#[tokio::test]
+async fn a_counted_slice_that_keeps_shrinking_fails_instead_of_ending_short() {
+    // Churn: on every fetch two rows are deleted from the front (later rows slide back
+    // onto pages already read) and a new one lands in the middle, so every re-read finds
+    // rows the reads before it missed, and the total keeps falling.
+    let counter = AtomicU64::new(0);
+    let list = FakeList::new(
+        Strategy::Counted {
+            growing_tail: false,
+        },
+        10,
+        400,
+    )
+    .mutate(move |_, rows| {
+        rows.drain(..2.min(rows.len()));
+        let k = counter.fetch_add(1, Ordering::SeqCst);
+        rows.insert(rows.len() / 2, format!("fresh{k}"));
+    });
+    let (err, fetches) = first_error(list).await;
+    let rescans = DriverOptions::default().drift_rescans;
+    assert!(
+        matches!(
+            err.downcast_ref::<PaginationError>(),
+            Some(PaginationError::KeepsShrinking(n)) if *n == rescans
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("shrank"), "{err}");
+    assert!(
+        fetches > 20 * u64::from(rescans),
+        "every re-read ran: {fetches}"
+    );
+}
+
+#[tokio::test]
+async fn a_counted_slice_that_keeps_growing_ends_with_every_row_it_started_with() {
+    // Rows arriving on every fetch at the end of an oldest-first list push nothing back.
+    let counter = Arc::new(AtomicU64::new(0));
+    let c = counter.clone();
+    let list = Arc::new(
+        FakeList::new(
+            Strategy::Counted {
+                growing_tail: false,
+            },
+            10,
+            95,
+        )
+        .mutate(move |_, rows| rows.push(format!("late{}", c.fetch_add(1, Ordering::SeqCst)))),
+    );
+    let got: Vec<String> = invitees(list, Scope::full(), DriverOptions::default())
+        .map_ok(|i| i.id)
+        .try_collect()
+        .await
+        .unwrap();
+    for i in 0..95 {
+        assert!(got.contains(&format!("r{i}")), "r{i} missing");
+    }
+}
+
 async fn first_error(list: FakeList) -> (SourceError, u64) {
     let list = Arc::new(list);
     let results: Vec<_> = invitees(list.clone(), Scope::full(), DriverOptions::default())
