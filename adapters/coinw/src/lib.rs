@@ -51,10 +51,11 @@
 //!   while planning: [`InviteeSource::plan`](affiliate_core::InviteeSource::plan) probes
 //!   `total` with `pageSize=1` requests top-down (the whole range, then halves along
 //!   window edges) until a run of windows holds at most [`CoinwBuilder::with_split_cap`]
-//!   rows or none (dropped), and halves a single window above the cap recursively. A
-//!   sparse history (100,000 rows over 276 monthly windows) plans in about 31 probes
-//!   instead of 276. [`CoinwClient::probe_windows`] returns the planned windows and what
-//!   was learnt of their sizes, for callers who want to see them before reading.
+//!   rows (read as one slice) or none (dropped), and halves a single window above the cap
+//!   recursively. A sparse history (100,000 rows over 276 monthly windows) plans in about
+//!   31 probes and reads in 112 full pages, where a probe and a page per month took 552
+//!   requests. [`CoinwClient::probe_windows`] returns the planned windows and their sizes,
+//!   for callers who want to see them before reading.
 //! * **Sanity check.** A row registered outside the requested window fails the page
 //!   ([`CoinwError::OutsideWindow`]): it would mean the server ignored the window, and
 //!   windows could then no longer guarantee each record once.
