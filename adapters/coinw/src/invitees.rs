@@ -1,14 +1,17 @@
 //! The invited-user list as an [`InviteeSource`]: windows as slices, pages by number.
 //!
 //! Planning probes `total` (one `pageSize=1` request) top-down: first the whole range, then
-//! halves of it along calendar-window edges, until a run of neighbouring windows holds no
-//! more than the split cap (the run is then one slice, read page by page) or nothing (it is
-//! dropped). A single window over the cap is halved at its middle second, recursively: the
+//! runs of it cut along calendar-window edges (as many as should hold half the cap each),
+//! until a run of neighbouring windows holds no more than the split cap (the run is then
+//! one slice, read page by page) or nothing (it is dropped). A single window over the cap is halved at its middle second, recursively: the
 //! core driver cannot split a slice once it runs, so the split happens while planning.
+//!
+//! The newest calendar window is always a slice of its own: it is where sign-ups arriving
+//! during the run land, and the listing reads it again at the end.
 //!
 //! Reading a run of windows as one slice is what makes a sparse history cheap: 100,000 rows
 //! over 276 months were 276 pages of about 360 rows (and, probed one by one, 276 probes);
-//! as 16 runs they are 112 full pages after 31 probes. At CoinW's conservative 80
+//! as 20 runs they are about 100 full pages after 22 probes. At CoinW's conservative 80
 //! requests/s that was the longest source of a default sync. Every slice still lies on the
 //! calendar grid (its edges are window edges, or the midpoints of halved windows) and
 //! never holds more rows than the cap. [`CoinwClient::probe_windows`] exposes the planned
@@ -77,20 +80,10 @@ impl Probed {
                 });
                 Vec::new()
             }
-            // Dense: on average no two neighbours fit under the cap together, so halving
-            // the run would only add probes. Each window is probed on its own.
-            Pending::Calendar(run)
-                if run.len() > 1 && total >= (run.len() as u64).saturating_mul(cap) / 2 =>
-            {
-                run.map(|i| Pending::Calendar(i..i + 1)).collect()
-            }
-            Pending::Calendar(run) if run.len() > 1 => {
-                let middle = run.start + run.len() / 2;
-                vec![
-                    Pending::Calendar(run.start..middle),
-                    Pending::Calendar(middle..run.end),
-                ]
-            }
+            Pending::Calendar(run) if run.len() > 1 => parts(run, total, cap)
+                .into_iter()
+                .map(Pending::Calendar)
+                .collect(),
             // One window or piece over the cap: halved while longer than two seconds.
             _ => match halve(span) {
                 Some((older, newer)) => vec![Pending::Piece(newer), Pending::Piece(older)],
@@ -111,6 +104,18 @@ impl Probed {
             .sort_by_key(|probed| std::cmp::Reverse((probed.window.end, probed.window.start)));
         (self.windows, self.probes)
     }
+}
+
+/// A run over the cap cut into runs of equal length, as many as should each hold about half
+/// the cap if rows were spread evenly (at least two, at most one per window): one probe
+/// level for a history that is even, a further cut only where it is not.
+fn parts(run: Range<usize>, total: u64, cap: u64) -> Vec<Range<usize>> {
+    let len = run.len();
+    let wanted = total.saturating_mul(2).div_ceil(cap.max(1));
+    let count = usize::try_from(wanted).unwrap_or(usize::MAX).clamp(2, len);
+    (0..count)
+        .map(|k| run.start + k * len / count..run.start + (k + 1) * len / count)
+        .collect()
 }
 
 /// The registration-time range a pending probe covers.
@@ -149,8 +154,13 @@ impl CoinwClient {
         let calendar = self.calendar_windows(scope)?;
         let cap = self.shared.split_cap.unwrap_or(u64::MAX);
         let mut probed = Probed::default();
-        let whole = (!calendar.is_empty()).then_some(Pending::Calendar(0..calendar.len()));
-        let mut pending: Vec<Pending> = whole.into_iter().collect();
+        // The newest window is never merged: sign-ups arriving during the run land there,
+        // and the listing reads that slice again at the end, which must stay one window.
+        let mut pending: Vec<Pending> = [0..calendar.len().min(1), 1..calendar.len()]
+            .into_iter()
+            .filter(|run| !run.is_empty())
+            .map(Pending::Calendar)
+            .collect();
         while !pending.is_empty() {
             let spans: Vec<Window> = pending.iter().map(|p| span(&calendar, p)).collect();
             let totals: Vec<u64> = futures::stream::iter(spans)

@@ -49,12 +49,12 @@
 //!   a later page reports a larger total, and re-reads a window whose total changed.
 //! * **Split cap.** The core driver cannot split a slice once it runs, so splitting happens
 //!   while planning: [`InviteeSource::plan`](affiliate_core::InviteeSource::plan) probes
-//!   `total` with `pageSize=1` requests top-down (the whole range, then halves along
-//!   window edges) until a run of windows holds at most [`CoinwBuilder::with_split_cap`]
-//!   rows (read as one slice) or none (dropped), and halves a single window above the cap
-//!   recursively. A sparse history (100,000 rows over 276 monthly windows) plans in about
-//!   31 probes and reads in 112 full pages, where a probe and a page per month took 552
-//!   requests. [`CoinwClient::probe_windows`] returns the planned windows and their sizes,
+//!   `total` with `pageSize=1` requests top-down (the whole range, then runs of it cut
+//!   along window edges) until a run of windows holds at most
+//!   [`CoinwBuilder::with_split_cap`] rows (read as one slice) or none (dropped), and halves
+//!   a single window above the cap recursively. A sparse history (100,000 rows over 276
+//!   monthly windows) plans in about 22 probes and reads in about 100 full pages, where a
+//!   probe and a page per month took 552 requests. [`CoinwClient::probe_windows`] returns the planned windows and their sizes,
 //!   for callers who want to see them before reading.
 //! * **Sanity check.** A row registered outside the requested window fails the page
 //!   ([`CoinwError::OutsideWindow`]): it would mean the server ignored the window, and

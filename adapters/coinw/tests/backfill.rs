@@ -36,7 +36,7 @@ async fn backfill_of_24_months_and_50_000_invitees_lists_every_record_once() {
     // ~2,000 rows a month against the default cap of 10,000: runs of a few months are
     // planned, probed and read as one slice.
     assert!(
-        windows.len() * 3 < 26 && probes < 26,
+        windows.len() * 2 < 26 && probes < 26,
         "{probes} probes, {} windows",
         windows.len()
     );
