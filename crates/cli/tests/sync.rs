@@ -111,7 +111,10 @@ async fn an_incremental_run_after_new_sign_ups_fetches_only_the_new_pages() {
         "coinw incremental pages: {incremental:?}"
     );
     // The full run read every row, 20 a page (its plan reads runs of days as one slice).
-    assert!(after_first["coinw"] > coinw_rows.div_ceil(20), "{after_first:?}");
+    assert!(
+        after_first["coinw"] > coinw_rows.div_ceil(20),
+        "{after_first:?}"
+    );
     // Prefactor and Census lists are oldest first with no server-side filter: an
     // incremental run lists them newest first (sorting=-id, order=desc) and stops at the
     // watermark, then re-reads the head once.
