@@ -24,8 +24,9 @@ pub const DEFAULT_BASE_URL: &str = "https://api.coinw.com";
 pub const DEFAULT_PAGE_SIZE: u32 = 1000;
 /// Largest `pageSize` CoinW documents.
 pub const MAX_PAGE_SIZE: u32 = 1000;
-/// Default split cap: a window holding more rows than this is split in two (recursively)
-/// by planning.
+/// Default split cap: planning reads a run of windows holding at most this many rows as
+/// one slice, cuts a run holding more, and halves a single window holding more
+/// (recursively).
 pub const DEFAULT_SPLIT_CAP: u64 = 10_000;
 
 /// The default start of a listing: 2017-01-01 00:00:00 in the provider's offset. CoinW
@@ -250,7 +251,8 @@ impl CoinwBuilder {
         self
     }
 
-    /// Rows above which planning splits a window in two (at least 1).
+    /// Rows above which planning cuts a run of windows, or halves a single window (at
+    /// least 1); runs at or below it are read as one slice.
     pub fn with_split_cap(mut self, cap: u64) -> Self {
         self.split_cap = Some(cap);
         self

@@ -6,12 +6,12 @@
 //! one slice, read page by page) or nothing (it is dropped). A single window over the cap is halved at its middle second, recursively: the
 //! core driver cannot split a slice once it runs, so the split happens while planning.
 //!
-//! The newest calendar window is always a slice of its own: it is where sign-ups arriving
-//! during the run land, and the listing reads it again at the end.
+//! The newest calendar window is always a slice of its own, even when it is empty: it is
+//! where sign-ups arriving during the run land, and the listing reads it again at the end.
 //!
 //! Reading a run of windows as one slice is what makes a sparse history cheap: 100,000 rows
 //! over 276 months were 276 pages of about 360 rows (and, probed one by one, 276 probes);
-//! as 20 runs they are about 100 full pages after 22 probes. At CoinW's conservative 80
+//! as 20 runs they are 115 pages after 22 probes. At CoinW's conservative 80
 //! requests/s that was the longest source of a default sync. Every slice still lies on the
 //! calendar grid (its edges are window edges, or the midpoints of halved windows) and
 //! never holds more rows than the cap. [`CoinwClient::probe_windows`] exposes the planned
@@ -71,8 +71,11 @@ impl Probed {
         cap: u64,
     ) -> Vec<Pending> {
         let span = span(calendar, &pending);
+        // The newest window stays in the plan even when empty: the listing reads the first
+        // slice again at the end for sign-ups that arrived meanwhile, and it must be that one.
+        let newest = matches!(&pending, Pending::Calendar(run) if run.start == 0);
         match pending {
-            _ if total == 0 => Vec::new(),
+            _ if total == 0 && !newest => Vec::new(),
             _ if total <= cap => {
                 self.windows.push(ProbedWindow {
                     window: span,
@@ -110,12 +113,11 @@ impl Probed {
 /// the cap if rows were spread evenly (at least two, at most one per window): one probe
 /// level for a history that is even, a further cut only where it is not.
 fn parts(run: Range<usize>, total: u64, cap: u64) -> Vec<Range<usize>> {
-    let len = run.len();
-    let wanted = total.saturating_mul(2).div_ceil(cap.max(1));
-    let count = usize::try_from(wanted).unwrap_or(usize::MAX).clamp(2, len);
-    (0..count)
-        .map(|k| run.start + k * len / count..run.start + (k + 1) * len / count)
-        .collect()
+    let len = run.len() as u64;
+    let count = total.saturating_mul(2).div_ceil(cap.max(1)).clamp(2, len);
+    // In u64: k * len passes u32 for long runs (up to MAX_WINDOWS windows).
+    let edge = |k: u64| run.start + usize::try_from(k * len / count).unwrap_or(run.len());
+    (0..count).map(|k| edge(k)..edge(k + 1)).collect()
 }
 
 /// The registration-time range a pending probe covers.

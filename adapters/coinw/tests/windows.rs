@@ -393,6 +393,25 @@ async fn a_sparse_history_is_planned_top_down_and_read_in_runs_of_months() {
 }
 
 #[tokio::test]
+async fn the_newest_window_is_planned_even_when_empty() {
+    // Data ends in January; the listing runs to mid-March: February and March are empty,
+    // yet March (the window a run's new sign-ups land in, read again at the end) stays.
+    let newest = local(cst(), "2024-01-20 12:00:00");
+    let emu = emulator(CoinwConfig::new(300).newest_at(newest)).await;
+    let until = local(cst(), "2024-03-15 00:00:00");
+    let client = builder(&emu).with_until(until).build().unwrap();
+    let calendar = client.calendar_windows(&Scope::full()).unwrap();
+    let (windows, _) = client.probe_windows(&Scope::full()).await.unwrap();
+    assert_eq!(windows[0].window, calendar[0]);
+    assert_eq!(windows[0].total, 0);
+    // The rest, 300 rows, is one run under the cap.
+    assert_eq!(windows.len(), 2, "{windows:?}");
+    assert_eq!(windows[1].total, 300);
+    let got = list_all(Arc::new(client), Scope::full()).await.unwrap();
+    assert_eq!(got.len(), 300);
+}
+
+#[tokio::test]
 async fn a_single_second_over_the_cap_is_read_whole() {
     // 3,000 rows 1 ms apart: 1,000 rows share each second; no split can get under a cap of 10.
     let config = CoinwConfig::new(3_000).spacing(chrono::Duration::milliseconds(1));

@@ -5,6 +5,7 @@ mod common;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
+use std::time::Duration;
 
 use affiliate_core::{Cursor, Invitee, InviteeStatus, Position, Provider, Scope, SourceId};
 use affiliate_sync::{
@@ -222,7 +223,11 @@ async fn pages_committed_since_the_last_sync_are_fetched_again_never_half_kept()
     for format in [FileFormat::Ndjson, FileFormat::Csv] {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out");
-        let sink = FileSink::open(&path, format).await.unwrap();
+        // No sync by time in this test: only the flush below makes the first page durable.
+        let sink = FileSink::open(&path, format)
+            .await
+            .unwrap()
+            .with_sync_interval(Duration::from_secs(3_600));
         sink.begin_run(&source(), &run("r1")).await.unwrap();
         let (first, second) = (rows(&["1", "2"]), rows(&["3", "4"]));
         let at_two = page(2);
@@ -267,6 +272,43 @@ async fn pages_committed_since_the_last_sync_are_fetched_again_never_half_kept()
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.matches("census").count(), 4, "{format:?}: {text}");
     }
+}
+
+#[tokio::test]
+async fn a_failed_sync_refuses_every_later_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.ndjson");
+    let sink = FileSink::open(&path, FileFormat::Ndjson).await.unwrap();
+    sink.begin_run(&source(), &run("r1")).await.unwrap();
+    let first = rows(&["1", "2"]);
+    sink.commit_page(
+        &source(),
+        &PageCommit::new("r1", &slice(), &first, Some(&page(2))),
+    )
+    .await
+    .unwrap();
+    // The state file cannot be replaced any more: a directory with a file in it.
+    let state = sink.state_path().unwrap().to_owned();
+    std::fs::remove_file(&state).unwrap();
+    std::fs::create_dir(&state).unwrap();
+    std::fs::write(state.join("blocker"), b"").unwrap();
+    let err = sink.flush().await.unwrap_err();
+    assert!(matches!(err, SinkError::Io { .. }), "{err}");
+    // Everything after it is refused, even once the state file could be written again.
+    std::fs::remove_dir_all(&state).unwrap();
+    let second = rows(&["3"]);
+    let refused = sink
+        .commit_page(
+            &source(),
+            &PageCommit::new("r1", &slice(), &second, Some(&page(3))),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("earlier sync failed"),
+        "{refused}"
+    );
+    assert!(sink.flush().await.is_err());
 }
 
 #[tokio::test]

@@ -13,18 +13,25 @@ impl Walk {
     /// Walks the slice, re-reading it while its total keeps changing (bounded).
     pub(super) async fn counted(&mut self, start: Cursor, growing_tail: bool) -> Result<(), Halt> {
         let mut rescans = 0;
+        // The re-read before this one found nothing new.
+        let mut quiet = false;
         loop {
             let before = self.emitted;
             let drift = self.counted_pass(&start, growing_tail).await?;
-            // A re-read that found nothing new has caught every row that slid back.
-            let settled = rescans > 0 && self.emitted == before;
+            // A re-read that found nothing new has caught every row that slid back, unless
+            // it shrank while it ran (a row may have slid past it again): then it takes a
+            // second quiet re-read in a row. (Requiring a re-read that does not shrink would
+            // never end on a total that is only approximate, as Census's is.)
+            let found_nothing = rescans > 0 && self.emitted == before;
+            let settled = found_nothing && (drift != Drift::Shrank || quiet);
             if drift == Drift::Steady || settled {
                 return Ok(());
             }
+            quiet = found_nothing;
             if rescans >= self.options.drift_rescans {
                 if drift == Drift::Shrank {
-                    // Rows still slid onto pages already read during the last re-read:
-                    // ending here could lose some silently.
+                    // Rows may still have slid onto pages already read during the last
+                    // re-read: ending here could lose some silently.
                     return Err(self.pagination(PaginationError::KeepsShrinking(rescans)));
                 }
                 warn!(source = %self.source.id(), "total still growing after {rescans} re-reads; ending the listing (what arrives now belongs to the next run)");

@@ -38,11 +38,11 @@ pub enum PaginationError {
     /// More pages than the configured ceiling.
     #[error("more than {0} pages in one listing (max_pages)")]
     PageCeiling(u64),
-    /// A counted slice shrank during every one of its re-reads (`drift_rescans`), and each
-    /// still found rows the reads before had missed: rows that slid onto pages already
-    /// read might still be missing, so the listing stops instead of ending as if complete.
-    /// Committed pages are kept.
-    #[error("the slice shrank while it was read, and each of {0} re-reads still found rows the reads before it missed; giving up rather than risk rows that slid past every read (drift_rescans)")]
+    /// A counted slice still shrank during the last of its re-reads (`drift_rescans`), and
+    /// no re-read settled it (found nothing new without shrinking, or twice in a row):
+    /// rows that slid onto pages already read might still be missing, so the listing stops
+    /// instead of ending as if complete. Committed pages are kept.
+    #[error("the slice kept shrinking while it was read, and {0} re-reads did not settle it; giving up rather than risk rows that slid past every read (drift_rescans)")]
     KeepsShrinking(u32),
     /// The list kept shifting under the listing.
     #[error("the list shifted {0} times during one listing; giving up (max_backtracks)")]

@@ -4,8 +4,8 @@
 //! * **Counted** sources (the first page reports a total) have their remaining pages fetched
 //!   concurrently, output in order. When a later page reports a different total the list
 //!   drifted, and the slice is re-read (only unseen rows are emitted) while its total keeps
-//!   changing and re-reads still find rows not seen before, up to
-//!   [`DriverOptions::drift_rescans`] times; a slice still shrinking then fails with
+//!   changing and no re-read has settled it (found nothing new without shrinking, or twice
+//!   in a row), up to [`DriverOptions::drift_rescans`] times; a slice still shrinking then fails with
 //!   [`PaginationError::KeepsShrinking`] (one still growing ends: what arrives now belongs
 //!   to the next run).
 //!   Oldest-first lists end by re-reading their last page and following `next`.
@@ -93,8 +93,9 @@ pub struct DriverOptions {
     /// emits only rows not seen yet, so rows that slid onto pages already read (deletions
     /// while paging) are found by a later read; with two re-reads, CoinW's drift test (two
     /// deletions per request) still lost rows on some days' window layouts. Re-reading stops
-    /// early once a re-read finds nothing new; a slice still shrinking, with rows still
-    /// turning up, after the last re-read fails ([`PaginationError::KeepsShrinking`]).
+    /// early once a re-read finds nothing new without shrinking while it ran, or two in a
+    /// row find nothing new; a slice still shrinking after the last re-read fails
+    /// ([`PaginationError::KeepsShrinking`]).
     pub drift_rescans: u32,
 }
 

@@ -119,9 +119,11 @@ impl<'a> PageCommit<'a> {
     }
 }
 
-/// How long a commit may wait to become durable in the file sinks (group commit): they
-/// sync at most this often, whenever a run begins or ends, and on [`Sink::flush`]. Four syncs a second cost nothing measurable; a longer wait would only
-/// let a process killed again and again lose more of its progress.
+/// The file sinks' default group-commit interval: they sync at the first commit this long
+/// after the last sync, whenever a run begins or ends, and on [`Sink::flush`]
+/// ([`FileSink::with_sync_interval`] changes it). Four syncs a second cost nothing
+/// measurable; a longer wait would only let a process killed again and again lose more of
+/// its progress.
 pub const SYNC_INTERVAL: Duration = Duration::from_millis(250);
 
 /// A [`PageCommit`] that owns its data, to cross into a blocking worker.
@@ -140,7 +142,12 @@ impl OwnedCommit {
         Self {
             run_id: commit.run_id.to_owned(),
             slice: commit.slice.clone(),
-            rows: commit.shared.cloned().unwrap_or_else(|| commit.rows.into()),
+            // The shared rows only while they are still `rows` (the field is public).
+            rows: commit
+                .shared
+                .filter(|shared| std::ptr::eq(&***shared, commit.rows))
+                .cloned()
+                .unwrap_or_else(|| commit.rows.into()),
             resume: commit.resume.cloned(),
             watermark: commit.watermark,
             head_ids: commit.head_ids.map(<[String]>::to_vec),

@@ -1,17 +1,21 @@
 //! NDJSON and CSV output, to a file (resumable) or to standard output.
 //!
-//! A file commit appends the page's new rows; then, at most every [`SYNC_INTERVAL`] and
-//! when a run ends (group commit), the appended rows are fsynced and the state file
-//! `<file>.state.json` is replaced atomically. The state records how many bytes of the data
-//! file are committed, together with every source's progress up to those bytes. Opening the
-//! file again cuts off anything past that length (pages whose commit was not yet durable),
-//! and rebuilds the set of keys already written from the file, so a replayed page never
-//! writes a row twice.
+//! A file commit appends the page's new rows; the appended rows are then fsynced and the
+//! state file `<file>.state.json` replaced atomically at the first commit
+//! [`SYNC_INTERVAL`] after the last sync, when a run begins or ends, and on
+//! [`Sink::flush`] (group commit). The state records how many bytes of the data file are
+//! committed, together with every source's progress up to those bytes. Opening the file
+//! again cuts off anything past that length (pages appended after the last sync), and
+//! rebuilds the set of keys already written from the file, so a replayed page never writes
+//! a row twice.
 //!
-//! A killed process loses nothing (the system keeps its writes); a power failure can lose
-//! the last quarter of a second of pages, which the next run fetches again. Syncing every page instead
+//! So rows and progress always agree on disk: a killed process, a power failure, or a sink
+//! dropped without [`Sink::flush`] loses at most the pages committed since the last sync
+//! (usually a quarter of a second of them; longer while no page commits, such as during a
+//! long `Retry-After`), and the next run fetches those again. Syncing every page instead
 //! cost two fsyncs and a rename per page: 1.9 s of system time and half the wall time of a
-//! sync of 1M invitees into NDJSON (2026-12-06).
+//! sync of 1M invitees into NDJSON (2026-12-06). A failed sync refuses every later write
+//! until the file is opened again.
 
 mod csv;
 mod ndjson;
@@ -24,7 +28,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
@@ -79,9 +83,11 @@ impl FileFormat {
 
 /// Writes invitees as NDJSON or CSV lines, to a file or to standard output.
 ///
-/// * **File**: exactly-once and resumable. Rows are appended; at most every
-///   [`SYNC_INTERVAL`] and when a run ends they are fsynced and the state file
-///   `<path>.state.json` is replaced atomically (see the module docs). A record the file does not hold yet
+/// * **File**: exactly-once and resumable. Rows are appended; at the first commit
+///   [`SYNC_INTERVAL`] after the last sync, when a run begins or ends, and on
+///   [`Sink::flush`] they are fsynced and the state file `<path>.state.json` is replaced
+///   atomically (see the module docs). Flush before dropping the sink (the sync engine
+///   does): what was committed since the last sync is otherwise fetched again next time. A record the file does not hold yet
 ///   is appended with `change = "new"`; a record whose tracked columns
 ///   ([`TRACKED`](crate::sink::TRACKED)) differ from every version the file holds is
 ///   appended again with `change = "changed"` and its own `synced_at`; an unchanged record
@@ -137,6 +143,12 @@ struct DataFile {
     pending: bool,
     /// When the state file was last written.
     synced_at: Instant,
+    /// How long a commit may wait to become durable.
+    interval: Duration,
+    /// A sync failed: the appended bytes may never reach the disk (a failed fsync can drop
+    /// them and report it only once), so every later write is refused; reopening the file
+    /// cuts it back to what the state file covers.
+    broken: bool,
 }
 
 impl FileSink {
@@ -157,6 +169,19 @@ impl FileSink {
             path: Some(path),
             inner: Arc::new(Mutex::new(inner)),
         })
+    }
+
+    /// Sets how long a commit may wait to become durable (default [`SYNC_INTERVAL`]): the
+    /// file is synced at the first commit this long after the last sync, and whenever a
+    /// run begins or ends or the sink is [flushed](Sink::flush). Longer means fewer fsyncs
+    /// and more pages fetched again after a crash; no effect on standard output.
+    pub fn with_sync_interval(self, interval: Duration) -> Self {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Output::File(data) = &mut inner.output {
+            data.interval = interval;
+        }
+        drop(inner);
+        self
     }
 
     /// Writes to standard output; state is kept in memory only.
@@ -331,6 +356,8 @@ impl Inner {
                 dirty: false,
                 pending: false,
                 synced_at: Instant::now(),
+                interval: SYNC_INTERVAL,
+                broken: false,
             }),
             written: scan.written,
             sources,
@@ -425,12 +452,12 @@ impl Inner {
     }
 
     /// Makes what was appended durable with the state that covers it: when `now`, or when
-    /// the last sync is [`SYNC_INTERVAL`] old. A failed sync keeps the in-memory state (it
-    /// matches the appended bytes), so a later sync can still make both durable.
+    /// the last sync is the file's interval old. A failed sync breaks the file for this
+    /// process ([`DataFile::sync`]).
     fn sync(&mut self, now: bool) -> Result<(), SinkError> {
         match &mut self.output {
             Output::File(data)
-                if data.pending && (now || data.synced_at.elapsed() >= SYNC_INTERVAL) =>
+                if data.pending && (now || data.synced_at.elapsed() >= data.interval) =>
             {
                 data.sync(self.format, &self.sources)
             }
@@ -457,9 +484,25 @@ impl Output {
 }
 
 impl DataFile {
+    /// Refuses every write once a sync has failed.
+    fn usable(&self, sink: &'static str) -> Result<(), SinkError> {
+        if self.broken {
+            let cause = "an earlier sync failed, so rows appended since the last one may not \
+                         be on disk; open the file again to continue from what is";
+            return Err(SinkError::io(
+                sink,
+                "writing to",
+                &self.path,
+                io::Error::other(cause),
+            ));
+        }
+        Ok(())
+    }
+
     /// Appends `bytes` (not yet fsynced), first cutting off what a failed append left.
     fn append(&mut self, format: FileFormat, bytes: &[u8]) -> Result<(), SinkError> {
         let sink = format.name();
+        self.usable(sink)?;
         if self.dirty {
             self.file.set_len(self.appended).map_err(|e| {
                 SinkError::io(sink, "cutting off a failed append to", &self.path, e)
@@ -479,13 +522,26 @@ impl DataFile {
     }
 
     /// Fsyncs the appended bytes, then replaces the state file with `sources` and the
-    /// appended length.
+    /// appended length. Any failure breaks the file for this process: the pages appended
+    /// since the last sync were reported committed, and a retried fsync can succeed without
+    /// their bytes, so none is tried; the next run resumes from the last sync.
     fn sync(
         &mut self,
         format: FileFormat,
         sources: &BTreeMap<SourceId, SourceState>,
     ) -> Result<(), SinkError> {
         let sink = format.name();
+        self.usable(sink)?;
+        let result = self.write_durably(sink, sources);
+        self.broken = result.is_err();
+        result
+    }
+
+    fn write_durably(
+        &mut self,
+        sink: &'static str,
+        sources: &BTreeMap<SourceId, SourceState>,
+    ) -> Result<(), SinkError> {
         if self.appended > self.committed {
             self.file
                 .sync_data()
