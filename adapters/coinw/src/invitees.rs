@@ -143,9 +143,10 @@ impl CoinwClient {
     }
 
     /// The plan's windows, newest first, and the number of probe requests: the scope's
-    /// calendar windows, probed top-down as described in the [module docs](self), runs of
-    /// them within the split cap merged into one window each. Empty runs are dropped; a
-    /// window over the split cap is halved (a single second never is).
+    /// calendar windows, probed top-down as the crate docs describe (Split cap), runs of
+    /// them within the split cap merged into one window each. The newest window stands
+    /// alone and is kept even when empty; other empty runs are dropped; a window over the
+    /// split cap is halved (a single second never is).
     ///
     /// A sparse history costs a few probes for the whole range instead of one per window;
     /// a dense one (windows near the cap) about one per window, as probing each would.

@@ -52,7 +52,8 @@
 //!   `total` with `pageSize=1` requests top-down (the whole range, then runs of it cut
 //!   along window edges) until a run of windows holds at most
 //!   [`CoinwBuilder::with_split_cap`] rows (read as one slice) or none (dropped), and halves
-//!   a single window above the cap recursively. A sparse history (100,000 rows over 276
+//!   a single window above the cap recursively. The newest window is always a slice of
+//!   its own (the listing reads it again at the end for sign-ups made meanwhile). A sparse history (100,000 rows over 276
 //!   monthly windows) plans in about 22 probes and reads in about 100 full pages, where a
 //!   probe and a page per month took 552 requests. [`CoinwClient::probe_windows`] returns the planned windows and their sizes,
 //!   for callers who want to see them before reading.
