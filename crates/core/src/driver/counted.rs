@@ -16,15 +16,19 @@ impl Walk {
         // The re-read before this one found nothing new.
         let mut quiet = false;
         loop {
-            let before = self.emitted;
+            let before = self.emitted_inside;
             let drift = self.counted_pass(&start, growing_tail).await?;
-            // A re-read that found nothing new has caught every row that slid back, unless
-            // it shrank while it ran (a row may have slid past it again): then it takes a
-            // second quiet re-read in a row. (Requiring a re-read that does not shrink would
-            // never end on a total that is only approximate, as Census's is.)
-            let found_nothing = rescans > 0 && self.emitted == before;
-            let settled = found_nothing && (drift != Drift::Shrank || quiet);
-            if drift == Drift::Steady || settled {
+            if drift == Drift::Steady {
+                return Ok(());
+            }
+            // A re-read that found nothing new inside the slice's first extent has caught
+            // every row that slid back (rows that arrived at the end of an oldest-first
+            // list lie past it: a list that keeps growing is not read again and again),
+            // unless it shrank while it ran (a row may have slid past it again): then it
+            // takes a second quiet re-read in a row. (Requiring a re-read that does not
+            // shrink would never end on a total that is only approximate, as Census's is.)
+            let found_nothing = rescans > 0 && self.emitted_inside == before;
+            if found_nothing && (drift != Drift::Shrank || quiet) {
                 return Ok(());
             }
             quiet = found_nothing;
@@ -46,6 +50,9 @@ impl Walk {
     async fn counted_pass(&mut self, start: &Cursor, growing_tail: bool) -> Result<Drift, Halt> {
         let (_, first) = self.request(start.clone()).await;
         let first = self.accept(first)?;
+        if let (Some(total), u64::MAX) = (first.total, self.extent) {
+            self.extent = total;
+        }
         let Some(total) = first.total else {
             let next = first.next.clone();
             let resume = next.clone();

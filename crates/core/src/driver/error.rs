@@ -39,9 +39,9 @@ pub enum PaginationError {
     #[error("more than {0} pages in one listing (max_pages)")]
     PageCeiling(u64),
     /// A counted slice still shrank during the last of its re-reads (`drift_rescans`), and
-    /// no re-read settled it (found nothing new without shrinking, or twice in a row):
-    /// rows that slid onto pages already read might still be missing, so the listing stops
-    /// instead of ending as if complete. Committed pages are kept.
+    /// no re-read settled it (found no new row inside the slice's first extent, twice in a
+    /// row): rows that slid onto pages already read might still be missing, so the listing
+    /// stops instead of ending as if complete. Committed pages are kept.
     #[error("the slice kept shrinking while it was read, and {0} re-reads did not settle it; giving up rather than risk rows that slid past every read (drift_rescans)")]
     KeepsShrinking(u32),
     /// The list kept shifting under the listing.

@@ -2,12 +2,13 @@
 //! invitees, with bounded memory and bounded concurrency.
 //!
 //! * **Counted** sources (the first page reports a total) have their remaining pages fetched
-//!   concurrently, output in order. When a later page reports a different total the list
-//!   drifted, and the slice is re-read (only unseen rows are emitted) while its total keeps
-//!   changing and no re-read has settled it (found nothing new without shrinking, or twice
-//!   in a row), up to [`DriverOptions::drift_rescans`] times; a slice still shrinking then fails with
-//!   [`PaginationError::KeepsShrinking`] (one still growing ends: what arrives now belongs
-//!   to the next run).
+//!   concurrently, output in order. A later page reporting a larger total extends the plan.
+//!   Any change of total means drift (deletions slide later rows onto pages already read;
+//!   a total that grew can hide them), so the slice is re-read (only unseen rows are
+//!   emitted) until a re-read finds no new row inside the slice's first extent (rows that
+//!   arrived at the end of an oldest-first list lie past it), twice in a row if it shrank
+//!   while it ran, up to [`DriverOptions::drift_rescans`] times; a slice still shrinking
+//!   then fails with [`PaginationError::KeepsShrinking`].
 //!   Oldest-first lists end by re-reading their last page and following `next`.
 //! * **Newest-first offset** sources (no total) are prefetched speculatively; pages overlap
 //!   by one row, so a page whose first row was never seen reveals a shift caused by deletions
@@ -92,9 +93,9 @@ pub struct DriverOptions {
     /// How often a counted slice whose total changed is re-read (default 6). Each re-read
     /// emits only rows not seen yet, so rows that slid onto pages already read (deletions
     /// while paging) are found by a later read; with two re-reads, CoinW's drift test (two
-    /// deletions per request) still lost rows on some days' window layouts. Re-reading stops
-    /// early once a re-read finds nothing new without shrinking while it ran, or two in a
-    /// row find nothing new; a slice still shrinking after the last re-read fails
+    /// deletions per request) still lost rows on some days' window layouts. Re-reading
+    /// stops once a re-read finds no new row inside the slice's first extent (twice in a
+    /// row if it shrank while it ran); a slice still shrinking after the last re-read fails
     /// ([`PaginationError::KeepsShrinking`]).
     pub drift_rescans: u32,
 }
@@ -229,7 +230,8 @@ pub fn slice_pages(
             options,
             out,
             fetched: 0,
-            emitted: 0,
+            emitted_inside: 0,
+            extent: u64::MAX,
             previous: None,
         };
         let result = match walk.source.strategy_for(&walk.scope) {
@@ -268,8 +270,11 @@ struct Walk {
     options: DriverOptions,
     out: mpsc::Sender<Result<DrivenPage, SourceError>>,
     fetched: u64,
-    /// Rows emitted so far (new to the listing).
-    emitted: u64,
+    /// Rows emitted so far (new to the listing) from positions below `extent`.
+    emitted_inside: u64,
+    /// The slice's rows when its first page was read (`u64::MAX` before, or without a
+    /// total): rows that arrive at the end of an oldest-first list lie past it.
+    extent: u64,
     /// The position and row fingerprint of the last non-empty page emitted.
     previous: Option<(Position, u64)>,
 }
@@ -330,11 +335,19 @@ impl Walk {
     ) -> Result<(), Halt> {
         self.check_moves(&fetched, &rows)?;
         let before = rows.len();
+        let first = fetched.position.first_row();
+        let mut inside = 0;
         let invitees: Vec<Invitee> = rows
             .into_iter()
-            .filter(|r| self.seen.insert(&r.id))
+            .enumerate()
+            .filter(|(i, r)| {
+                let new = self.seen.insert(&r.id);
+                inside += u64::from(new && first + (*i as u64) < self.extent);
+                new
+            })
+            .map(|(_, r)| r)
             .collect();
-        self.emitted += invitees.len() as u64;
+        self.emitted_inside += inside;
         let page = DrivenPage {
             slice: self.slice.clone(),
             fetched,
