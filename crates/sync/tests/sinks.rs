@@ -61,6 +61,21 @@ async fn replay_twice(sink: &dyn Sink) {
     sink.flush().await.unwrap();
 }
 
+/// An NDJSON sink at `path` with run `r1` begun and its first page (rows 1 and 2)
+/// committed, continuing at page 2.
+async fn ndjson_with_first_page(path: &Path) -> FileSink {
+    let sink = FileSink::open(path, FileFormat::Ndjson).await.unwrap();
+    sink.begin_run(&source(), &run("r1")).await.unwrap();
+    let first = rows(&["1", "2"]);
+    sink.commit_page(
+        &source(),
+        &PageCommit::new("r1", &slice(), &first, Some(&page(2))),
+    )
+    .await
+    .unwrap();
+    sink
+}
+
 fn sqlite_ids(path: &Path) -> Vec<String> {
     let conn = Connection::open(path).unwrap();
     let mut stmt = conn.prepare("SELECT id FROM invitees").unwrap();
@@ -180,15 +195,7 @@ async fn file_sinks_store_a_replayed_page_once_even_after_reopening() {
 async fn an_uncommitted_tail_is_cut_off_when_the_file_is_reopened() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("out.ndjson");
-    let sink = FileSink::open(&path, FileFormat::Ndjson).await.unwrap();
-    sink.begin_run(&source(), &run("r1")).await.unwrap();
-    let first = rows(&["1", "2"]);
-    sink.commit_page(
-        &source(),
-        &PageCommit::new("r1", &slice(), &first, Some(&page(2))),
-    )
-    .await
-    .unwrap();
+    let sink = ndjson_with_first_page(&path).await;
     sink.flush().await.unwrap();
     let committed = std::fs::metadata(&path).unwrap().len();
     drop(sink);
@@ -278,15 +285,7 @@ async fn pages_committed_since_the_last_sync_are_fetched_again_never_half_kept()
 async fn a_failed_sync_refuses_every_later_write() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("out.ndjson");
-    let sink = FileSink::open(&path, FileFormat::Ndjson).await.unwrap();
-    sink.begin_run(&source(), &run("r1")).await.unwrap();
-    let first = rows(&["1", "2"]);
-    sink.commit_page(
-        &source(),
-        &PageCommit::new("r1", &slice(), &first, Some(&page(2))),
-    )
-    .await
-    .unwrap();
+    let sink = ndjson_with_first_page(&path).await;
     // The state file cannot be replaced any more: a directory with a file in it.
     let state = sink.state_path().unwrap().to_owned();
     std::fs::remove_file(&state).unwrap();
@@ -315,15 +314,7 @@ async fn a_failed_sync_refuses_every_later_write() {
 async fn a_file_shorter_than_its_committed_length_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("out.ndjson");
-    let sink = FileSink::open(&path, FileFormat::Ndjson).await.unwrap();
-    sink.begin_run(&source(), &run("r1")).await.unwrap();
-    let first = rows(&["1", "2"]);
-    sink.commit_page(
-        &source(),
-        &PageCommit::new("r1", &slice(), &first, Some(&page(2))),
-    )
-    .await
-    .unwrap();
+    let sink = ndjson_with_first_page(&path).await;
     sink.flush().await.unwrap();
     drop(sink);
     std::fs::write(&path, b"").unwrap();
