@@ -54,6 +54,19 @@ fn assert_tiles(windows: &[Window], since: DateTime<Utc>, until: DateTime<Utc>) 
     }
 }
 
+/// A full listing's calendar windows and its probed plan (windows, probes), checking that
+/// planning sent nothing but its probes.
+async fn full_plan(
+    client: &affiliate_coinw::CoinwClient,
+    emu: &affiliate_sandbox::coinw::CoinwEmulator,
+) -> (Vec<Window>, Vec<affiliate_coinw::ProbedWindow>, u64) {
+    let calendar = client.calendar_windows(&Scope::full()).unwrap();
+    let before = list_requests(emu);
+    let (windows, probes) = client.probe_windows(&Scope::full()).await.unwrap();
+    assert_eq!(list_requests(emu) - before, probes as usize);
+    (calendar, windows, probes)
+}
+
 #[test]
 fn monthly_windows_follow_month_ends_in_the_provider_zone() {
     let o = cst();
@@ -278,9 +291,7 @@ async fn windows_over_the_cap_are_split_recursively_and_read_exactly_once() {
         .build()
         .unwrap();
     let scope = Scope::full();
-    let calendar = client.calendar_windows(&scope).unwrap();
-    let (windows, probes) = client.probe_windows(&scope).await.unwrap();
-    assert_eq!(list_requests(&emu), probes as usize);
+    let (calendar, windows, _) = full_plan(&client, &emu).await;
     assert!(
         windows.len() > calendar.len() * 2,
         "{} windows",
@@ -330,9 +341,7 @@ async fn a_sparse_history_is_planned_top_down_and_read_in_runs_of_months() {
         .build()
         .unwrap();
     let scope = Scope::full();
-    let calendar = client.calendar_windows(&scope).unwrap();
-    let (windows, probes) = client.probe_windows(&scope).await.unwrap();
-    assert_eq!(list_requests(&emu), probes as usize);
+    let (calendar, windows, probes) = full_plan(&client, &emu).await;
     assert!(
         probes * 4 < calendar.len() as u64,
         "{probes} probes for {} calendar windows",

@@ -329,7 +329,9 @@ mod tests {
 enum Drift {
     /// Every page reported the first page's total.
     Steady,
-    /// Totals only grew: rows arrived, which pushes rows later, never onto pages read.
+    /// Totals only grew: rows arrived (deletions may hide behind more arrivals, so a grown
+    /// slice is re-read too; arrivals at the end of an oldest-first list lie past its first
+    /// extent and do not keep the re-reads going).
     Grew,
     /// A total fell or the list ended early: rows were deleted, and rows after them slid
     /// towards pages already read.

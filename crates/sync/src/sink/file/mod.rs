@@ -87,8 +87,8 @@ impl FileFormat {
 ///   [`SYNC_INTERVAL`] after the last sync, when a run begins or ends, and on
 ///   [`Sink::flush`] they are fsynced and the state file `<path>.state.json` is replaced
 ///   atomically (see the module docs). Flush before dropping the sink (the sync engine
-///   does): what was committed since the last sync is otherwise fetched again next time. A record the file does not hold yet
-///   is appended with `change = "new"`; a record whose tracked columns
+///   does): what was committed since the last sync is otherwise fetched again next time.
+///   A record the file does not hold yet is appended with `change = "new"`; a record whose tracked columns
 ///   ([`TRACKED`](crate::sink::TRACKED)) differ from every version the file holds is
 ///   appended again with `change = "changed"` and its own `synced_at`; an unchanged record
 ///   is skipped. The last line of a key is its current version. One process at a time may
