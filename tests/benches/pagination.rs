@@ -2,7 +2,8 @@
 //! rate limit R, listing P pages should take close to max(P/R, ceil(P/C)·L). Prints the
 //! measured time, the bound and their ratio for each scenario.
 //!
-//! `cargo bench -p affiliate-tests --bench pagination`
+//! `cargo bench -p affiliate-tests --bench pagination` (`AFFILIATE_BENCH_ONLY=census` runs the
+//! scenarios whose name contains `census`)
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -208,7 +209,9 @@ async fn main() {
             pace: Pace::Default,
         },
     ];
-    for s in &scenarios {
+    // `AFFILIATE_BENCH_ONLY=census` runs the scenarios whose name contains it.
+    let only = std::env::var("AFFILIATE_BENCH_ONLY").unwrap_or_default();
+    for s in scenarios.iter().filter(|s| s.name.contains(&only)) {
         run(s).await;
     }
 }

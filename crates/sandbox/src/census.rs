@@ -37,6 +37,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::{Json, Router};
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::faults::{bare, malformed, reset};
@@ -293,40 +294,65 @@ fn generated_claim(data: &Dataset, seq: u64) -> Option<DateTime<Utc>> {
 }
 
 fn row(data: &Dataset, claims: &Claims, seq: u64) -> Value {
+    serde_json::to_value(typed_row(data, claims, seq)).expect("a row is plain data")
+}
+
+/// One invitation as the API renders it (typed: the list handler serializes it straight
+/// to bytes, without building a `Value` tree per row under the emulator's lock).
+#[derive(Serialize)]
+struct Row {
+    id: u64,
+    email: String,
+    created_at: String,
+    created_by_id: u64,
+    claimed_at: Option<String>,
+    claimed_by_id: Option<u64>,
+    role: &'static str,
+    associated_workspace_invitations: Vec<WorkspaceInvitation>,
+}
+
+/// A pending workspace invitation inside a row.
+#[derive(Serialize)]
+struct WorkspaceInvitation {
+    id: u64,
+    workspace_id: u64,
+    role: &'static str,
+}
+
+/// The list answer's body.
+#[derive(Serialize)]
+struct Listing {
+    status: &'static str,
+    pagination: Value,
+    data: Vec<Row>,
+}
+
+fn typed_row(data: &Dataset, claims: &Claims, seq: u64) -> Row {
     let seed = data.seed();
-    let created = data.created_at(seq);
     let claimed = claims
         .get(&seq)
         .copied()
         .or_else(|| generated_claim(data, seq));
-    let (claimed_at, claimed_by_id, workspaces) = if let Some(at) = claimed {
-        (
-            json!(at.to_rfc3339_opts(SecondsFormat::Millis, true)),
-            json!(10_000 + seq),
-            Vec::new(),
-        )
-    } else {
-        let pending = (0..hash(seed, seq, 42) % 3)
-            .map(|k| {
-                json!({
-                    "id": 500_000 + seq * 3 + k,
-                    "workspace_id": 1_200 + hash(seed, seq * 3 + k, 43) % 20,
-                    "role": WORKSPACE_ROLES[(hash(seed, seq * 3 + k, 44) % 3) as usize],
-                })
-            })
-            .collect();
-        (Value::Null, Value::Null, pending)
+    let pending = |k| WorkspaceInvitation {
+        id: 500_000 + seq * 3 + k,
+        workspace_id: 1_200 + hash(seed, seq * 3 + k, 43) % 20,
+        role: WORKSPACE_ROLES[(hash(seed, seq * 3 + k, 44) % 3) as usize],
     };
-    json!({
-        "id": FIRST_ID + seq,
-        "email": email(seed, seq),
-        "created_at": created.to_rfc3339_opts(SecondsFormat::Millis, true),
-        "created_by_id": 10 + hash(seed, seq, 45) % 5,
-        "claimed_at": claimed_at,
-        "claimed_by_id": claimed_by_id,
-        "role": ROLES[(hash(seed, seq, 46) % 3) as usize],
-        "associated_workspace_invitations": workspaces,
-    })
+    Row {
+        id: FIRST_ID + seq,
+        email: email(seed, seq),
+        created_at: data
+            .created_at(seq)
+            .to_rfc3339_opts(SecondsFormat::Millis, true),
+        created_by_id: 10 + hash(seed, seq, 45) % 5,
+        claimed_at: claimed.map(|at| at.to_rfc3339_opts(SecondsFormat::Millis, true)),
+        claimed_by_id: claimed.map(|_| 10_000 + seq),
+        role: ROLES[(hash(seed, seq, 46) % 3) as usize],
+        associated_workspace_invitations: match claimed {
+            Some(_) => Vec::new(),
+            None => (0..hash(seed, seq, 42) % 3).map(pending).collect(),
+        },
+    }
 }
 
 /// A JSON error body with a `message`.
@@ -441,9 +467,9 @@ async fn list(
     } else {
         state.data.page_desc(0, end, offset, per_page)
     };
-    let data: Vec<Value> = seqs
+    let data: Vec<Row> = seqs
         .into_iter()
-        .map(|seq| row(&state.data, &state.extra, seq))
+        .map(|seq| typed_row(&state.data, &state.extra, seq))
         .collect();
     let real = i64::try_from(state.data.len()).unwrap_or(i64::MAX);
     let total = u64::try_from(real.saturating_add(ctx.total_error)).unwrap_or(0);
@@ -457,5 +483,11 @@ async fn list(
         "last_page": last_page,
     });
     state.data.after_request();
-    Json(json!({ "status": "success", "pagination": pagination, "data": data })).into_response()
+    drop(state);
+    let listing = Listing {
+        status: "success",
+        pagination,
+        data,
+    };
+    Json(listing).into_response()
 }
