@@ -88,9 +88,12 @@ pub async fn list(source: Arc<dyn InviteeSource>) -> Vec<String> {
         .collect()
 }
 
-/// The first error of a listing; panics when the listing succeeds.
+/// The first error of a listing; panics when the listing succeeds. The listing sends one
+/// request at a time (no page asked for ahead), so a scripted error answers its first
+/// request and the requests it made can be counted exactly.
 pub async fn first_error(source: Arc<dyn InviteeSource>) -> SourceError {
-    let mut stream = invitees(source, Scope::full(), DriverOptions::default());
+    let one_at_a_time = DriverOptions::default().with_concurrency(1);
+    let mut stream = invitees(source, Scope::full(), one_at_a_time);
     while let Some(item) = stream.next().await {
         if let Err(err) = item {
             return err;

@@ -198,6 +198,13 @@ impl InviteeSource for CensusClient {
         }
     }
 
+    /// A full listing is one slice, so its first round asks for the pages after the first
+    /// too, before the total is known (an account shorter than the round costs a few
+    /// requests answered empty).
+    fn prefetches_before_total(&self) -> bool {
+        true
+    }
+
     /// An incremental scope is listed newest first (`order=desc`) down to its `since`.
     fn strategy_for(&self, scope: &Scope) -> Strategy {
         match scope.since {

@@ -310,6 +310,13 @@ impl InviteeSource for PrefactorClient {
         }
     }
 
+    /// A full listing is one slice, so its first round asks for the pages after the first
+    /// too, before the total is known (an account shorter than the round costs a few
+    /// requests answered empty).
+    fn prefetches_before_total(&self) -> bool {
+        true
+    }
+
     /// In creation order (the default), an incremental scope is listed newest first
     /// (`sorting=-id`) down to its `since`, with Triport's overlapping offset walk.
     fn strategy_for(&self, scope: &Scope) -> Strategy {

@@ -160,6 +160,16 @@ pub trait InviteeSource: Debug + Send + Sync {
         false
     }
 
+    /// True when a [counted](Strategy::Counted) slice's first round should ask for the
+    /// pages after its first one too (up to the driver's concurrency), before the first
+    /// page tells the total: a slice of P pages then takes ceil(P/C) rounds of requests
+    /// instead of one more. Worth it for a source that lists one large slice (a list
+    /// shorter than the round costs up to C - 1 requests answered empty, which the driver
+    /// drops); not for one that plans many small slices. Default false.
+    fn prefetches_before_total(&self) -> bool {
+        false
+    }
+
     /// Every invitee the scope covers, each once, through the page [`driver`] with default
     /// [`DriverOptions`] (use [`driver::invitees`] to change them). Adapter clients are
     /// cheap to clone (their state is shared), so the source stays usable afterwards.
@@ -181,6 +191,9 @@ impl<T: InviteeSource + ?Sized> InviteeSource for Arc<T> {
     }
     fn rereads_first_slice(&self) -> bool {
         (**self).rereads_first_slice()
+    }
+    fn prefetches_before_total(&self) -> bool {
+        (**self).prefetches_before_total()
     }
     fn id(&self) -> &SourceId {
         (**self).id()
@@ -206,6 +219,9 @@ impl<T: InviteeSource + ?Sized> InviteeSource for Box<T> {
     }
     fn rereads_first_slice(&self) -> bool {
         (**self).rereads_first_slice()
+    }
+    fn prefetches_before_total(&self) -> bool {
+        (**self).prefetches_before_total()
     }
     fn id(&self) -> &SourceId {
         (**self).id()

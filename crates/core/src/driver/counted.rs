@@ -2,12 +2,13 @@
 
 use std::collections::HashSet;
 
+use futures::future::BoxFuture;
 use futures::stream::FuturesOrdered;
 use futures::StreamExt;
-use tracing::warn;
+use tracing::{debug, warn};
 
-use super::{Halt, PaginationError, Walk};
-use crate::{Cursor, Position};
+use super::{Fetched, Halt, PaginationError, Walk};
+use crate::{Cursor, Page, Position, SourceError};
 
 impl Walk {
     /// Walks the slice, re-reading it while its total keeps changing (bounded).
@@ -48,7 +49,9 @@ impl Walk {
 
     /// One pass over the slice, and how its total moved while it ran.
     async fn counted_pass(&mut self, start: &Cursor, growing_tail: bool) -> Result<Drift, Halt> {
-        let (_, first) = self.request(start.clone()).await;
+        let first = self.request(start.clone());
+        let (mut in_flight, ahead) = self.ahead_of_the_total(start);
+        let (_, first) = first.await;
         let first = self.accept(first)?;
         if let (Some(total), u64::MAX) = (first.total, self.extent) {
             self.extent = total;
@@ -65,65 +68,126 @@ impl Walk {
             short.check(self, start, first.invitees.len())?;
         }
         let planned_rows = if first.invitees.is_empty() { 0 } else { total };
-        let mut plan = Remaining::after(start.position, planned_rows);
+        let plan = Remaining::after(ahead, planned_rows);
         if self.fetched + plan.pages() > self.options.max_pages {
             return Err(self.pagination(PaginationError::PageCeiling(self.options.max_pages)));
         }
         let resume = Some(start.with_position(start.position.following()));
         self.emit(start.clone(), first.invitees, resume).await?;
 
-        let mut drift = Drift::Steady;
-        let mut last = start.clone();
+        let mut pass = Pass {
+            total,
+            plan,
+            short,
+            drift: Drift::Steady,
+            last: start.clone(),
+        };
+        self.fill(&mut in_flight, &mut pass.plan, start);
+        while let Some((cursor, result)) = in_flight.next().await {
+            if !self.take_page(&mut pass, cursor, result).await? {
+                break;
+            }
+            self.fill(&mut in_flight, &mut pass.plan, start);
+        }
+        drop(in_flight);
+        self.confirm_short_page(&mut pass).await?;
+        if growing_tail {
+            self.reread_tail(pass.last).await?;
+        }
+        Ok(pass.drift)
+    }
+
+    /// The pages after `start` a [prefetching](crate::InviteeSource::prefetches_before_total)
+    /// source asks for alongside it (up to the concurrency), and the last of them (`start`'s
+    /// own position when none).
+    fn ahead_of_the_total(
+        &self,
+        start: &Cursor,
+    ) -> (FuturesOrdered<BoxFuture<'static, Fetched>>, Position) {
         let mut in_flight = FuturesOrdered::new();
+        let mut ahead = start.position;
+        if self.source.prefetches_before_total() {
+            for _ in 1..self.options.concurrency {
+                ahead = ahead.following();
+                in_flight.push_back(self.request(start.with_position(ahead)));
+            }
+        }
+        (in_flight, ahead)
+    }
+
+    /// Tops the pages in flight up to the concurrency from the plan.
+    fn fill(
+        &self,
+        in_flight: &mut FuturesOrdered<BoxFuture<'static, Fetched>>,
+        plan: &mut Remaining,
+        start: &Cursor,
+    ) {
         while in_flight.len() < self.options.concurrency {
             let Some(position) = plan.next() else {
                 break;
             };
             in_flight.push_back(self.request(start.with_position(position)));
         }
-        while let Some((cursor, result)) = in_flight.next().await {
-            let page = self.accept(result)?;
-            if page.total != Some(total) {
-                drift = drift.max(Drift::between(total, page.total));
-                // Rows added inside the slice push its tail past the planned pages: plan
-                // the pages the new total needs, so the tail is not left behind.
-                if let Some(now) = page.total {
-                    plan.extend_to(now);
-                }
+    }
+
+    /// Takes the pass's next page (in order); false once the list ended early.
+    async fn take_page(
+        &mut self,
+        pass: &mut Pass,
+        cursor: Cursor,
+        result: Result<Page, SourceError>,
+    ) -> Result<bool, Halt> {
+        // A page asked for ahead of the total, past the rows the pass planned for: not
+        // needed, so neither its failure (a server may refuse a page past its end) nor its
+        // emptiness ends the pass.
+        let past_plan = cursor.position.first_row() >= pass.plan.rows;
+        let page = match self.accept(result) {
+            Ok(page) => page,
+            Err(Halt::Failed(err)) if past_plan => {
+                debug!(source = %self.source.id(), "page asked for ahead of the total failed; not needed: {err}");
+                return Ok(true);
             }
-            if page.total == Some(total) {
-                short.check(self, &cursor, page.invitees.len())?;
-            }
-            let empty = page.invitees.is_empty();
-            let resume = Some(cursor.with_position(cursor.position.following()));
-            self.emit(cursor.clone(), page.invitees, resume).await?;
-            last = cursor;
-            if empty {
-                // The list shrank under us: the rest is past its end.
-                drift = Drift::Shrank;
-                break;
-            }
-            if let Some(position) = plan.next() {
-                in_flight.push_back(self.request(start.with_position(position)));
-            }
-        }
-        drop(in_flight);
-        if let Some(probe) = short.unconfirmed() {
-            // The short page was the last planned one: the page after it tells a total
-            // that over-counts (empty) from a clamp (rows).
-            let (_, result) = self.request(probe.clone()).await;
-            let page = self.accept(result)?;
-            if page.total == Some(total) {
-                short.check(self, &probe, page.invitees.len())?;
-            } else if !page.invitees.is_empty() {
-                drift = drift.max(Drift::between(total, page.total));
-                self.emit(probe.clone(), page.invitees, None).await?;
+            Err(halt) => return Err(halt),
+        };
+        if page.total == Some(pass.total) {
+            pass.short.check(self, &cursor, page.invitees.len())?;
+        } else {
+            pass.drift = pass.drift.max(Drift::between(pass.total, page.total));
+            // Rows added inside the slice push its tail past the planned pages: plan the
+            // pages the new total needs, so the tail is not left behind.
+            if let Some(now) = page.total {
+                pass.plan.extend_to(now);
             }
         }
-        if growing_tail {
-            self.reread_tail(last).await?;
+        let empty = page.invitees.is_empty();
+        if past_plan && empty {
+            return Ok(true);
         }
-        Ok(drift)
+        let resume = Some(cursor.with_position(cursor.position.following()));
+        self.emit(cursor.clone(), page.invitees, resume).await?;
+        pass.last = cursor;
+        if empty {
+            // The list shrank under us: the rest is past its end.
+            pass.drift = Drift::Shrank;
+        }
+        Ok(!empty)
+    }
+
+    /// When the pass's short page was the last planned one, reads the page after it: a
+    /// total that over-counts (empty) or a clamp (rows).
+    async fn confirm_short_page(&mut self, pass: &mut Pass) -> Result<(), Halt> {
+        let Some(probe) = pass.short.unconfirmed() else {
+            return Ok(());
+        };
+        let (_, result) = self.request(probe.clone()).await;
+        let page = self.accept(result)?;
+        if page.total == Some(pass.total) {
+            pass.short.check(self, &probe, page.invitees.len())?;
+        } else if !page.invitees.is_empty() {
+            pass.drift = pass.drift.max(Drift::between(pass.total, page.total));
+            self.emit(probe.clone(), page.invitees, None).await?;
+        }
+        Ok(())
     }
 
     /// Re-reads the last page and follows `next` until the list ends again, picking up
@@ -172,6 +236,18 @@ impl Walk {
         }
         Ok(())
     }
+}
+
+/// What one counted pass knows so far.
+struct Pass {
+    /// The total its first page reported.
+    total: u64,
+    /// The pages still to ask for.
+    plan: Remaining,
+    short: ShortPages,
+    drift: Drift,
+    /// The last page emitted (the growing tail is re-read from it).
+    last: Cursor,
 }
 
 /// Watches a counted pass for a page shorter than asked, which is the end of the list when

@@ -64,6 +64,7 @@ mod fingerprints;
 mod newest_first;
 mod newest_pages;
 mod seen;
+mod task;
 
 use std::future::{ready, Future};
 use std::sync::Arc;
@@ -281,13 +282,15 @@ struct Walk {
 
 impl Walk {
     /// A fetch that owns what it needs, to sit in a `FuturesOrdered`.
+    /// It runs as its own task ([`task::fetch_task`]).
     fn request(&self, cursor: Cursor) -> BoxFuture<'static, Fetched> {
         let source = self.source.clone();
-        async move {
-            let result = source.fetch(&cursor).await;
-            (cursor, result)
-        }
-        .boxed()
+        let fetch = {
+            let cursor = cursor.clone();
+            async move { source.fetch(&cursor).await }.boxed()
+        };
+        let fetched = task::fetch_task(&self.source.id().provider, fetch);
+        async move { (cursor, fetched.await) }.boxed()
     }
 
     /// Counts a fetched page against the ceiling and unwraps it.

@@ -1,7 +1,7 @@
 //! Driver behaviour against in-memory lists that change while they are read.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -28,6 +28,17 @@ struct FakeList {
     /// From this many fetches on, answer every cursor with the last page served.
     repeat_after: Option<u64>,
     last: Mutex<Option<Page>>,
+    /// Ask for the first round before the total ([`InviteeSource::prefetches_before_total`]).
+    prefetch: bool,
+    /// Fetches running now (a prefetching list's fetch yields before it answers, so the
+    /// others of its round start).
+    running: AtomicU64,
+    /// Refuse pages past the end of the list (as a server may).
+    refuse_past_end: bool,
+    /// Whether the first page's fetch is running.
+    first_running: AtomicBool,
+    /// The most fetches running at once while the first page's was.
+    beside_first: AtomicU64,
 }
 
 impl std::fmt::Debug for FakeList {
@@ -49,7 +60,17 @@ impl FakeList {
             clamp: None,
             repeat_after: None,
             last: Mutex::new(None),
+            prefetch: false,
+            running: AtomicU64::new(0),
+            refuse_past_end: false,
+            first_running: AtomicBool::new(false),
+            beside_first: AtomicU64::new(0),
         }
+    }
+
+    fn prefetching(mut self) -> Self {
+        self.prefetch = true;
+        self
     }
 
     fn clamped(mut self, rows: usize) -> Self {
@@ -76,6 +97,9 @@ impl InviteeSource for FakeList {
     fn strategy(&self) -> Strategy {
         self.strategy
     }
+    fn prefetches_before_total(&self) -> bool {
+        self.prefetch
+    }
     async fn plan(&self, _: &Scope) -> Result<Vec<Cursor>, SourceError> {
         let position = match self.strategy {
             Strategy::NewestFirstOffset => Position::Offset {
@@ -90,6 +114,20 @@ impl InviteeSource for FakeList {
         Ok(vec![Cursor::at(position)])
     }
     async fn fetch(&self, cursor: &Cursor) -> Result<Page, SourceError> {
+        if self.prefetch {
+            let first = cursor.position.first_row() == 0;
+            let running = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+            self.first_running.fetch_or(first, Ordering::SeqCst);
+            if self.first_running.load(Ordering::SeqCst) {
+                self.beside_first.fetch_max(running, Ordering::SeqCst);
+            }
+            // On the test's one thread, every fetch spawned before this one yields starts.
+            tokio::task::yield_now().await;
+            if first {
+                self.first_running.store(false, Ordering::SeqCst);
+            }
+            self.running.fetch_sub(1, Ordering::SeqCst);
+        }
         let n = self.fetches.fetch_add(1, Ordering::SeqCst);
         if self.repeat_after.is_some_and(|after| n >= after) {
             if let Some(page) = self.last.lock().unwrap().clone() {
@@ -104,6 +142,14 @@ impl InviteeSource for FakeList {
             Position::Page { number, .. } => (number as usize - 1) * size,
             Position::Offset { offset, .. } => offset as usize,
         };
+        if self.refuse_past_end && start >= rows.len() && start > 0 {
+            let cause = format!("page at row {start} is past the end");
+            return Err(SourceError::new(
+                self.id.provider.clone(),
+                crate::ErrorKind::InvalidRequest,
+                cause,
+            ));
+        }
         let end = (start + size).min(rows.len());
         let invitees = rows
             .get(start..end)
@@ -249,6 +295,75 @@ async fn counted_fetches_all_pages_concurrently_in_order() {
             "n={n}: one request per page"
         );
     }
+}
+
+#[tokio::test]
+async fn a_prefetching_slice_asks_for_its_first_round_before_the_total() {
+    let counted = Strategy::Counted {
+        growing_tail: false,
+    };
+    let list = Arc::new(FakeList::new(counted, 10, 75).prefetching());
+    let got = ids(list.clone(), 4).await;
+    let expected: Vec<String> = (0..75).rev().map(|i| format!("r{i}")).collect();
+    assert_eq!(got, expected);
+    assert_eq!(
+        list.beside_first.load(Ordering::SeqCst),
+        4,
+        "one round of four"
+    );
+    assert_eq!(
+        list.fetches.load(Ordering::SeqCst),
+        8,
+        "one request per page"
+    );
+}
+
+#[tokio::test]
+async fn pages_prefetched_past_a_short_list_are_dropped_without_a_re_read() {
+    for growing_tail in [false, true] {
+        let list = FakeList::new(Strategy::Counted { growing_tail }, 10, 15).prefetching();
+        let list = Arc::new(list);
+        let got = ids(list.clone(), 4).await;
+        let expected: Vec<String> = (0..15).rev().map(|i| format!("r{i}")).collect();
+        assert_eq!(got, expected);
+        // Pages 1-4 (3 and 4 answered empty), then the tail's re-read of page 2.
+        let fetches = list.fetches.load(Ordering::SeqCst);
+        assert_eq!(
+            fetches,
+            4 + u64::from(growing_tail),
+            "no re-read of the slice"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_page_prefetched_past_the_end_that_fails_is_not_needed() {
+    let counted = Strategy::Counted {
+        growing_tail: false,
+    };
+    let mut list = FakeList::new(counted, 10, 15).prefetching();
+    list.refuse_past_end = true;
+    let got = ids(Arc::new(list), 4).await;
+    let expected: Vec<String> = (0..15).rev().map(|i| format!("r{i}")).collect();
+    assert_eq!(got, expected);
+}
+
+#[tokio::test]
+async fn a_prefetching_slice_that_shrinks_is_still_read_exactly_once() {
+    let counted = Strategy::Counted {
+        growing_tail: false,
+    };
+    let list = FakeList::new(counted, 10, 50)
+        .prefetching()
+        .mutate(|n, rows| {
+            if n == 1 {
+                rows.remove(0);
+            }
+        });
+    let list = Arc::new(list);
+    let got = ids(list.clone(), 4).await;
+    let survivors: Vec<String> = list.rows.lock().unwrap().clone();
+    assert_exactly_once(&got, survivors);
 }
 
 #[tokio::test]
