@@ -129,6 +129,7 @@ async fn kill_and_resume(out: Out, kills: usize, seed: u64) {
         "  {interrupted} of {kills} kills landed while a run was going, {mid_rows} of them while it was storing rows\n"
     );
 
+    let before_final = out.ids();
     let started = Instant::now();
     let last = run(
         args(&["sync", "--config", &config, "--out", &out_url]),
@@ -166,6 +167,9 @@ async fn kill_and_resume(out: Out, kills: usize, seed: u64) {
     assert_eq!(stored.len(), truth.len());
     if let Out::Sqlite(db) = &out {
         assert_eq!(runs_in_progress(db), 0);
+        // The table's key hides a row written twice: the final run's report shows a
+        // source that started over instead.
+        assert_continued(&final_report(&text), &before_final, &truth, page as usize);
     }
     println!("kill-and-resume into {out_url}: verdict: every record exactly once, nothing missing, nothing extra");
 }
@@ -185,6 +189,74 @@ async fn sigkill_at_random_moments_then_resume_writes_every_line_once_in_ndjson(
         SEED + 1,
     )
     .await;
+}
+
+/// One source's line of a run's summary table.
+struct Reported {
+    resumed: bool,
+    existing: usize,
+    requests: usize,
+}
+
+/// The summary table of a finished run, by provider.
+fn final_report(text: &str) -> BTreeMap<String, Reported> {
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        let Some((provider, _)) = cells.first().and_then(|c| c.split_once(':')) else {
+            continue;
+        };
+        if cells.get(1) != Some(&"ok") {
+            continue;
+        }
+        let resumed = cells.get(3) == Some(&"(resumed)");
+        // pages, new, existing, changed, requests follow the run column.
+        let numbers = &cells[3 + usize::from(resumed)..];
+        let number = |i: usize| numbers.get(i).and_then(|n| n.parse().ok());
+        if let (Some(existing), Some(requests)) = (number(2), number(4)) {
+            let reported = Reported {
+                resumed,
+                existing,
+                requests,
+            };
+            out.insert(provider.to_owned(), reported);
+        }
+    }
+    out
+}
+
+/// Every source the kills left half done was continued by the final run: reported as
+/// resumed, and, when at least half its rows were stored, with fewer requests than a
+/// fresh run's pages and fewer rows written again than were stored.
+fn assert_continued(
+    report: &BTreeMap<String, Reported>,
+    before: &BTreeMap<String, Vec<String>>,
+    truth: &BTreeMap<String, Vec<String>>,
+    page: usize,
+) {
+    for (provider, all) in truth {
+        let stored = before.get(provider).map_or(0, Vec::len);
+        if stored == 0 || stored == all.len() {
+            continue;
+        }
+        let r = report
+            .get(provider)
+            .unwrap_or_else(|| panic!("{provider} is in the final report"));
+        assert!(r.resumed, "{provider}: {stored} rows stored, not resumed");
+        if stored * 2 >= all.len() {
+            let fresh = all.len().div_ceil(page);
+            assert!(
+                r.requests < fresh,
+                "{provider}: {} requests, a fresh run's {fresh} pages: started over?",
+                r.requests
+            );
+            assert!(
+                r.existing < stored,
+                "{provider}: {} rows written again of {stored} stored",
+                r.existing
+            );
+        }
+    }
 }
 
 /// The rows stored before the final run, from the last kill's log line.
