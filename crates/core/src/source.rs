@@ -2,6 +2,7 @@
 
 use std::fmt::Debug;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -88,6 +89,9 @@ pub struct TransportStats {
     pub throttled: u64,
     /// The rate requests are paced at now, per second (`None`: unlimited or unknown).
     pub rate_per_second: Option<f64>,
+    /// The waits the transport chose before its retries, added up (a `Retry-After`, or
+    /// its back-off).
+    pub retry_wait: Duration,
 }
 
 impl TransportStats {
@@ -98,6 +102,12 @@ impl TransportStats {
             retries,
             ..Self::default()
         }
+    }
+
+    /// The same counters with the waits chosen before retries, added up.
+    pub fn with_retry_wait(mut self, retry_wait: Duration) -> Self {
+        self.retry_wait = retry_wait;
+        self
     }
 
     /// The same counters with the throttling answers seen and the current rate.
@@ -114,6 +124,7 @@ impl TransportStats {
             retries: self.retries.saturating_sub(earlier.retries),
             throttled: self.throttled.saturating_sub(earlier.throttled),
             rate_per_second: self.rate_per_second,
+            retry_wait: self.retry_wait.saturating_sub(earlier.retry_wait),
         }
     }
 }

@@ -86,6 +86,8 @@ pub struct HttpClient {
 struct Counters {
     attempts: AtomicU64,
     retries: AtomicU64,
+    /// The waits chosen before retries, in microseconds, added up.
+    retry_wait_micros: AtomicU64,
 }
 
 /// How one attempt ended.
@@ -142,6 +144,9 @@ impl HttpClient {
             self.counters.retries.load(Ordering::Relaxed),
         )
         .with_throttling(rate.throttled, rate.per_second)
+        .with_retry_wait(Duration::from_micros(
+            self.counters.retry_wait_micros.load(Ordering::Relaxed),
+        ))
     }
 
     /// The rate limiter's current rate and the throttling answers it has seen.
@@ -249,6 +254,10 @@ impl HttpClient {
                 if within_budget {
                     self.log_retry(&label, attempt, delay, &outcome, &judged);
                     hooks.before_retry(attempt, delay);
+                    let micros = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
+                    self.counters
+                        .retry_wait_micros
+                        .fetch_add(micros, Ordering::Relaxed);
                     tokio::time::sleep(delay).await;
                     continue;
                 }
