@@ -32,6 +32,11 @@ pub const LONG_CASES: u32 = 1_000;
 const TIMEOUT: Duration = Duration::from_millis(300);
 /// The body cap the schedules run with; [`Wire::Oversized`] answers are bigger.
 const MAX_BODY: usize = 64 * 1024;
+/// The longest wait the schedules' retry policy ([`crate::fast_retry`]) chooses before a
+/// retry: its `max_retry_after` (its back-off is shorter).
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(2);
+/// A listing still running after this long is hung.
+const HANG: Duration = Duration::from_secs(120);
 /// The page ceiling the schedules list with: a listing of at most a few pages that reaches
 /// it is looping (time is bounded by pages, their retries and each attempt's timeout).
 const MAX_PAGES: u64 = 200;
@@ -88,25 +93,46 @@ impl Schedule {
         }
     }
 
-    /// Whether a correct client must finish this listing: only faults a retry cures, fewer
+    /// Whether a correct client must finish this listing: only faults a retry cures (a
+    /// body cut short or not JSON is one: the client decodes again up to
+    /// `max_decode_retries` times, so at most that many; a `Content-Type` that is not
+    /// JSON over a JSON body is read anyway; a proxy's 429 or 5xx page is retried), fewer
     /// than the retry budget allows, no drift and no clamp.
     fn must_complete(&self) -> bool {
         let wire_ok = self.wire.iter().all(|w| {
             matches!(
                 w,
-                Wire::Pass | Wire::CloseBeforeHeaders | Wire::CutMidBody | Wire::Slow(_)
+                Wire::Pass
+                    | Wire::CloseBeforeHeaders
+                    | Wire::CutMidBody
+                    | Wire::Truncated
+                    | Wire::WrongContentType
+                    | Wire::Slow(_)
             )
         });
-        let answers_ok = self.answers.iter().flatten().all(|f| {
-            matches!(
+        let answers_ok = self.answers.iter().flatten().all(|f| match f {
+            Fault::Bare { status, .. } => *status == 429 || *status >= 500,
+            f => matches!(
                 f,
-                Fault::RateLimited { .. } | Fault::ServerError(_) | Fault::Reset | Fault::Slow(_)
-            )
+                Fault::RateLimited { .. }
+                    | Fault::ServerError(_)
+                    | Fault::Malformed
+                    | Fault::Reset
+                    | Fault::Slow(_)
+            ),
         });
+        let undecodable = self.wire.iter().filter(|w| **w == Wire::Truncated).count()
+            + self
+                .answers
+                .iter()
+                .flatten()
+                .filter(|f| matches!(f, Fault::Malformed))
+                .count();
         let faults = self.wire.iter().filter(|w| **w != Wire::Pass).count()
             + self.answers.iter().flatten().count();
         wire_ok
             && answers_ok
+            && undecodable <= 3
             && faults <= 4
             && self.drift == Drift::default()
             && self.clamp.is_none()
@@ -237,6 +263,8 @@ pub fn replay<H: Harness>(harness: &H, schedule: &Schedule) {
 struct Listing {
     result: Result<Vec<String>, SourceError>,
     retries: u64,
+    /// The waits the client chose before its retries, added up.
+    retry_wait: Duration,
     /// Whether the source's pages report a total (a short page can be told from the end).
     totals: bool,
 }
@@ -262,14 +290,18 @@ async fn run_case<H: Harness>(harness: &H, schedule: &Schedule) -> Result<(), Te
     };
     let source = harness.source_via(&emu, &via);
     let options = DriverOptions::default().with_max_pages(MAX_PAGES);
-    let rows: Vec<Result<String, SourceError>> = invitees(source.clone(), Scope::full(), options)
+    let listing = invitees(source.clone(), Scope::full(), options)
         .map(|r| r.map(|i| i.id))
-        .collect()
-        .await;
+        .collect::<Vec<_>>();
+    // Only a guard against a hang (the bound itself is judged from the waits chosen).
+    let rows = tokio::time::timeout(HANG, listing)
+        .await
+        .map_err(|_| TestCaseError::fail(format!("the listing still ran after {HANG:?}")))?;
     let listing = rows.into_iter().collect::<Result<Vec<_>, _>>();
     let listing = Listing {
         result: listing,
         retries: source.transport_stats().retries,
+        retry_wait: source.transport_stats().retry_wait,
         totals: !matches!(
             source.strategy_for(&Scope::full()),
             Paging::NewestFirstOffset
@@ -305,6 +337,15 @@ fn judge(
             schedule.failing_faults()
         );
     }
+    // Bounded time: no wait past the longest the retry policy allows, on top of pages
+    // below the ceiling and attempts under their timeout.
+    let longest = MAX_RETRY_WAIT * u32::try_from(listing.retries).unwrap_or(u32::MAX);
+    prop_assert!(
+        listing.retry_wait <= longest,
+        "waited {:?} over {} retries",
+        listing.retry_wait,
+        listing.retries
+    );
     match &listing.result {
         Ok(ids) => {
             let mut counts: HashMap<&str, u32> = HashMap::new();

@@ -254,11 +254,12 @@ impl HttpClient {
                 if within_budget {
                     self.log_retry(&label, attempt, delay, &outcome, &judged);
                     hooks.before_retry(attempt, delay);
+                    tokio::time::sleep(delay).await;
+                    // Counted once waited (a listing dropped meanwhile sends no retry).
                     let micros = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
                     self.counters
                         .retry_wait_micros
                         .fetch_add(micros, Ordering::Relaxed);
-                    tokio::time::sleep(delay).await;
                     continue;
                 }
             }
