@@ -47,6 +47,10 @@ pub enum PaginationError {
     /// The list kept shifting under the listing.
     #[error("the list shifted {0} times during one listing; giving up (max_backtracks)")]
     KeepsShifting(u32),
+    /// The listing ran past [`DriverOptions::deadline`](super::DriverOptions::deadline);
+    /// pages already emitted stand.
+    #[error("the listing's deadline of {0:?} passed while paging (DriverOptions::deadline)")]
+    Deadline(std::time::Duration),
     /// The source handed the driver a cursor its strategy cannot walk.
     #[error("cursor {0:?} does not fit the source's pagination strategy")]
     WrongCursorKind(Cursor),

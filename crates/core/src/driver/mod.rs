@@ -59,6 +59,7 @@
 //! ```
 
 mod counted;
+mod deadline;
 mod error;
 mod fingerprints;
 mod newest_first;
@@ -68,6 +69,7 @@ mod task;
 
 use std::future::{ready, Future};
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::channel::mpsc;
 use futures::future::BoxFuture;
@@ -99,6 +101,10 @@ pub struct DriverOptions {
     /// row if it shrank while it ran); a slice still shrinking after the last re-read fails
     /// ([`PaginationError::KeepsShrinking`]).
     pub drift_rescans: u32,
+    /// How long the whole listing may take (default none): past it the stream ends with
+    /// [`PaginationError::Deadline`], however slowly the server answers. Each request
+    /// also has the transport's own timeout. (The sync engine sets its own per source.)
+    pub deadline: Option<Duration>,
 }
 
 impl Default for DriverOptions {
@@ -108,6 +114,7 @@ impl Default for DriverOptions {
             max_pages: 1_000_000,
             max_backtracks: 1_000,
             drift_rescans: 6,
+            deadline: None,
         }
     }
 }
@@ -133,6 +140,12 @@ impl DriverOptions {
     /// Sets [`DriverOptions::max_backtracks`].
     pub fn with_max_backtracks(mut self, max_backtracks: u32) -> Self {
         self.max_backtracks = max_backtracks;
+        self
+    }
+
+    /// Sets [`DriverOptions::deadline`].
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
         self
     }
 
@@ -166,6 +179,17 @@ pub type PageStream = BoxStream<'static, Result<DrivenPage, SourceError>>;
 /// Every slice the scope needs, one after the other, sharing one [`SeenSet`]; a source
 /// that [re-reads its first slice](InviteeSource::rereads_first_slice) ends with it again.
 pub fn pages(source: Arc<dyn InviteeSource>, scope: Scope, options: DriverOptions) -> PageStream {
+    match options.deadline {
+        Some(length) => {
+            let provider = source.id().provider.clone();
+            deadline::bounded(unbounded(source, scope, options), length, provider)
+        }
+        None => unbounded(source, scope, options),
+    }
+}
+
+/// [`pages`] without the deadline.
+fn unbounded(source: Arc<dyn InviteeSource>, scope: Scope, options: DriverOptions) -> PageStream {
     let planned = {
         let (source, scope) = (source.clone(), scope.clone());
         async move { source.plan(&scope).await }

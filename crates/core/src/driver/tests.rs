@@ -33,6 +33,8 @@ struct FakeList {
     /// Fetches running now (a prefetching list's fetch yields before it answers, so the
     /// others of its round start).
     running: AtomicU64,
+    /// From this many fetches on, never answer (a server that stalls).
+    stall_from: Option<u64>,
     /// Refuse pages past the end of the list (as a server may).
     refuse_past_end: bool,
     /// Whether the first page's fetch is running.
@@ -62,6 +64,7 @@ impl FakeList {
             last: Mutex::new(None),
             prefetch: false,
             running: AtomicU64::new(0),
+            stall_from: None,
             refuse_past_end: false,
             first_running: AtomicBool::new(false),
             beside_first: AtomicU64::new(0),
@@ -129,6 +132,9 @@ impl InviteeSource for FakeList {
             self.running.fetch_sub(1, Ordering::SeqCst);
         }
         let n = self.fetches.fetch_add(1, Ordering::SeqCst);
+        if self.stall_from.is_some_and(|from| n >= from) {
+            futures::future::pending::<()>().await;
+        }
         if self.repeat_after.is_some_and(|after| n >= after) {
             if let Some(page) = self.last.lock().unwrap().clone() {
                 return Ok(page);
@@ -401,6 +407,31 @@ async fn growing_tail_rereads_the_end() {
     let got = ids(list.clone(), 1).await;
     let all: Vec<String> = list.rows.lock().unwrap().clone();
     assert_exactly_once(&got, all);
+}
+
+#[tokio::test]
+async fn a_stalled_listing_ends_at_its_deadline_with_a_typed_error() {
+    for strategy in [
+        Strategy::NewestFirstOffset,
+        Strategy::Counted {
+            growing_tail: false,
+        },
+    ] {
+        let mut list = FakeList::new(strategy, 10, 50);
+        list.stall_from = Some(1);
+        let options = DriverOptions::default()
+            .with_concurrency(1)
+            .with_deadline(std::time::Duration::from_millis(200));
+        let listing = invitees(Arc::new(list), Scope::full(), options).collect::<Vec<_>>();
+        let results = tokio::time::timeout(std::time::Duration::from_secs(10), listing)
+            .await
+            .expect("the deadline ended the listing");
+        let (rows, errors): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
+        assert_eq!(rows.len(), 10, "the first page stands");
+        let err = errors.into_iter().find_map(Result::err).expect("an error");
+        assert_eq!(err.kind(), crate::ErrorKind::Pagination);
+        assert!(err.to_string().contains("deadline of 200ms"), "{err}");
+    }
 }
 
 #[tokio::test]
