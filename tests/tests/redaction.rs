@@ -1,6 +1,7 @@
 //! The `Debug` output of every public type that holds a secret, built with distinctive
 //! secret values: builders, clients (via their configs too), the HTTP `Secret`, the sync
-//! engine holding them, and a PostgreSQL connection error for a URL with a password. None
+//! engine holding them, a PostgreSQL sink connected through a URL with a password and a
+//! connection error for one. None
 //! may show a secret; a base URL's password is a secret too (and is refused when a client
 //! is built).
 
@@ -12,7 +13,7 @@ use affiliate_coinw::{CoinwBuilder, CoinwConfig};
 use affiliate_http::config::{SourceConfig, SourceSettings};
 use affiliate_http::{Secret, SourceBuilder};
 use affiliate_prefactor::{PrefactorBuilder, PrefactorConfig};
-use affiliate_sync::{connect_postgres, SqliteSink, SyncEngine};
+use affiliate_sync::{connect_postgres, PostgresSink, SqliteSink, SyncEngine};
 use affiliate_triport::{TriportBuilder, TriportConfig};
 
 const SECRETS: [&str; 7] = [
@@ -143,4 +144,26 @@ async fn no_public_type_shows_a_secret_in_debug() {
         .await
         .expect_err("nothing listens on port 9");
     assert_clean("SinkError", &format!("{err} {err:?}"));
+}
+
+#[tokio::test]
+async fn a_connected_postgres_sink_does_not_show_its_password() {
+    const URL_VAR: &str = "AFFILIATE_TEST_POSTGRES_URL";
+    let Ok(url) = std::env::var(URL_VAR) else {
+        println!("skipped: {URL_VAR} not set");
+        return;
+    };
+    // The test server trusts local connections: the password is never asked for, but it is
+    // in the URL the sink was given.
+    let with_password = url.replacen("postgres@", "postgres:url-password-8d4e@", 1);
+    assert_ne!(with_password, url, "{URL_VAR} names the user postgres");
+    let sink = PostgresSink::connect(&with_password, Some("redaction_check"))
+        .await
+        .unwrap_or_else(|e| panic!("{URL_VAR} is set but unreachable: {e}"));
+    let shown = format!("{sink:?}");
+    assert!(
+        shown.len() > 20,
+        "PostgresSink has a Debug worth reading: {shown}"
+    );
+    assert_clean("PostgresSink", &shown);
 }
