@@ -1,9 +1,8 @@
 //! The `Debug` output of every public type that holds a secret, built with distinctive
 //! secret values: builders, clients (via their configs too), the HTTP `Secret`, the sync
 //! engine holding them, a PostgreSQL sink connected through a URL with a password and a
-//! connection error for one. None
-//! may show a secret; a base URL's password is a secret too (and is refused when a client
-//! is built).
+//! connection error for one. None may show a secret; a base URL's password is a secret too
+//! (and is refused when a client is built).
 
 use std::collections::HashMap;
 use std::sync::Arc;
