@@ -49,7 +49,7 @@ impl Walk {
 
     /// One pass over the slice, and how its total moved while it ran.
     async fn counted_pass(&mut self, start: &Cursor, growing_tail: bool) -> Result<Drift, Halt> {
-        let first = self.request(start.clone());
+        let first = self.spawned_request(start.clone());
         let (mut in_flight, ahead) = self.ahead_of_the_total(start);
         let (_, first) = first.await;
         let first = self.accept(first)?;
@@ -109,7 +109,7 @@ impl Walk {
         if self.source.prefetches_before_total() {
             for _ in 1..self.options.concurrency {
                 ahead = ahead.following();
-                in_flight.push_back(self.request(start.with_position(ahead)));
+                in_flight.push_back(self.spawned_request(start.with_position(ahead)));
             }
         }
         (in_flight, ahead)
@@ -126,7 +126,7 @@ impl Walk {
             let Some(position) = plan.next() else {
                 break;
             };
-            in_flight.push_back(self.request(start.with_position(position)));
+            in_flight.push_back(self.spawned_request(start.with_position(position)));
         }
     }
 
@@ -179,7 +179,7 @@ impl Walk {
         let Some(probe) = pass.short.unconfirmed() else {
             return Ok(());
         };
-        let (_, result) = self.request(probe.clone()).await;
+        let (_, result) = self.spawned_request(probe.clone()).await;
         let page = self.accept(result)?;
         if page.total == Some(pass.total) {
             pass.short.check(self, &probe, page.invitees.len())?;
@@ -193,7 +193,7 @@ impl Walk {
     /// Re-reads the last page and follows `next` until the list ends again, picking up
     /// records appended while the listing ran.
     async fn reread_tail(&mut self, last: Cursor) -> Result<(), Halt> {
-        let (_, page) = self.request(last.clone()).await;
+        let (_, page) = self.spawned_request(last.clone()).await;
         let page = self.accept(page)?;
         let next = page.next.clone();
         let full = page.invitees.len() >= last.position.size() as usize;
@@ -223,7 +223,7 @@ impl Walk {
             if !visited.insert(cursor.clone()) {
                 return Err(self.pagination(PaginationError::RepeatedCursor(cursor)));
             }
-            let (_, page) = self.request(cursor.clone()).await;
+            let (_, page) = self.spawned_request(cursor.clone()).await;
             let page = self.accept(page)?;
             let empty = page.invitees.is_empty();
             if !empty && page.invitees.iter().all(|r| self.seen.contains(&r.id)) {

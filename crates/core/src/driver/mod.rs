@@ -306,8 +306,21 @@ struct Walk {
 
 impl Walk {
     /// A fetch that owns what it needs, to sit in a `FuturesOrdered`.
-    /// It runs as its own task ([`task::fetch_task`]).
     fn request(&self, cursor: Cursor) -> BoxFuture<'static, Fetched> {
+        let source = self.source.clone();
+        async move {
+            let result = source.fetch(&cursor).await;
+            (cursor, result)
+        }
+        .boxed()
+    }
+
+    /// The same fetch as its own task ([`task::fetch_task`]), for the counted walk: its
+    /// pages are known ahead, so each is decoded on any worker as soon as it arrives
+    /// (Census's latency ratio at C = 4 / 8: 1.17-1.19 / 1.22 inline, 1.12-1.14 / 1.14-1.19
+    /// as tasks). Triport's speculative walk stays inline: as tasks it measured 0.82-0.84 R
+    /// against a 400/s server, 0.86 inline.
+    fn spawned_request(&self, cursor: Cursor) -> BoxFuture<'static, Fetched> {
         let source = self.source.clone();
         let fetch = {
             let cursor = cursor.clone();
