@@ -211,7 +211,7 @@ fn final_report(text: &str) -> BTreeMap<String, Reported> {
         }
         let resumed = cells.get(3) == Some(&"(resumed)");
         // pages, new, existing, changed, requests follow the run column.
-        let numbers = &cells[3 + usize::from(resumed)..];
+        let numbers = cells.get(3 + usize::from(resumed)..).unwrap_or_default();
         let number = |i: usize| numbers.get(i).and_then(|n| n.parse().ok());
         if let (Some(existing), Some(requests)) = (number(2), number(4)) {
             let reported = Reported {

@@ -34,17 +34,15 @@ struct Output {
 /// SQLite, NDJSON and, when `.ci/ensure-postgres-tls` started its cluster, PostgreSQL over
 /// TLS (verify-full) with a password in the URL (the cluster trusts, so it is never sent).
 fn outputs(dir: &std::path::Path, db_password: &str) -> Vec<Output> {
-    let mut outputs: Vec<Output> = ["sqlite://out.db", "ndjson:out.ndjson"]
-        .into_iter()
-        .map(|out| Output {
-            args: args(&[
-                "--out",
-                &out.replace("out.", &format!("{}/out.", dir.display())),
-            ]),
-            section: String::new(),
-            env: Vec::new(),
-        })
-        .collect();
+    let file = |url: String| Output {
+        args: args(&["--out", &url]),
+        section: String::new(),
+        env: Vec::new(),
+    };
+    let mut outputs = vec![
+        file(format!("sqlite://{}/out.db", dir.display())),
+        file(format!("ndjson:{}/out.ndjson", dir.display())),
+    ];
     const TLS: &str = "AFFILIATE_TEST_POSTGRES_TLS_URL";
     match (
         std::env::var(TLS),
