@@ -185,12 +185,14 @@ fn answer() -> impl Strategy<Value = Option<Fault>> {
     ]
 }
 
-/// Schedules for a source paging `page` rows at a time.
-pub fn schedules(page: u32) -> impl Strategy<Value = Schedule> {
+/// Schedules for a source paging `page` rows at a time; with `mixed_drift`, records also
+/// arrive and leave at once ([`Harness::sees_mixed_drift`]).
+pub fn schedules(page: u32, mixed_drift: bool) -> impl Strategy<Value = Schedule> {
     let page = u64::from(page);
-    // Inserts or deletes, not both at once: a counted oldest-first listing cannot see rows
-    // slide under it while as many arrive as leave (its total stays put); RELIABILITY.md
-    // lists that gap.
+    // Otherwise inserts or deletes, not both at once: a counted listing by page number
+    // cannot see rows slide under it while as many arrive as leave (its total stays put);
+    // RELIABILITY.md lists that gap.
+    let mixed = if mixed_drift { 1 } else { 0 };
     let drift = prop_oneof![
         4 => Just(Drift::default()),
         1 => (1u32..=2).prop_map(|inserts_per_request| Drift {
@@ -199,6 +201,10 @@ pub fn schedules(page: u32) -> impl Strategy<Value = Schedule> {
         }),
         1 => (1u32..=2).prop_map(|deletes_per_request| Drift {
             inserts_per_request: 0,
+            deletes_per_request,
+        }),
+        mixed => (1u32..=2, 1u32..=2).prop_map(|(inserts_per_request, deletes_per_request)| Drift {
+            inserts_per_request,
             deletes_per_request,
         }),
     ];
@@ -237,7 +243,8 @@ pub fn check<H: Harness>(harness: &H, cases: u32) -> u32 {
         ..Config::default()
     };
     let mut runner = TestRunner::new(config);
-    let result = runner.run(&schedules(harness.page_size()), |schedule| {
+    let strategy = schedules(harness.page_size(), harness.sees_mixed_drift());
+    let result = runner.run(&strategy, |schedule| {
         runtime.block_on(run_case(harness, &schedule))
     });
     if let Err(failure) = result {

@@ -58,6 +58,27 @@ impl Position {
         }
     }
 
+    /// Whether pages at this position can overlap: offsets with a limit of 2 or more (a
+    /// page number always starts where the page before it ended).
+    pub fn overlaps(&self) -> bool {
+        matches!(*self, Position::Offset { limit, .. } if limit >= 2)
+    }
+
+    /// The position after this one that starts with this one's last row, when it
+    /// [overlaps](Position::overlaps) (offsets `limit - 1` apart); otherwise
+    /// [`following`](Position::following). A page that does not start with the row the page
+    /// before it ended with shows that rows slid between the two reads, even when the list's
+    /// total stayed the same (a deletion and an arrival).
+    pub fn following_with_overlap(&self) -> Position {
+        match *self {
+            Position::Offset { offset, limit } if self.overlaps() => Position::Offset {
+                offset: offset + u64::from(limit) - 1,
+                limit,
+            },
+            _ => self.following(),
+        }
+    }
+
     /// Zero-based index of the first row this position asks for.
     pub fn first_row(&self) -> u64 {
         match *self {
@@ -137,5 +158,25 @@ mod tests {
         let text = serde_json::to_string(&c).unwrap();
         assert_eq!(serde_json::from_str::<Cursor>(&text).unwrap(), c);
         assert!(text.contains("\"kind\":\"page\""));
+    }
+
+    #[test]
+    fn only_offsets_of_two_rows_or_more_overlap() {
+        let offset = |offset, limit| Position::Offset { offset, limit };
+        assert_eq!(offset(0, 10).following_with_overlap(), offset(9, 10));
+        assert_eq!(offset(9, 10).following_with_overlap(), offset(18, 10));
+        assert_eq!(offset(4, 1).following_with_overlap(), offset(5, 1));
+        let page = Position::Page {
+            number: 2,
+            size: 10,
+        };
+        assert_eq!(
+            page.following_with_overlap(),
+            Position::Page {
+                number: 3,
+                size: 10
+            }
+        );
+        assert!(!page.overlaps());
     }
 }

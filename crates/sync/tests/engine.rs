@@ -56,7 +56,8 @@ async fn counted_source_lands_exactly_once_in_sqlite_and_a_second_run_adds_nothi
     let first = sync.run().await;
     assert!(first.is_success(), "{first}");
     let report = &first.sources[0];
-    assert_eq!((report.pages, report.records, report.existing), (10, 95, 0));
+    // Offset pages overlap by one row: 10 rows, then 9 new a page.
+    assert_eq!((report.pages, report.records, report.existing), (11, 95, 0));
     assert_eq!(report.mode, SyncMode::Full);
     assert_eq!(report.watermark, Some(row_time(94)));
     assert_eq!(assert_unique(&sqlite_ids(&db, "a")), 95);
@@ -94,6 +95,7 @@ async fn a_source_failing_midway_resumes_from_its_last_committed_page() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("out.db");
     let fake = Arc::new(Fake::counted("a", 95, 10));
+    // Offset pages overlap by one row: the seventh page starts at row 54.
     fake.fail_from_row(Some(50));
 
     let sink = Arc::new(SqliteSink::open(&db).await.unwrap());
@@ -111,9 +113,9 @@ async fn a_source_failing_midway_resumes_from_its_last_committed_page() {
         "{}",
         report.errors[0]
     );
-    assert!(report.errors[0].message.contains("GET /fake?offset=50"));
-    assert_eq!(report.records, 50);
-    assert_eq!(sqlite_ids(&db, "a").len(), 50);
+    assert!(report.errors[0].message.contains("GET /fake?offset=54"));
+    assert_eq!(report.records, 55);
+    assert_eq!(sqlite_ids(&db, "a").len(), 55);
     fake.take_log();
 
     // A new process: reopen the database.
@@ -124,7 +126,7 @@ async fn a_source_failing_midway_resumes_from_its_last_committed_page() {
     assert_eq!(
         run.slices[0].progress,
         SliceProgress::At(Cursor::at(Position::Offset {
-            offset: 50,
+            offset: 54,
             limit: 10
         }))
     );
@@ -137,8 +139,9 @@ async fn a_source_failing_midway_resumes_from_its_last_committed_page() {
     let report = &resumed.sources[0];
     assert!(report.resumed);
     assert_eq!(report.run_id.as_deref(), Some(run.id.as_str()));
-    assert_eq!(report.records, 45);
-    assert_eq!(offsets(&fake.take_log()), vec![50, 60, 70, 80, 90]);
+    assert_eq!(report.records, 40);
+    assert_eq!(report.existing, 1, "the row the pages share");
+    assert_eq!(offsets(&fake.take_log()), vec![54, 63, 72, 81, 90]);
     assert_eq!(assert_unique(&sqlite_ids(&db, "a")), 95);
 }
 

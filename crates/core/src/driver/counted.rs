@@ -8,7 +8,7 @@ use futures::StreamExt;
 use tracing::{debug, warn};
 
 use super::{Fetched, Halt, PaginationError, Walk};
-use crate::{Cursor, Page, Position, SourceError};
+use crate::{Cursor, Invitee, Page, Position, SourceError};
 
 impl Walk {
     /// Walks the slice, re-reading it while its total keeps changing (bounded).
@@ -72,7 +72,8 @@ impl Walk {
         if self.fetched + plan.pages() > self.options.max_pages {
             return Err(self.pagination(PaginationError::PageCeiling(self.options.max_pages)));
         }
-        let resume = Some(start.with_position(start.position.following()));
+        let resume = Some(start.with_position(start.position.following_with_overlap()));
+        let last_row = first.invitees.last().map(|row| row.id.clone());
         self.emit(start.clone(), first.invitees, resume).await?;
 
         let mut pass = Pass {
@@ -81,6 +82,7 @@ impl Walk {
             short,
             drift: Drift::Steady,
             last: start.clone(),
+            last_row,
         };
         self.fill(&mut in_flight, &mut pass.plan, start);
         while let Some((cursor, result)) = in_flight.next().await {
@@ -108,7 +110,7 @@ impl Walk {
         let mut ahead = start.position;
         if self.source.prefetches_before_total() {
             for _ in 1..self.options.concurrency {
-                ahead = ahead.following();
+                ahead = ahead.following_with_overlap();
                 in_flight.push_back(self.spawned_request(start.with_position(ahead)));
             }
         }
@@ -140,7 +142,7 @@ impl Walk {
         // A page asked for ahead of the total, past the rows the pass planned for: not
         // needed, so neither its failure (a server may refuse a page past its end) nor its
         // emptiness ends the pass.
-        let past_plan = cursor.position.first_row() >= pass.plan.rows;
+        let past_plan = !pass.plan.covers(cursor.position);
         let page = match self.accept(result) {
             Ok(page) => page,
             Err(Halt::Failed(err)) if past_plan => {
@@ -163,7 +165,11 @@ impl Walk {
         if past_plan && empty {
             return Ok(true);
         }
-        let resume = Some(cursor.with_position(cursor.position.following()));
+        if pass.shifted(cursor.position, &page.invitees) {
+            debug!(source = %self.source.id(), cursor = ?cursor.position, "page does not start with the row the page before it ended with; the slice will be re-read");
+        }
+        pass.last_row = page.invitees.last().map(|row| row.id.clone());
+        let resume = Some(cursor.with_position(cursor.position.following_with_overlap()));
         self.emit(cursor.clone(), page.invitees, resume).await?;
         pass.last = cursor;
         if empty {
@@ -248,6 +254,33 @@ struct Pass {
     drift: Drift,
     /// The last page emitted (the growing tail is re-read from it).
     last: Cursor,
+    /// The id of that page's last row, which the next page should start with when pages
+    /// [overlap](Position::overlaps).
+    last_row: Option<String>,
+}
+
+impl Pass {
+    /// Whether a page at `position` (taken in order) fails to start with the last row of
+    /// the page before it, which overlapping pages should: rows slid between the two reads,
+    /// even when the total did not change (a deletion and an arrival), so the pass counts
+    /// as drifted and the slice is read again. The earlier page's last row further down
+    /// this page means rows arrived before it (positions already read); otherwise rows
+    /// before it went away and later rows slid back onto pages already read.
+    fn shifted(&mut self, position: Position, rows: &[Invitee]) -> bool {
+        let (Some(last), Some(first)) = (&self.last_row, rows.first()) else {
+            return false;
+        };
+        if !position.overlaps() || first.id == *last {
+            return false;
+        }
+        let shift = if rows.iter().any(|row| row.id == *last) {
+            Drift::Grew
+        } else {
+            Drift::Shrank
+        };
+        self.drift = self.drift.max(shift);
+        true
+    }
 }
 
 /// Watches a counted pass for a page shorter than asked, which is the end of the list when
@@ -299,30 +332,43 @@ impl ShortPages {
 }
 
 /// The pages of a counted slice still to request, produced one at a time (a slice of a
-/// million rows does not become ten thousand cursors up front).
+/// million rows does not become ten thousand cursors up front). Offset pages
+/// [overlap](Position::following_with_overlap) by one row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Remaining {
     /// The next page to hand out.
     next: Position,
     /// Rows the slice holds, as far as its totals said so far.
     rows: u64,
+    /// Rows each page shares with the page before it (1 for offsets, 0 for page numbers).
+    overlap: u64,
 }
 
 impl Remaining {
     /// The pages after `first` of a slice holding `rows` rows.
     fn after(first: Position, rows: u64) -> Self {
         Self {
-            next: first.following(),
+            next: first.following_with_overlap(),
             rows,
+            overlap: u64::from(first.overlaps()),
         }
+    }
+
+    /// Whether the slice's rows reach past the rows a page at `position` shares with the
+    /// page before it.
+    fn covers(&self, position: Position) -> bool {
+        position.first_row() + self.overlap < self.rows
     }
 
     /// How many pages are left.
     fn pages(&self) -> u64 {
-        let size = u64::from(self.next.size()).max(1);
+        let step = u64::from(self.next.size())
+            .saturating_sub(self.overlap)
+            .max(1);
         self.rows
+            .saturating_sub(self.overlap)
             .saturating_sub(self.next.first_row())
-            .div_ceil(size)
+            .div_ceil(step)
     }
 
     /// Plans for a slice that grew to `rows` rows (a smaller total changes nothing: the
@@ -337,8 +383,8 @@ impl Iterator for Remaining {
 
     fn next(&mut self) -> Option<Position> {
         let position = self.next;
-        (position.first_row() < self.rows).then(|| {
-            self.next = position.following();
+        self.covers(position).then(|| {
+            self.next = position.following_with_overlap();
             position
         })
     }
@@ -349,17 +395,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn offsets_cover_the_total_exactly() {
+    fn overlapping_offsets_cover_the_total_exactly() {
         let first = Position::Offset {
             offset: 0,
             limit: 10,
         };
+        // Each page starts with the last row of the page before it.
         let rest: Vec<u64> = Remaining::after(first, 30).map(|p| p.first_row()).collect();
-        assert_eq!(rest, [10, 20]);
-        assert_eq!(Remaining::after(first, 30).pages(), 2);
+        assert_eq!(rest, [9, 18, 27]);
+        for rows in [0, 1, 10, 11, 19, 20, 28, 29, 30, 1000] {
+            let plan = Remaining::after(first, rows);
+            assert_eq!(plan.pages(), plan.clone().count() as u64, "{rows} rows");
+        }
         assert_eq!(Remaining::after(first, 10).count(), 0);
         assert_eq!(Remaining::after(first, 11).pages(), 1);
-        assert_eq!(Remaining::after(first, 0).count(), 0);
+        assert_eq!(Remaining::after(first, 19).pages(), 1);
+        assert_eq!(Remaining::after(first, 20).pages(), 2);
+        // One row a page cannot overlap.
+        let single = Position::Offset {
+            offset: 0,
+            limit: 1,
+        };
+        let rest: Vec<u64> = Remaining::after(single, 3).map(|p| p.first_row()).collect();
+        assert_eq!(rest, [1, 2]);
     }
 
     #[test]
@@ -390,13 +448,13 @@ mod tests {
             offset: 0,
             limit: 10,
         };
-        let mut plan = Remaining::after(first, 20);
-        assert_eq!(plan.next().map(|p| p.first_row()), Some(10));
+        let mut plan = Remaining::after(first, 19);
+        assert_eq!(plan.next().map(|p| p.first_row()), Some(9));
         assert_eq!(plan.next(), None);
         plan.extend_to(35);
         plan.extend_to(5);
         let rest: Vec<u64> = plan.map(|p| p.first_row()).collect();
-        assert_eq!(rest, [20, 30]);
+        assert_eq!(rest, [18, 27]);
     }
 }
 
@@ -405,11 +463,13 @@ mod tests {
 enum Drift {
     /// Every page reported the first page's total.
     Steady,
-    /// Totals only grew: rows arrived (deletions may hide behind more arrivals, so a grown
+    /// Totals only grew, or an overlapping page started with rows already read: rows
+    /// arrived (deletions may hide behind more arrivals, so a grown
     /// slice is re-read too; arrivals at the end of an oldest-first list lie past its first
     /// extent and do not keep the re-reads going).
     Grew,
-    /// A total fell or the list ended early: rows were deleted, and rows after them slid
+    /// A total fell, the list ended early or an overlapping page did not start with the
+    /// row the page before it ended with: rows were deleted, and rows after them slid
     /// towards pages already read.
     Shrank,
 }

@@ -8,7 +8,9 @@
 //!   emitted) until a re-read finds no new row inside the slice's first extent (rows that
 //!   arrived at the end of an oldest-first list lie past it), twice in a row if it shrank
 //!   while it ran, up to [`DriverOptions::drift_rescans`] times; a slice still shrinking
-//!   then fails with [`PaginationError::KeepsShrinking`].
+//!   then fails with [`PaginationError::KeepsShrinking`]. Offset pages overlap by one row
+//!   ([`Position::following_with_overlap`]), so a page that does not start with the row the
+//!   page before it ended with is drift too, even under an unchanged total.
 //!   Oldest-first lists end by re-reading their last page and following `next`.
 //! * **Newest-first offset** sources (no total) are prefetched speculatively; pages overlap
 //!   by one row, so a page whose first row was never seen reveals a shift caused by deletions

@@ -41,6 +41,8 @@ struct FakeList {
     first_running: AtomicBool,
     /// The most fetches running at once while the first page's was.
     beside_first: AtomicU64,
+    /// Page a counted list by offsets (as Prefactor does), not by page numbers.
+    offsets: bool,
 }
 
 impl std::fmt::Debug for FakeList {
@@ -68,7 +70,13 @@ impl FakeList {
             refuse_past_end: false,
             first_running: AtomicBool::new(false),
             beside_first: AtomicU64::new(0),
+            offsets: false,
         }
+    }
+
+    fn by_offsets(mut self) -> Self {
+        self.offsets = true;
+        self
     }
 
     fn prefetching(mut self) -> Self {
@@ -105,6 +113,10 @@ impl InviteeSource for FakeList {
     }
     async fn plan(&self, _: &Scope) -> Result<Vec<Cursor>, SourceError> {
         let position = match self.strategy {
+            _ if self.offsets => Position::Offset {
+                offset: 0,
+                limit: self.limit,
+            },
             Strategy::NewestFirstOffset => Position::Offset {
                 offset: 0,
                 limit: self.limit,
@@ -695,5 +707,75 @@ async fn a_server_repeating_its_last_page_forever_is_stopped() {
             fetches < 20,
             "{strategy:?}: {fetches} fetches before stopping"
         );
+    }
+}
+
+/// A counted list of 50 paged by ten offsets one request at a time, whose rows change after
+/// its second fetch as `change` says, without changing its total.
+async fn read_while_the_total_hides_a_change(change: fn(&mut Vec<String>)) -> Arc<FakeList> {
+    let counted = Strategy::Counted {
+        growing_tail: false,
+    };
+    let list = Arc::new(
+        FakeList::new(counted, 10, 50)
+            .by_offsets()
+            .mutate(move |n, rows| {
+                if n == 1 {
+                    change(rows);
+                }
+            }),
+    );
+    let got = ids(list.clone(), 1).await;
+    let now = list.rows.lock().unwrap().clone();
+    assert_eq!(now.len(), 50, "the total did not change");
+    assert_exactly_once(&got, now);
+    list
+}
+
+#[tokio::test]
+async fn deletions_hidden_by_arrivals_under_an_unchanged_total_are_caught_by_overlapping_offsets() {
+    // Two rows deleted before the third page and two arrivals at the end: the third page
+    // starts two rows further on, and without the overlap the row between went unread.
+    let list = read_while_the_total_hides_a_change(|rows| {
+        rows.drain(..2);
+        rows.extend(["late0".to_string(), "late1".to_string()]);
+    })
+    .await;
+    let fetches = list.fetches.load(Ordering::SeqCst);
+    assert!(fetches > 6, "the slice was read again: {fetches} fetches");
+}
+
+#[tokio::test]
+async fn an_arrival_on_a_page_already_read_under_an_unchanged_total_is_caught() {
+    // A row backdated to the front and the last row deleted: the total stays at 50, the
+    // third page starts one row early, and only a re-read finds the row at the front.
+    read_while_the_total_hides_a_change(|rows| {
+        rows.insert(0, "backdated".to_string());
+        rows.pop();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn overlapping_offsets_cost_one_row_a_page_and_lose_none() {
+    for (n, limit) in [
+        (0, 10),
+        (1, 10),
+        (10, 10),
+        (19, 10),
+        (20, 10),
+        (100, 10),
+        (7, 1),
+    ] {
+        let counted = Strategy::Counted {
+            growing_tail: false,
+        };
+        let list = Arc::new(FakeList::new(counted, limit, n).by_offsets());
+        let got = ids(list.clone(), 4).await;
+        let expected: Vec<String> = (0..n).rev().map(|i| format!("r{i}")).collect();
+        assert_eq!(got, expected, "n={n}");
+        let step = u64::from(limit).saturating_sub(1).max(1);
+        let pages = 1 + (n as u64).saturating_sub(u64::from(limit)).div_ceil(step);
+        assert_eq!(list.fetches.load(Ordering::SeqCst), pages, "n={n}");
     }
 }

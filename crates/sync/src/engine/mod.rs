@@ -43,7 +43,7 @@ use crate::{Sink, SourceLimits, SyncOptions};
 /// use affiliate_core::*;
 /// use affiliate_sync::{FileFormat, FileSink, SyncEngine, SyncOptions};
 ///
-/// /// Five invitees on pages of two, with a total.
+/// /// Five invitees on pages of three, with a total.
 /// #[derive(Debug)]
 /// struct Five(SourceId);
 ///
@@ -52,11 +52,11 @@ use crate::{Sink, SourceLimits, SyncOptions};
 ///     fn id(&self) -> &SourceId { &self.0 }
 ///     fn strategy(&self) -> Strategy { Strategy::Counted { growing_tail: false } }
 ///     async fn plan(&self, _: &Scope) -> Result<Vec<Cursor>, SourceError> {
-///         Ok(vec![Cursor::at(Position::Offset { offset: 0, limit: 2 })])
+///         Ok(vec![Cursor::at(Position::Offset { offset: 0, limit: 3 })])
 ///     }
 ///     async fn fetch(&self, cursor: &Cursor) -> Result<Page, SourceError> {
 ///         let start = cursor.position.first_row();
-///         let invitees = (start..(start + 2).min(5))
+///         let invitees = (start..(start + 3).min(5))
 ///             .map(|i| Invitee::new(self.0.clone(), i.to_string(), InviteeStatus::Joined))
 ///             .collect();
 ///         Ok(Page { invitees, next: None, total: Some(5) })
@@ -75,7 +75,8 @@ use crate::{Sink, SourceLimits, SyncOptions};
 ///     .await;
 /// assert!(report.is_success(), "{report}");
 /// assert_eq!(report.records(), 5);
-/// assert_eq!(report.pages(), 3);
+/// // Offset pages overlap by one row (rows 0-2, then 2-4), so a shift shows.
+/// assert_eq!(report.pages(), 2);
 /// # });
 /// ```
 pub struct SyncEngine {
