@@ -7,6 +7,7 @@ use futures::stream::FuturesOrdered;
 use futures::StreamExt;
 use tracing::{debug, warn};
 
+use super::slots::Slots;
 use super::{Fetched, Halt, PaginationError, Walk};
 use crate::{Cursor, Invitee, Page, Position, SourceError};
 
@@ -49,8 +50,9 @@ impl Walk {
 
     /// One pass over the slice, and how its total moved while it ran.
     async fn counted_pass(&mut self, start: &Cursor, growing_tail: bool) -> Result<Drift, Halt> {
-        let first = self.spawned_request(start.clone());
-        let (mut in_flight, ahead) = self.ahead_of_the_total(start);
+        let slots = Slots::new(self.options.concurrency);
+        let first = self.spawned_holding(start.clone(), slots.try_take());
+        let (mut in_flight, ahead) = self.ahead_of_the_total(start, &slots);
         let (_, first) = first.await;
         let first = self.accept(first)?;
         if let (Some(total), u64::MAX) = (first.total, self.extent) {
@@ -84,12 +86,27 @@ impl Walk {
             last: start.clone(),
             last_row,
         };
-        self.fill(&mut in_flight, &mut pass.plan, start);
-        while let Some((cursor, result)) = in_flight.next().await {
-            if !self.take_page(&mut pass, cursor, result).await? {
-                break;
+        self.fill(&mut in_flight, &mut pass.plan, start, &slots);
+        loop {
+            let room = in_flight.len() < self.buffered_pages() && pass.plan.has_next();
+            tokio::select! {
+                biased;
+                taken = in_flight.next() => {
+                    let Some((cursor, result)) = taken else {
+                        break;
+                    };
+                    if !self.take_page(&mut pass, cursor, result).await? {
+                        break;
+                    }
+                }
+                Some(slot) = slots.take(), if room => {
+                    if let Some(position) = pass.plan.next() {
+                        let cursor = start.with_position(position);
+                        in_flight.push_back(self.spawned_holding(cursor, slot));
+                    }
+                }
             }
-            self.fill(&mut in_flight, &mut pass.plan, start);
+            self.fill(&mut in_flight, &mut pass.plan, start, &slots);
         }
         drop(in_flight);
         self.confirm_short_page(&mut pass).await?;
@@ -105,30 +122,42 @@ impl Walk {
     fn ahead_of_the_total(
         &self,
         start: &Cursor,
+        slots: &Slots,
     ) -> (FuturesOrdered<BoxFuture<'static, Fetched>>, Position) {
         let mut in_flight = FuturesOrdered::new();
         let mut ahead = start.position;
         if self.source.prefetches_before_total() {
-            for _ in 1..self.options.concurrency {
+            while let Some(slot) = slots.try_take() {
                 ahead = ahead.following_with_overlap();
-                in_flight.push_back(self.spawned_request(start.with_position(ahead)));
+                in_flight.push_back(self.spawned_holding(start.with_position(ahead), slot));
             }
         }
         (in_flight, ahead)
     }
 
-    /// Tops the pages in flight up to the concurrency from the plan.
+    /// Pages a pass holds at most, running or answered and waiting for the pages before
+    /// them: twice the concurrency, so requests keep running while a slow answer holds
+    /// the pages after it.
+    fn buffered_pages(&self) -> usize {
+        2 * self.options.concurrency
+    }
+
+    /// Starts the plan's next pages while slots are free and the buffer has room.
     fn fill(
         &self,
         in_flight: &mut FuturesOrdered<BoxFuture<'static, Fetched>>,
         plan: &mut Remaining,
         start: &Cursor,
+        slots: &Slots,
     ) {
-        while in_flight.len() < self.options.concurrency {
+        while in_flight.len() < self.buffered_pages() && plan.has_next() {
+            let Some(slot) = slots.try_take() else {
+                break;
+            };
             let Some(position) = plan.next() else {
                 break;
             };
-            in_flight.push_back(self.spawned_request(start.with_position(position)));
+            in_flight.push_back(self.spawned_holding(start.with_position(position), slot));
         }
     }
 
@@ -358,6 +387,11 @@ impl Remaining {
     /// page before it.
     fn covers(&self, position: Position) -> bool {
         position.first_row() + self.overlap < self.rows
+    }
+
+    /// Whether a page is left to hand out.
+    fn has_next(&self) -> bool {
+        self.covers(self.next)
     }
 
     /// How many pages are left.

@@ -2,7 +2,8 @@
 //! invitees, with bounded memory and bounded concurrency.
 //!
 //! * **Counted** sources (the first page reports a total) have their remaining pages fetched
-//!   concurrently, output in order. A later page reporting a larger total extends the plan.
+//!   concurrently (at most [`DriverOptions::concurrency`] requests running, refilled as soon
+//!   as any answer is in), output in order. A later page reporting a larger total extends the plan.
 //!   Any change of total means drift (deletions slide later rows onto pages already read;
 //!   a total that grew can hide them), so the slice is re-read (only unseen rows are
 //!   emitted) until a re-read finds no new row inside the slice's first extent (rows that
@@ -67,6 +68,7 @@ mod fingerprints;
 mod newest_first;
 mod newest_pages;
 mod seen;
+mod slots;
 mod task;
 
 use std::future::{ready, Future};
@@ -323,10 +325,25 @@ impl Walk {
     /// as tasks). Triport's speculative walk stays inline: as tasks it measured 0.82-0.84 R
     /// against a 400/s server, 0.86 inline.
     fn spawned_request(&self, cursor: Cursor) -> BoxFuture<'static, Fetched> {
+        self.spawned_holding(cursor, ())
+    }
+
+    /// [`Walk::spawned_request`] keeping `slot` (a counted pass's
+    /// [`Slot`](slots::Slot)) until the answer is in.
+    fn spawned_holding<S: Send + 'static>(
+        &self,
+        cursor: Cursor,
+        slot: S,
+    ) -> BoxFuture<'static, Fetched> {
         let source = self.source.clone();
         let fetch = {
             let cursor = cursor.clone();
-            async move { source.fetch(&cursor).await }.boxed()
+            async move {
+                let page = source.fetch(&cursor).await;
+                drop(slot);
+                page
+            }
+            .boxed()
         };
         let fetched = task::fetch_task(&self.source.id().provider, fetch);
         async move { (cursor, fetched.await) }.boxed()

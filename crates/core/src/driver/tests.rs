@@ -43,6 +43,28 @@ struct FakeList {
     beside_first: AtomicU64,
     /// Page a counted list by offsets (as Prefactor does), not by page numbers.
     offsets: bool,
+    /// The page starting at this row answers only once this many fetches began.
+    hold: Option<(u64, u64)>,
+    /// Fetches between their start and their answer now, and the most at once.
+    live: AtomicU64,
+    most_live: AtomicU64,
+}
+
+/// Counts a fetch as live until dropped.
+struct Live<'a>(&'a AtomicU64);
+
+impl<'a> Live<'a> {
+    fn enter(live: &'a AtomicU64, most: &AtomicU64) -> Self {
+        let now = live.fetch_add(1, Ordering::SeqCst) + 1;
+        most.fetch_max(now, Ordering::SeqCst);
+        Self(live)
+    }
+}
+
+impl Drop for Live<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl std::fmt::Debug for FakeList {
@@ -71,6 +93,9 @@ impl FakeList {
             first_running: AtomicBool::new(false),
             beside_first: AtomicU64::new(0),
             offsets: false,
+            hold: None,
+            live: AtomicU64::new(0),
+            most_live: AtomicU64::new(0),
         }
     }
 
@@ -143,7 +168,14 @@ impl InviteeSource for FakeList {
             }
             self.running.fetch_sub(1, Ordering::SeqCst);
         }
+        let _live = Live::enter(&self.live, &self.most_live);
         let n = self.fetches.fetch_add(1, Ordering::SeqCst);
+        if let Some((row, until)) = self.hold {
+            while cursor.position.first_row() == row && self.fetches.load(Ordering::SeqCst) < until
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        }
         if self.stall_from.is_some_and(|from| n >= from) {
             futures::future::pending::<()>().await;
         }
@@ -778,4 +810,28 @@ async fn overlapping_offsets_cost_one_row_a_page_and_lose_none() {
         let pages = 1 + (n as u64).saturating_sub(u64::from(limit)).div_ceil(step);
         assert_eq!(list.fetches.load(Ordering::SeqCst), pages, "n={n}");
     }
+}
+
+#[tokio::test]
+async fn a_slow_answer_does_not_hold_the_requests_after_it() {
+    // Page 2 answers only once five fetches began. Refilling only when the oldest page is
+    // taken, a pass of two requests at a time waited on it for ever with page 3 done.
+    let counted = Strategy::Counted {
+        growing_tail: false,
+    };
+    let mut list = FakeList::new(counted, 10, 100);
+    list.hold = Some((10, 5));
+    let list = Arc::new(list);
+    let listing = ids(list.clone(), 2);
+    let got = tokio::time::timeout(std::time::Duration::from_secs(20), listing)
+        .await
+        .expect("the pass went on around the slow answer");
+    let expected: Vec<String> = (0..100).rev().map(|i| format!("r{i}")).collect();
+    assert_eq!(got, expected, "in order");
+    assert_eq!(list.fetches.load(Ordering::SeqCst), 10);
+    assert_eq!(
+        list.most_live.load(Ordering::SeqCst),
+        2,
+        "never more than two at once"
+    );
 }
