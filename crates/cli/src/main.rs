@@ -10,6 +10,7 @@
 //! Exit codes: 0 success, 1 failure (some sources failed), 2 bad usage or configuration,
 //! 130 interrupted.
 
+mod arenas;
 mod args;
 mod chart;
 mod commands;
@@ -32,6 +33,7 @@ use crate::args::Cli;
 /// Parses the command line (clap exits with 2 on bad usage), runs the command, maps the
 /// outcome to the exit code.
 fn main() -> ExitCode {
+    arenas::cap();
     let cli = Cli::parse();
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

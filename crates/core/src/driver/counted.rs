@@ -239,6 +239,16 @@ impl Walk {
         Ok(())
     }
 
+    /// Whether every row of a page was emitted before.
+    fn all_seen(&self, rows: &[Invitee]) -> Result<bool, Halt> {
+        for row in rows {
+            if !self.seen_before(&row.id)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// Follows the provider's `next` pointers one page at a time.
     async fn follow_next(
         &mut self,
@@ -261,7 +271,7 @@ impl Walk {
             let (_, page) = self.spawned_request(cursor.clone()).await;
             let page = self.accept(page)?;
             let empty = page.invitees.is_empty();
-            if !empty && page.invitees.iter().all(|r| self.seen.contains(&r.id)) {
+            if !empty && self.all_seen(&page.invitees)? {
                 return Err(self.pagination(PaginationError::NoProgress(cursor)));
             }
             next = if empty { None } else { page.next.clone() };

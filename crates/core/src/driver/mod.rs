@@ -381,6 +381,33 @@ impl Walk {
         Ok(())
     }
 
+    /// Records `id` as emitted; true when it was not before.
+    fn first_sight(&self, id: &str) -> Result<bool, Halt> {
+        self.seen
+            .insert(id)
+            .map_err(|err| self.seen_unreadable(err))
+    }
+
+    /// Whether `id` was emitted before.
+    fn seen_before(&self, id: &str) -> Result<bool, Halt> {
+        self.seen
+            .contains(id)
+            .map_err(|err| self.seen_unreadable(err))
+    }
+
+    /// The listing fails when its record of emitted rows cannot be read back: going on
+    /// could emit a row twice.
+    fn seen_unreadable(&self, err: std::io::Error) -> Halt {
+        let cause = format!(
+            "the listing's record of emitted rows could not read its temporary file: {err}"
+        );
+        Halt::Failed(SourceError::new(
+            self.source.id().provider.clone(),
+            crate::ErrorKind::Other,
+            cause,
+        ))
+    }
+
     fn pagination(&self, err: PaginationError) -> Halt {
         Halt::Failed(err.into_source_error(&self.source.id().provider))
     }
@@ -395,18 +422,13 @@ impl Walk {
         self.check_moves(&fetched, &rows)?;
         let before = rows.len();
         let first = fetched.position.first_row();
-        let mut inside = 0;
-        let invitees: Vec<Invitee> = rows
-            .into_iter()
-            .enumerate()
-            .filter(|(i, r)| {
-                let new = self.seen.insert(&r.id);
-                inside += u64::from(new && first + (*i as u64) < self.extent);
-                new
-            })
-            .map(|(_, r)| r)
-            .collect();
-        self.emitted_inside += inside;
+        let mut invitees = Vec::with_capacity(before);
+        for (i, row) in rows.into_iter().enumerate() {
+            if self.first_sight(&row.id)? {
+                self.emitted_inside += u64::from(first + (i as u64) < self.extent);
+                invitees.push(row);
+            }
+        }
         let page = DrivenPage {
             slice: self.slice.clone(),
             fetched,

@@ -44,10 +44,10 @@ impl Walk {
             while let Some((cursor, result)) = in_flight.next().await {
                 let page = self.accept(result)?;
                 let offset = cursor.position.first_row();
-                let anchored = page
-                    .invitees
-                    .first()
-                    .is_some_and(|row| self.seen.contains(&row.id));
+                let anchored = match page.invitees.first() {
+                    Some(row) => self.seen_before(&row.id)?,
+                    None => false,
+                };
                 if overlap && !first && offset > 0 && !anchored {
                     backtracks += 1;
                     if backtracks > self.options.max_backtracks {
@@ -94,11 +94,13 @@ impl Walk {
             let page = self.accept(result)?;
             let rows = page.invitees.len();
             let short = rows < size as usize;
-            let fresh: Vec<Invitee> = page
-                .invitees
-                .into_iter()
-                .take_while(|row| !self.seen.contains(&row.id))
-                .collect();
+            let mut fresh: Vec<Invitee> = Vec::with_capacity(rows);
+            for row in page.invitees {
+                if self.seen_before(&row.id)? {
+                    break;
+                }
+                fresh.push(row);
+            }
             let met_seen = fresh.len() < rows;
             let next = cursor.with_position(cursor.position.following());
             self.emit(cursor, fresh, None).await?;

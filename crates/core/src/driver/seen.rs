@@ -1,5 +1,6 @@
 //! The set of records one listing has already emitted.
 
+use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::FingerprintSet;
@@ -8,7 +9,8 @@ use super::FingerprintSet;
 ///
 /// Stores a 128-bit fingerprint per id (XXH3-128), so a false
 /// "already seen" needs a 128-bit collision (about 10⁻²⁷ for a million records).
-/// They are kept in a [`FingerprintSet`]: 16 bytes per record with no doubling peaks.
+/// They are kept in a [`FingerprintSet`], whose bulk lives in temporary files: about 1.6
+/// bytes of memory per record.
 #[derive(Debug, Clone, Default)]
 pub struct SeenSet {
     inner: Arc<Mutex<FingerprintSet>>,
@@ -30,13 +32,28 @@ impl SeenSet {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Records `id`; true when it was not seen before.
-    pub fn insert(&self, id: &str) -> bool {
+    /// A set holding `ids` already (the newest rows a resumed run had read); an id given
+    /// twice counts twice in [`SeenSet::len`].
+    pub fn holding<'a>(ids: impl IntoIterator<Item = &'a String>) -> Self {
+        let seen = Self::new();
+        {
+            let mut set = seen.lock();
+            for id in ids {
+                set.add(Self::fingerprint(id));
+            }
+        }
+        seen
+    }
+
+    /// Records `id`; true when it was not seen before. Fails only when a temporary file
+    /// the set wrote cannot be read back.
+    pub fn insert(&self, id: &str) -> io::Result<bool> {
         self.lock().insert(Self::fingerprint(id))
     }
 
-    /// Whether `id` was emitted already.
-    pub fn contains(&self, id: &str) -> bool {
+    /// Whether `id` was emitted already. Fails only when a temporary file the set wrote
+    /// cannot be read back.
+    pub fn contains(&self, id: &str) -> io::Result<bool> {
         self.lock().contains(Self::fingerprint(id))
     }
 
@@ -57,12 +74,13 @@ mod tests {
 
     #[test]
     fn inserts_once() {
-        let seen = SeenSet::new();
-        assert!(seen.insert("a"));
-        assert!(!seen.insert("a"));
-        assert!(seen.contains("a"));
-        assert!(!seen.contains("b"));
-        assert_eq!(seen.clone().len(), 1);
+        let seen = SeenSet::holding(&["h".to_owned()]);
+        assert!(seen.insert("a").unwrap());
+        assert!(!seen.insert("a").unwrap());
+        assert!(seen.contains("a").unwrap());
+        assert!(!seen.contains("b").unwrap());
+        assert!(!seen.insert("h").unwrap(), "held from the start");
+        assert_eq!(seen.clone().len(), 2);
     }
 
     #[test]
@@ -70,12 +88,28 @@ mod tests {
         let seen = SeenSet::new();
         let n = FingerprintSet::MERGE_AT * 2 + 17;
         for i in 0..n {
-            assert!(seen.insert(&i.to_string()));
+            assert!(seen.insert(&i.to_string()).unwrap());
         }
         for i in 0..n {
-            assert!(!seen.insert(&i.to_string()), "{i}");
+            assert!(!seen.insert(&i.to_string()).unwrap(), "{i}");
         }
         assert_eq!(seen.len(), n);
-        assert!(!seen.contains("nope"));
+        assert!(!seen.contains("nope").unwrap());
+    }
+
+    #[test]
+    fn a_listing_longer_than_memory_holds_is_still_seen_once() {
+        // Past the spill point twice: most ids live in runs on disk.
+        let seen = SeenSet::new();
+        let n = FingerprintSet::SPILL_AT * 2 + 17;
+        for i in 0..n {
+            assert!(seen.insert(&format!("id-{i}")).unwrap());
+        }
+        for i in (0..n).step_by(7) {
+            assert!(!seen.insert(&format!("id-{i}")).unwrap(), "{i}");
+            assert!(seen.contains(&format!("id-{i}")).unwrap(), "{i}");
+            assert!(!seen.contains(&format!("other-{i}")).unwrap(), "{i}");
+        }
+        assert_eq!(seen.len(), n);
     }
 }

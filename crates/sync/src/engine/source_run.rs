@@ -99,12 +99,7 @@ async fn execute(
         },
     );
 
-    let seen = SeenSet::new();
-    for slice in &run.slices {
-        for head in &slice.head_ids {
-            seen.insert(head);
-        }
-    }
+    let seen = SeenSet::holding(run.slices.iter().flat_map(|slice| &slice.head_ids));
     let source_token = ctx.run_token.child_token();
     let driver = Arc::new(SliceDriver {
         source: source.clone(),

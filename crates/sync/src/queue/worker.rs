@@ -324,10 +324,7 @@ impl Worker {
         };
         let (done, lost) = (CancellationToken::new(), token.child_token());
         tokio::spawn(heartbeat(lease.clone(), vt, done.clone(), lost.clone()));
-        let seen = SeenSet::new();
-        for head in run.slices.iter().flat_map(|s| &s.head_ids) {
-            seen.insert(head);
-        }
+        let seen = SeenSet::holding(run.slices.iter().flat_map(|s| &s.head_ids));
         let driver = SliceDriver {
             source: source.clone(),
             sink: Arc::new(LeasedSink {

@@ -185,7 +185,8 @@ mod tests {
         assert_eq!((scan_torn.valid_len, scan_torn.rows), (whole, 1));
         assert!(!scan_torn
             .written
-            .has_key(KeyDigest::of_parts("census", "acme", "2")));
+            .has_key(KeyDigest::of_parts("census", "acme", "2"))
+            .unwrap());
         assert!(scan(&out[..], false, true).is_err());
     }
 

@@ -380,10 +380,11 @@ impl Inner {
                 continue;
             }
             let (key, version) = (KeyDigest::of(row), VersionDigest::of(row));
-            let kind = if !self.written.has_key(key) {
+            let index = |err| SinkError::io(sink, "reading the index of", self.output.label(), err);
+            let kind = if !self.written.has_key(key).map_err(index)? {
                 outcome.inserted += 1;
                 Version::New
-            } else if !self.written.has_version(key, version) {
+            } else if !self.written.has_version(key, version).map_err(index)? {
                 outcome.existing += 1;
                 outcome.changed += 1;
                 Version::Changed

@@ -81,7 +81,8 @@ mod tests {
         assert_eq!((scan.valid_len, scan.rows), (full, 1));
         assert!(scan
             .written
-            .has_key(KeyDigest::of_parts("triport", "a", "u1")));
+            .has_key(KeyDigest::of_parts("triport", "a", "u1"))
+            .unwrap());
         let line: serde_json::Value = serde_json::from_slice(&bytes[..full as usize]).unwrap();
         assert_eq!(line["change"], "new");
         assert_eq!(line["synced_at"], serde_json::to_value(at).unwrap());

@@ -1,11 +1,14 @@
 //! What a data file already holds: every key and every version written, in one set.
 
+use std::io;
+
 use affiliate_core::driver::FingerprintSet;
 use affiliate_core::Invitee;
 
 use crate::sink::row::visit_value_cells;
 
-/// The keys and versions a data file holds, at 16 bytes per version written.
+/// The keys and versions a data file holds, in a [`FingerprintSet`] (16 bytes per version
+/// written, mostly in temporary files: about 1.6 bytes of memory per version).
 ///
 /// Each version is one 128-bit entry: the [`KeyDigest`] of its record in the high bits and
 /// the [`VersionDigest`] of its tracked cells in the low bits. "Does the file hold this
@@ -19,19 +22,22 @@ pub(super) struct Written {
 }
 
 impl Written {
-    /// Whether any version of the record was written.
-    pub(super) fn has_key(&self, key: KeyDigest) -> bool {
+    /// Whether any version of the record was written. Fails only when a temporary file
+    /// of the set cannot be read back.
+    pub(super) fn has_key(&self, key: KeyDigest) -> io::Result<bool> {
         self.entries.any_with_high_bits(key.0)
     }
 
-    /// Whether this exact version of the record was written.
-    pub(super) fn has_version(&self, key: KeyDigest, version: VersionDigest) -> bool {
+    /// Whether this exact version of the record was written (fails as
+    /// [`Written::has_key`]).
+    pub(super) fn has_version(&self, key: KeyDigest, version: VersionDigest) -> io::Result<bool> {
         self.entries.contains(entry(key, version))
     }
 
-    /// Records a version as written.
+    /// Records a version as written, without looking it up first (a version recorded twice
+    /// is harmless), so it cannot fail: rows already appended are always indexed.
     pub(super) fn insert(&mut self, key: KeyDigest, version: VersionDigest) {
-        self.entries.insert(entry(key, version));
+        self.entries.add(entry(key, version));
     }
 }
 
@@ -129,11 +135,11 @@ mod tests {
         );
         let mut written = Written::default();
         written.insert(k1, va);
-        assert!(written.has_key(k1) && written.has_version(k1, va));
-        assert!(!written.has_version(k1, vb), "a changed version");
-        assert!(!written.has_key(k2) && !written.has_version(k2, va));
+        assert!(written.has_key(k1).unwrap() && written.has_version(k1, va).unwrap());
+        assert!(!written.has_version(k1, vb).unwrap(), "a changed version");
+        assert!(!written.has_key(k2).unwrap() && !written.has_version(k2, va).unwrap());
         written.insert(k1, vb);
-        assert!(written.has_version(k1, va) && written.has_version(k1, vb));
+        assert!(written.has_version(k1, va).unwrap() && written.has_version(k1, vb).unwrap());
     }
 
     #[test]
