@@ -411,3 +411,57 @@ async fn a_version_1_database_is_upgraded_in_place() {
     drop(conn);
     SqliteSink::open(&db).await.unwrap();
 }
+
+/// Commits `pages` pages of 1,000 rows (ids `i0`, `i1`, …, status `status` for the ids in
+/// `changed`) and returns the rows counted new and changed.
+async fn commit_thousands(sink: &FileSink, pages: u64, changed: &[u64]) -> (u64, u64) {
+    let (mut inserted, mut changes) = (0, 0);
+    for n in 1..=pages {
+        let ids: Vec<String> = ((n - 1) * 1000..n * 1000)
+            .map(|i| format!("i{i}"))
+            .collect();
+        let mut rows = rows(&ids.iter().map(String::as_str).collect::<Vec<_>>());
+        for row in &mut rows {
+            let number: u64 = row.id[1..].parse().unwrap();
+            if changed.contains(&number) {
+                row.status = InviteeStatus::Joined;
+            }
+        }
+        let next = page(n + 1);
+        let outcome = sink
+            .commit_page(
+                &source(),
+                &PageCommit::new("r1", &slice(), &rows, Some(&next)),
+            )
+            .await
+            .unwrap();
+        inserted += outcome.inserted;
+        changes += outcome.changed;
+    }
+    (inserted, changes)
+}
+
+#[tokio::test]
+async fn an_index_larger_than_memory_holds_still_tells_new_changed_and_stored_rows() {
+    // 40,000 rows: most of the index of written versions lives in runs on disk.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.ndjson");
+    let sink = FileSink::open(&path, FileFormat::Ndjson).await.unwrap();
+    sink.begin_run(&source(), &run("r1")).await.unwrap();
+    assert_eq!(commit_thousands(&sink, 40, &[]).await, (40_000, 0));
+    assert_eq!(commit_thousands(&sink, 40, &[7, 39_999]).await, (0, 2));
+    sink.flush().await.unwrap();
+    drop(sink);
+
+    // Reopened, the index is rebuilt from the file: nothing new, the two changes stored.
+    let sink = FileSink::open(&path, FileFormat::Ndjson).await.unwrap();
+    assert_eq!(commit_thousands(&sink, 40, &[7, 39_999]).await, (0, 0));
+    assert_eq!(commit_thousands(&sink, 41, &[7, 39_999]).await, (1_000, 0));
+    sink.flush().await.unwrap();
+    let ids = ndjson_ids(&path);
+    assert_eq!(
+        ids.len(),
+        41_002,
+        "each row once, plus two changed versions"
+    );
+}
