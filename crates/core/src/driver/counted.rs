@@ -52,7 +52,7 @@ impl Walk {
     async fn counted_pass(&mut self, start: &Cursor, growing_tail: bool) -> Result<Drift, Halt> {
         let slots = Slots::new(self.options.concurrency);
         let first = self.spawned_holding(start.clone(), slots.try_take());
-        let (mut in_flight, ahead) = self.ahead_of_the_total(start, &slots);
+        let (in_flight, ahead) = self.ahead_of_the_total(start, &slots);
         let (_, first) = first.await;
         let first = self.accept(first)?;
         if let (Some(total), u64::MAX) = (first.total, self.extent) {
@@ -86,17 +86,35 @@ impl Walk {
             last: start.clone(),
             last_row,
         };
-        self.fill(&mut in_flight, &mut pass.plan, start, &slots);
+        self.take_planned(&mut pass, in_flight, start, &slots)
+            .await?;
+        self.confirm_short_page(&mut pass).await?;
+        if growing_tail {
+            self.reread_tail(pass.last).await?;
+        }
+        Ok(pass.drift)
+    }
+
+    /// Takes the pass's pages in order, starting the plan's next ones as slots free up;
+    /// the pages still in flight when it returns are dropped (their requests aborted).
+    async fn take_planned(
+        &mut self,
+        pass: &mut Pass,
+        mut in_flight: FuturesOrdered<BoxFuture<'static, Fetched>>,
+        start: &Cursor,
+        slots: &Slots,
+    ) -> Result<(), Halt> {
+        self.fill(&mut in_flight, &mut pass.plan, start, slots);
         loop {
             let room = in_flight.len() < self.buffered_pages() && pass.plan.has_next();
             tokio::select! {
                 biased;
                 taken = in_flight.next() => {
                     let Some((cursor, result)) = taken else {
-                        break;
+                        return Ok(());
                     };
-                    if !self.take_page(&mut pass, cursor, result).await? {
-                        break;
+                    if !self.take_page(pass, cursor, result).await? {
+                        return Ok(());
                     }
                 }
                 Some(slot) = slots.take(), if room => {
@@ -106,14 +124,8 @@ impl Walk {
                     }
                 }
             }
-            self.fill(&mut in_flight, &mut pass.plan, start, &slots);
+            self.fill(&mut in_flight, &mut pass.plan, start, slots);
         }
-        drop(in_flight);
-        self.confirm_short_page(&mut pass).await?;
-        if growing_tail {
-            self.reread_tail(pass.last).await?;
-        }
-        Ok(pass.drift)
     }
 
     /// The pages after `start` a [prefetching](crate::InviteeSource::prefetches_before_total)
