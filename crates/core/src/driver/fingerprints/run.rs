@@ -68,8 +68,8 @@ impl DiskRun {
         })
     }
 
-    /// Merges two runs into a new one. The set never holds an entry twice, so the runs
-    /// are disjoint and the merged run holds both lengths.
+    /// Merges two runs into a new one holding both lengths: an entry in both (one
+    /// [`add`](super::FingerprintSet::add)ed twice) is kept twice, which lookups do not mind.
     pub(super) fn merge(dir: Option<&Path>, a: &DiskRun, b: &DiskRun) -> io::Result<Self> {
         let mut left = a.entries().peekable();
         let mut right = b.entries().peekable();
