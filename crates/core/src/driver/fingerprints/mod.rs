@@ -324,6 +324,23 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_added_twice_across_runs_is_still_found_after_their_merge() {
+        let mut set = FingerprintSet::with_spill_at(FingerprintSet::MERGE_AT);
+        let twice = mixed(u64::MAX);
+        for round in 0..2u64 {
+            set.add(twice);
+            for i in 1..FingerprintSet::MERGE_AT as u64 {
+                set.add(mixed(round * 1_000_000 + i));
+            }
+        }
+        assert_eq!(set.runs.len(), 1, "two equal runs merged");
+        assert!(set.contains(twice).unwrap());
+        assert!(set.any_with_high_bits((twice >> 64) as u64).unwrap());
+        assert!(!set.insert(twice).unwrap());
+        assert_eq!(set.len(), 2 * FingerprintSet::MERGE_AT);
+    }
+
+    #[test]
     fn the_edges_of_the_key_range_are_found_on_disk() {
         let mut set = FingerprintSet::with_spill_at(FingerprintSet::MERGE_AT);
         let edges = [0, 1, u128::MAX, u128::MAX - 1, u128::from(u64::MAX)];
