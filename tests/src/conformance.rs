@@ -27,12 +27,6 @@ pub trait Harness: Send + Sync {
     type Emu: Emulator + 'static;
     /// Rows per page the suite configures the source with (small, to get many pages).
     fn page_size(&self) -> u32;
-    /// Whether a listing stays exactly once while records arrive and leave at once (its
-    /// pages overlap, so a shift shows even when the total stays put); the fault schedules
-    /// then drift both ways at once. Counted listings by page number cannot see that.
-    fn sees_mixed_drift(&self) -> bool {
-        false
-    }
     /// Starts an emulator holding `records` records.
     async fn start(&self, records: u64) -> Self::Emu;
     /// A source reading `emu` at `via`'s base URL (the emulator's own, or a proxy in front

@@ -36,9 +36,6 @@ impl Harness for PrefactorHarness {
     fn page_size(&self) -> u32 {
         PAGE
     }
-    fn sees_mixed_drift(&self) -> bool {
-        true
-    }
     async fn start(&self, records: u64) -> PrefactorEmulator {
         PrefactorEmulator::start(PrefactorConfig::new(records))
             .await

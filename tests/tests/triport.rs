@@ -37,9 +37,6 @@ impl Harness for TriportHarness {
     fn page_size(&self) -> u32 {
         PAGE
     }
-    fn sees_mixed_drift(&self) -> bool {
-        true
-    }
     async fn start(&self, records: u64) -> TriportEmulator {
         TriportEmulator::start(TriportConfig::new(records))
             .await

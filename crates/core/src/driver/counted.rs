@@ -391,8 +391,6 @@ struct Remaining {
     next: Position,
     /// Rows the slice holds, as far as its totals said so far.
     rows: u64,
-    /// Rows each page shares with the page before it (1 for offsets, 0 for page numbers).
-    overlap: u64,
 }
 
 impl Remaining {
@@ -401,14 +399,18 @@ impl Remaining {
         Self {
             next: first.following_with_overlap(),
             rows,
-            overlap: u64::from(first.overlaps()),
         }
+    }
+
+    /// Rows each page shares with the page before it (1 for offsets, 0 for page numbers).
+    fn overlap(&self) -> u64 {
+        u64::from(self.next.overlaps())
     }
 
     /// Whether the slice's rows reach past the rows a page at `position` shares with the
     /// page before it.
     fn covers(&self, position: Position) -> bool {
-        position.first_row() + self.overlap < self.rows
+        position.first_row() + self.overlap() < self.rows
     }
 
     /// Whether a page is left to hand out.
@@ -419,10 +421,10 @@ impl Remaining {
     /// How many pages are left.
     fn pages(&self) -> u64 {
         let step = u64::from(self.next.size())
-            .saturating_sub(self.overlap)
+            .saturating_sub(self.overlap())
             .max(1);
         self.rows
-            .saturating_sub(self.overlap)
+            .saturating_sub(self.overlap())
             .saturating_sub(self.next.first_row())
             .div_ceil(step)
     }

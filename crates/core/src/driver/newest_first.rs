@@ -24,8 +24,8 @@ impl Walk {
         else {
             return Err(self.pagination(PaginationError::WrongCursorKind(start)));
         };
-        let overlap = limit >= 2;
-        let step = if overlap { u64::from(limit) - 1 } else { 1 };
+        let overlap = start.position.overlaps();
+        let step = (start.position.following_with_overlap().first_row() - start_offset).max(1);
         let at = |offset: u64| start.with_position(Position::Offset { offset, limit });
 
         let mut next_offset = start_offset;

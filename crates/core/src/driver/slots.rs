@@ -8,7 +8,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// slot frees as soon as any request ends, not when the oldest one's page is taken: with a
 /// plain in-order window, one slow answer at the head held every finished one behind it,
 /// and the pass ran with fewer requests in flight than its concurrency allows.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(super) struct Slots {
     free: Arc<Semaphore>,
 }
