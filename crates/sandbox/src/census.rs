@@ -63,7 +63,7 @@ pub struct CensusConfig {
     pub seed: u64,
     /// The personal access token the server accepts.
     pub token: String,
-    /// Added before every answer.
+    /// How long after its request each answer leaves (the answer is built meanwhile).
     pub latency: Duration,
     /// Injected failures.
     pub faults: FaultPlan,
@@ -109,7 +109,7 @@ impl CensusConfig {
         self
     }
 
-    /// Sets the per-answer latency.
+    /// Sets the per-answer latency (see the `latency` field).
     pub fn latency(mut self, latency: Duration) -> Self {
         self.latency = latency;
         self
@@ -158,6 +158,7 @@ pub struct CensusEmulator {
 impl CensusEmulator {
     /// Starts the emulator on `127.0.0.1` at an ephemeral port.
     pub async fn start(config: CensusConfig) -> std::io::Result<Self> {
+        let latency = config.latency;
         let mut data = Dataset::new(
             config.seed,
             config.invitations,
@@ -166,7 +167,7 @@ impl CensusEmulator {
         );
         data.set_drift(config.drift);
         let ctx = Ctx {
-            shared: Shared::new(data, config.faults, config.latency, config.rate_limit),
+            shared: Shared::new(data, config.faults, config.rate_limit),
             token: config.token,
             total_error: config.total_error,
         };
@@ -174,7 +175,7 @@ impl CensusEmulator {
             .route(PATH, any(list))
             .fallback(|| async { error(StatusCode::NOT_FOUND, "Not Found") })
             .with_state(ctx.clone());
-        let running = Running::serve(router).await?;
+        let running = Running::serve(router, latency).await?;
         Ok(Self { running, ctx })
     }
 

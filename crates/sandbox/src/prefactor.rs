@@ -71,7 +71,7 @@ pub struct PrefactorConfig {
     pub seed: u64,
     /// The bearer token the server accepts.
     pub token: String,
-    /// Added before every answer.
+    /// How long after its request each answer leaves (the answer is built meanwhile).
     pub latency: Duration,
     /// Injected failures.
     pub faults: FaultPlan,
@@ -116,7 +116,7 @@ impl PrefactorConfig {
         self
     }
 
-    /// Sets the per-answer latency.
+    /// Sets the per-answer latency (see the `latency` field).
     pub fn latency(mut self, latency: Duration) -> Self {
         self.latency = latency;
         self
@@ -182,6 +182,7 @@ pub struct PrefactorEmulator {
 impl PrefactorEmulator {
     /// Starts the emulator on `127.0.0.1` at an ephemeral port.
     pub async fn start(config: PrefactorConfig) -> std::io::Result<Self> {
+        let latency = config.latency;
         let spacing = config.spacing.max(chrono::Duration::milliseconds(1));
         let mut data = Dataset::new(config.seed, config.invites, config.newest_at, spacing);
         data.set_drift(config.drift);
@@ -193,7 +194,7 @@ impl PrefactorEmulator {
             u128::from(hash(config.seed, 0, 21)),
         );
         let ctx = Ctx {
-            shared: Shared::new(data, config.faults, config.latency, config.rate_limit),
+            shared: Shared::new(data, config.faults, config.rate_limit),
             token: config.token,
             account_id,
             partition,
@@ -203,7 +204,7 @@ impl PrefactorEmulator {
             .route(PATH, any(list))
             .fallback(not_found)
             .with_state(ctx.clone());
-        let running = Running::serve(router).await?;
+        let running = Running::serve(router, latency).await?;
         Ok(Self { running, ctx })
     }
 

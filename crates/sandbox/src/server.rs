@@ -1,9 +1,14 @@
 //! Serving an emulator on loopback.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::Router;
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 /// A running emulator: its address, stopped when dropped.
 #[derive(Debug)]
@@ -13,8 +18,14 @@ pub struct Running {
 }
 
 impl Running {
-    /// Serves `router` on `127.0.0.1` at an ephemeral port, on the current Tokio runtime.
-    pub(crate) async fn serve(router: Router) -> std::io::Result<Self> {
+    /// Serves `router` on `127.0.0.1` at an ephemeral port, on the current Tokio runtime,
+    /// each answer sent `latency` after its request arrived ([`after_latency`]).
+    pub(crate) async fn serve(router: Router, latency: Duration) -> std::io::Result<Self> {
+        let router = if latency.is_zero() {
+            router
+        } else {
+            router.layer(middleware::from_fn_with_state(latency, after_latency))
+        };
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
@@ -43,6 +54,17 @@ impl Running {
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
+}
+
+/// Sends the answer no sooner than `latency` after its request arrived. The answer is built
+/// while the latency runs, as a real server's time to answer includes its own work: built
+/// after a full sleep, eight pages of 100 rows asked for at once waited their build time on
+/// top, on two cores shared with the client under test.
+async fn after_latency(State(latency): State<Duration>, request: Request, next: Next) -> Response {
+    let due = Instant::now() + latency;
+    let response = next.run(request).await;
+    tokio::time::sleep_until(due).await;
+    response
 }
 
 impl Drop for Running {

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::http::{header, HeaderMap, Method};
 use axum::response::Response;
@@ -22,7 +22,6 @@ pub(crate) type ScriptedError = (u16, String);
 pub(crate) struct State<S = ScriptedError, X = ()> {
     pub(crate) data: Dataset,
     pub(crate) faults: FaultPlan,
-    pub(crate) latency: Duration,
     pub(crate) log: Vec<RequestRecord>,
     pub(crate) limiter: Limiter,
     pub(crate) scripted: VecDeque<S>,
@@ -49,16 +48,10 @@ pub(crate) struct Answers {
 }
 
 impl<S, X: Default> Shared<S, X> {
-    pub(crate) fn new(
-        data: Dataset,
-        faults: FaultPlan,
-        latency: Duration,
-        rate_limit: Option<RateLimit>,
-    ) -> Self {
+    pub(crate) fn new(data: Dataset, faults: FaultPlan, rate_limit: Option<RateLimit>) -> Self {
         Self(Arc::new(Mutex::new(State {
             data,
             faults,
-            latency,
             log: Vec::new(),
             limiter: Limiter::new(rate_limit),
             scripted: VecDeque::new(),
@@ -74,8 +67,8 @@ impl<S, X> Shared<S, X> {
     }
 
     /// Records the request, applies the rate limit to `credential` (the presented cookie,
-    /// token or key; `None` shares one bucket), waits the latency (plus a `Slow` fault's
-    /// delay) and returns the throttling answer or the injected fault's, if any. A throttled
+    /// token or key; `None` shares one bucket), waits a `Slow` fault's delay (the latency is
+    /// the server's, [`Running::serve`](crate::server::Running::serve)) and returns the throttling answer or the injected fault's, if any. A throttled
     /// request draws no fault.
     pub(crate) async fn prelude(
         &self,
@@ -85,7 +78,7 @@ impl<S, X> Shared<S, X> {
         credential: Option<&str>,
         answers: Answers,
     ) -> Option<Response> {
-        let (latency, fault, admitted) = {
+        let (fault, admitted) = {
             let mut state = self.lock();
             let line = match query {
                 Some(q) => format!("{method} {path}?{q}"),
@@ -103,14 +96,10 @@ impl<S, X> Shared<S, X> {
             } else {
                 None
             };
-            (state.latency, fault, admitted)
+            (fault, admitted)
         };
-        let extra = match &fault {
-            Some(Fault::Slow(delay)) => *delay,
-            _ => Duration::ZERO,
-        };
-        if !(latency + extra).is_zero() {
-            tokio::time::sleep(latency + extra).await;
+        if let Some(Fault::Slow(delay)) = &fault {
+            tokio::time::sleep(*delay).await;
         }
         if !admitted {
             return Some((answers.throttled)());

@@ -52,7 +52,7 @@ pub struct TriportConfig {
     pub session: String,
     /// The operator token; `None` means the server has none configured.
     pub admin_token: Option<String>,
-    /// Added before every answer.
+    /// How long after its request each answer leaves (the answer is built meanwhile).
     pub latency: Duration,
     /// Injected failures.
     pub faults: FaultPlan,
@@ -95,7 +95,7 @@ impl TriportConfig {
         self
     }
 
-    /// Sets the per-answer latency.
+    /// Sets the per-answer latency (see the `latency` field).
     pub fn latency(mut self, latency: Duration) -> Self {
         self.latency = latency;
         self
@@ -164,6 +164,7 @@ pub struct TriportEmulator {
 impl TriportEmulator {
     /// Starts the emulator on `127.0.0.1` at an ephemeral port.
     pub async fn start(config: TriportConfig) -> std::io::Result<Self> {
+        let latency = config.latency;
         let mut data = Dataset::new(
             config.seed,
             config.invitees,
@@ -172,7 +173,7 @@ impl TriportEmulator {
         );
         data.set_drift(config.drift);
         let shared = Shared {
-            state: support::Shared::new(data, config.faults, config.latency, config.rate_limit),
+            state: support::Shared::new(data, config.faults, config.rate_limit),
             session: config.session,
             admin_token: config.admin_token,
         };
@@ -182,7 +183,7 @@ impl TriportEmulator {
             .route("/v1/admin/referrals/simulate-paid", any(simulate_paid))
             .fallback(|| async { envelope(StatusCode::NOT_FOUND, "not_found", None) })
             .with_state(shared.clone());
-        let running = Running::serve(router).await?;
+        let running = Running::serve(router, latency).await?;
         Ok(Self { running, shared })
     }
 
@@ -335,7 +336,7 @@ const ANSWERS: Answers = Answers {
     throttled,
 };
 
-/// Records the request, applies the rate limit to `credential`, waits the latency and
+/// Records the request, applies the rate limit to `credential`, waits a `Slow` fault and
 /// returns the throttling or injected fault's answer, if any.
 async fn prelude(
     shared: &Shared,

@@ -99,7 +99,7 @@ pub struct CoinwConfig {
     pub utc_offset: FixedOffset,
     /// Largest accepted distance between the `timestamp` header and the server clock.
     pub max_skew: Duration,
-    /// Added before every answer.
+    /// How long after its request each answer leaves (the answer is built meanwhile).
     pub latency: Duration,
     /// Injected failures.
     pub faults: FaultPlan,
@@ -160,7 +160,7 @@ impl CoinwConfig {
         self
     }
 
-    /// Sets the per-answer latency.
+    /// Sets the per-answer latency (see the `latency` field).
     pub fn latency(mut self, latency: Duration) -> Self {
         self.latency = latency;
         self
@@ -250,6 +250,7 @@ pub struct CoinwEmulator {
 impl CoinwEmulator {
     /// Starts the emulator on `127.0.0.1` at an ephemeral port.
     pub async fn start(config: CoinwConfig) -> std::io::Result<Self> {
+        let latency = config.latency;
         let mut data = Dataset::new(
             config.seed,
             config.invitees,
@@ -258,7 +259,7 @@ impl CoinwEmulator {
         );
         data.set_drift(config.drift);
         let shared = Shared {
-            state: support::Shared::new(data, config.faults, config.latency, config.rate_limit),
+            state: support::Shared::new(data, config.faults, config.rate_limit),
             keys: Keys {
                 api_key: config.api_key,
                 secret_key: config.secret_key,
@@ -282,7 +283,7 @@ impl CoinwEmulator {
                 date_header(response, skew)
             }))
             .with_state(shared.clone());
-        let running = Running::serve(router).await?;
+        let running = Running::serve(router, latency).await?;
         Ok(Self { running, shared })
     }
 
@@ -498,7 +499,7 @@ fn render_fault(fault: Fault) -> Option<Response> {
     }
 }
 
-/// Records the request, applies the rate limit to the `api_key`, waits the latency and
+/// Records the request, applies the rate limit to the `api_key`, waits a `Slow` fault and
 /// returns the throttling, injected or scripted answer.
 async fn prelude(
     shared: &Shared,
