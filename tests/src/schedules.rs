@@ -14,7 +14,7 @@ use std::fmt;
 use std::time::Duration;
 
 use affiliate_core::driver::{invitees, DriverOptions};
-use affiliate_core::{Scope, SourceError, Strategy as Paging};
+use affiliate_core::{InviteeSource, Scope, SourceError, Strategy as Paging};
 use affiliate_sandbox::{Drift, Emulator, Fault, FaultPlan};
 use futures::StreamExt;
 use proptest::prelude::*;
@@ -186,12 +186,12 @@ fn answer() -> impl Strategy<Value = Option<Fault>> {
 }
 
 /// Schedules for a source paging `page` rows at a time; with `mixed_drift`, records also
-/// arrive and leave at once ([`pages_overlap`]).
+/// arrive and leave at once ([`sees_hidden_shifts`]).
 pub fn schedules(page: u32, mixed_drift: bool) -> impl Strategy<Value = Schedule> {
     let page = u64::from(page);
-    // Otherwise inserts or deletes, not both at once: a counted listing by page number
-    // cannot see rows slide under it while as many arrive as leave (its total stays put);
-    // RELIABILITY.md lists that gap.
+    // Otherwise inserts or deletes, not both at once: a listing that neither overlaps its
+    // pages nor pins its newest page cannot see rows slide under it while as many arrive
+    // as leave (its total stays put); RELIABILITY.md lists which.
     let mixed = if mixed_drift { 1 } else { 0 };
     let drift = prop_oneof![
         4 => Just(Drift::default()),
@@ -245,7 +245,7 @@ pub fn check<H: Harness>(harness: &H, cases: u32) -> u32 {
     let mut runner = TestRunner::new(config);
     let strategy = schedules(
         harness.page_size(),
-        runtime.block_on(pages_overlap(harness)),
+        runtime.block_on(sees_hidden_shifts(harness)),
     );
     let result = runner.run(&strategy, |schedule| {
         runtime.block_on(run_case(harness, &schedule))
@@ -256,20 +256,22 @@ pub fn check<H: Harness>(harness: &H, cases: u32) -> u32 {
     cases
 }
 
-/// Whether `harness`'s full listing pages by overlapping offsets (the driver's own rule,
-/// [`Position::overlaps`](affiliate_core::Position::overlaps), on its first planned page):
-/// then a shift shows even when the total stays put, and its schedules also drift both ways
-/// at once. Counted listings by page number cannot see that.
-pub async fn pages_overlap<H: Harness>(harness: &H) -> bool {
+/// Whether `harness`'s full listing sees rows slide under it even when its total stays
+/// put, by the driver's own rules: its first planned page overlaps the next
+/// ([`Position::overlaps`](affiliate_core::Position::overlaps)), or the source pins the
+/// newest page of its list ([`InviteeSource::lists_newest_first`]). Then its schedules also
+/// drift both ways at once.
+pub async fn sees_hidden_shifts<H: Harness>(harness: &H) -> bool {
     let emu = harness.start(1).await;
-    let slices = harness
-        .source(&emu)
+    let source = harness.source(&emu);
+    let slices = source
         .plan(&Scope::full())
         .await
         .expect("the harness's source plans a full listing");
-    slices
+    let overlaps = slices
         .first()
-        .is_some_and(|slice| slice.position.overlaps())
+        .is_some_and(|slice| slice.position.overlaps());
+    overlaps || source.lists_newest_first()
 }
 
 /// Runs one schedule (a shrunk failure kept as a regression test); panics when the listing

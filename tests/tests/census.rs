@@ -1,6 +1,7 @@
 //! Census against its emulator: the conformance suite plus Census-specific cases.
 
 use affiliate_http::SourceBuilder;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use affiliate_census::{CensusBuilder, CensusClient, CensusError, Order, Region};
@@ -8,7 +9,7 @@ use affiliate_core::driver::{invitees, DriverOptions};
 use affiliate_core::{ErrorKind, InviteeSource, InviteeStatus, Scope, SourceError, Strategy};
 use affiliate_sandbox::census::{CensusConfig, CensusEmulator};
 use affiliate_sandbox::Emulator;
-use affiliate_sandbox::{Fault, FaultPlan};
+use affiliate_sandbox::{Drift, Fault, FaultPlan};
 use affiliate_tests::conformance::{assert_exactly_once, first_error, list, Harness, Via};
 use affiliate_tests::FastTransport;
 use async_trait::async_trait;
@@ -129,11 +130,11 @@ async fn requests_carry_page_per_page_and_order_asc() {
     let emu = emulator(20).await;
     assert_eq!(list(Arc::new(client(&emu))).await.len(), 20);
     let requests = emu.requests();
-    assert_eq!(
-        requests[0],
-        "GET /api/v1/invitations?page=1&per_page=7&order=asc"
-    );
-    for page in [2, 3] {
+    // The newest page pins the list before the pass and is read again after it.
+    let pin = "GET /api/v1/invitations?page=1&per_page=7&order=desc";
+    assert_eq!(requests[0], pin);
+    assert_eq!(requests.last().map(String::as_str), Some(pin));
+    for page in [1, 2] {
         let wanted = format!("page={page}&per_page=7&order=asc");
         assert!(
             requests.iter().any(|r| r.ends_with(&wanted)),
@@ -225,7 +226,7 @@ async fn statuses_map_to_distinct_variants_with_the_message() {
     assert_eq!(err.kind(), ErrorKind::Unauthenticated);
     assert!(
         err.to_string()
-            .starts_with("census GET /api/v1/invitations?page=1&per_page=7&order=asc: 401"),
+            .starts_with("census GET /api/v1/invitations?page=1&per_page=7&order=desc: 401"),
         "{err}"
     );
 
@@ -417,5 +418,43 @@ async fn an_incremental_listing_walks_newest_first_safely_under_drift() {
             emu.requests().iter().all(|r| r.contains("order=desc")),
             "{drift:?}"
         );
+    }
+}
+
+#[tokio::test]
+async fn deletions_hidden_by_arrivals_never_lose_a_row_silently() {
+    // One arrival and one deletion after every request: the total never moves, and rows
+    // slide back onto pages already read whenever a deletion lands on one. A listing that
+    // ends must hold every row there from start to end, once; one that cannot settle ends
+    // with a typed error. (Unpinned, the listing of 60 ended without two rows.)
+    for records in [60, 90, 150] {
+        let emu = emulator(records).await;
+        let before: HashSet<String> = emu.ids().into_iter().collect();
+        emu.set_drift(Drift {
+            inserts_per_request: 1,
+            deletes_per_request: 1,
+        });
+        let options = DriverOptions::default().with_concurrency(1);
+        let listed: Result<Vec<String>, SourceError> =
+            invitees(Arc::new(client(&emu)), Scope::full(), options)
+                .map_ok(|invitee| invitee.id)
+                .try_collect()
+                .await;
+        emu.set_drift(Drift::default());
+        let got = match listed {
+            Ok(got) => got,
+            Err(err) => {
+                assert_eq!(err.kind(), ErrorKind::Pagination, "{records}: {err}");
+                continue;
+            }
+        };
+        let listed: HashSet<&String> = got.iter().collect();
+        assert_eq!(listed.len(), got.len(), "{records}: no row twice");
+        let missing: Vec<String> = emu
+            .ids()
+            .into_iter()
+            .filter(|id| before.contains(id) && !listed.contains(id))
+            .collect();
+        assert!(missing.is_empty(), "{records}: lost {missing:?}");
     }
 }

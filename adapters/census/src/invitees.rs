@@ -205,6 +205,12 @@ impl InviteeSource for CensusClient {
         true
     }
 
+    /// Oldest first, the driver pins the list by its newest page (`order=desc`) before and
+    /// after each pass, which shows a deletion an arrival hid from the totals.
+    fn lists_newest_first(&self) -> bool {
+        self.shared.order == Order::Asc
+    }
+
     /// An incremental scope is listed newest first (`order=desc`) down to its `since`.
     fn strategy_for(&self, scope: &Scope) -> Strategy {
         match scope.since {
@@ -234,10 +240,12 @@ impl InviteeSource for CensusClient {
         };
         // Census treats page 0 as 1; asking for 1 keeps the echo check exact.
         let number = number.max(1);
-        // A cursor marked with an incremental window lists newest first (see `plan`).
-        let order = match cursor.window {
-            Some(_) => Order::Desc,
-            None => self.shared.order,
+        // A cursor marked with an incremental window lists newest first (see `plan`), as
+        // does the driver's pin of a full listing (`lists_newest_first`).
+        let order = if cursor.window.is_some() || cursor.newest_first {
+            Order::Desc
+        } else {
+            self.shared.order
         };
         let query = Query::new()
             .push("page", number)

@@ -97,6 +97,11 @@ pub struct Cursor {
     pub window: Option<Window>,
     /// Where the page starts.
     pub position: Position,
+    /// Whether the page is read newest first although the slice lists oldest first (a
+    /// [`pinned`](crate::InviteeSource::lists_newest_first) counted pass reads the newest
+    /// page before and after it); such a position counts rows from the newest.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub newest_first: bool,
 }
 
 impl Cursor {
@@ -105,6 +110,7 @@ impl Cursor {
         Self {
             window: None,
             position,
+            newest_first: false,
         }
     }
 
@@ -113,6 +119,7 @@ impl Cursor {
         Self {
             window: Some(window),
             position,
+            newest_first: false,
         }
     }
 
@@ -134,6 +141,20 @@ impl Cursor {
         Self {
             window: self.window,
             position,
+            newest_first: self.newest_first,
+        }
+    }
+
+    /// The first page of the same slice, of the same size, read newest first.
+    pub fn newest_page(&self) -> Self {
+        let position = match self.position {
+            Position::Offset { limit, .. } => Position::Offset { offset: 0, limit },
+            Position::Page { size, .. } => Position::Page { number: 1, size },
+        };
+        Self {
+            window: self.window,
+            position,
+            newest_first: true,
         }
     }
 }

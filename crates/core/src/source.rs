@@ -181,6 +181,18 @@ pub trait InviteeSource: Debug + Send + Sync {
         false
     }
 
+    /// True when `fetch` reads a cursor marked [`newest_first`](Cursor::newest_first) newest
+    /// first, although the source lists oldest first (Census's `order=desc`). A
+    /// [counted](Strategy::Counted) pass over a growing tail then pins the list before it
+    /// starts (the newest page: its total and newest row) and reads the newest page again
+    /// when it ends. Rows newer than the pinned one arrived meanwhile; a total that did not
+    /// grow by as many shows deletions the arrivals hid, after which rows may have slid onto
+    /// pages already read, so the slice is read again. Page numbers cannot overlap to show
+    /// that, as offsets do. Default false.
+    fn lists_newest_first(&self) -> bool {
+        false
+    }
+
     /// Every invitee the scope covers, each once, through the page [`driver`] with default
     /// [`DriverOptions`] (use [`driver::invitees`] to change them). Adapter clients are
     /// cheap to clone (their state is shared), so the source stays usable afterwards.
@@ -205,6 +217,9 @@ impl<T: InviteeSource + ?Sized> InviteeSource for Arc<T> {
     }
     fn prefetches_before_total(&self) -> bool {
         (**self).prefetches_before_total()
+    }
+    fn lists_newest_first(&self) -> bool {
+        (**self).lists_newest_first()
     }
     fn id(&self) -> &SourceId {
         (**self).id()
@@ -233,6 +248,9 @@ impl<T: InviteeSource + ?Sized> InviteeSource for Box<T> {
     }
     fn prefetches_before_total(&self) -> bool {
         (**self).prefetches_before_total()
+    }
+    fn lists_newest_first(&self) -> bool {
+        (**self).lists_newest_first()
     }
     fn id(&self) -> &SourceId {
         (**self).id()

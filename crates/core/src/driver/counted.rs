@@ -7,6 +7,7 @@ use futures::stream::FuturesOrdered;
 use futures::StreamExt;
 use tracing::{debug, warn};
 
+use super::pin::Pin;
 use super::slots::Slots;
 use super::{Fetched, Halt, PaginationError, Walk};
 use crate::{Cursor, Invitee, Page, Position, SourceError};
@@ -48,8 +49,18 @@ impl Walk {
         }
     }
 
-    /// One pass over the slice, and how its total moved while it ran.
+    /// One pass over the slice, and how its total moved while it ran. A growing tail is
+    /// [pinned](super::pin) when the source can list it newest first, and otherwise re-read
+    /// from the last page.
     async fn counted_pass(&mut self, start: &Cursor, growing_tail: bool) -> Result<Drift, Halt> {
+        let mut pin = if growing_tail && self.source.lists_newest_first() {
+            Some(self.pin_newest(start).await?)
+        } else {
+            None
+        };
+        if let Some(pin) = pin.take_if(|pin| pin.holds_all()) {
+            return self.close_pin(pin, start).await;
+        }
         let slots = Slots::new(self.options.concurrency);
         let first = self.spawned_holding(start.clone(), slots.try_take());
         let (in_flight, ahead) = self.ahead_of_the_total(start, &slots);
@@ -69,7 +80,13 @@ impl Walk {
         if !first.invitees.is_empty() {
             short.check(self, start, first.invitees.len())?;
         }
-        let planned_rows = if first.invitees.is_empty() { 0 } else { total };
+        // The pinned page read the newest rows: no page of the pass needs to.
+        let pinned_rows = pin.as_ref().map_or(0, Pin::rows);
+        let planned_rows = if first.invitees.is_empty() {
+            0
+        } else {
+            total.saturating_sub(pinned_rows)
+        };
         let plan = Remaining::after(ahead, planned_rows);
         if self.fetched + plan.pages() > self.options.max_pages {
             return Err(self.pagination(PaginationError::PageCeiling(self.options.max_pages)));
@@ -82,15 +99,19 @@ impl Walk {
             total,
             plan,
             short,
-            drift: Drift::Steady,
+            drift: pin.as_ref().map_or(Drift::Steady, |pin| {
+                Drift::between(pin.total.unwrap_or(total), Some(total))
+            }),
             last: start.clone(),
             last_row,
         };
         self.take_planned(&mut pass, in_flight, start, &slots)
             .await?;
         self.confirm_short_page(&mut pass).await?;
-        if growing_tail {
-            self.reread_tail(pass.last).await?;
+        match (pin, growing_tail) {
+            (Some(pin), _) => pass.drift = pass.drift.max(self.close_pin(pin, start).await?),
+            (None, true) => self.reread_tail(pass.last).await?,
+            (None, false) => {}
         }
         Ok(pass.drift)
     }
@@ -518,7 +539,7 @@ mod tests {
 
 /// How a counted slice's total moved during one pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Drift {
+pub(super) enum Drift {
     /// Every page reported the first page's total.
     Steady,
     /// Totals only grew, or an overlapping page started with rows already read: rows
@@ -534,7 +555,7 @@ enum Drift {
 
 impl Drift {
     /// The drift a page reporting `now` shows against the pass's first `total`.
-    fn between(total: u64, now: Option<u64>) -> Self {
+    pub(super) fn between(total: u64, now: Option<u64>) -> Self {
         match now {
             Some(now) if now == total => Drift::Steady,
             Some(now) if now > total => Drift::Grew,

@@ -67,6 +67,7 @@ mod error;
 mod fingerprints;
 mod newest_first;
 mod newest_pages;
+mod pin;
 mod seen;
 mod slots;
 mod task;
@@ -422,10 +423,12 @@ impl Walk {
         self.check_moves(&fetched, &rows)?;
         let before = rows.len();
         let first = fetched.position.first_row();
+        // A newest-first page's positions count from the other end of the slice.
+        let extent = if fetched.newest_first { 0 } else { self.extent };
         let mut invitees = Vec::with_capacity(before);
         for (i, row) in rows.into_iter().enumerate() {
             if self.first_sight(&row.id)? {
-                self.emitted_inside += u64::from(first + (i as u64) < self.extent);
+                self.emitted_inside += u64::from(first + (i as u64) < extent);
                 invitees.push(row);
             }
         }

@@ -43,6 +43,8 @@ struct FakeList {
     beside_first: AtomicU64,
     /// Page a counted list by offsets (as Prefactor does), not by page numbers.
     offsets: bool,
+    /// Read cursors marked newest first from the other end ([`InviteeSource::lists_newest_first`]).
+    pins: bool,
     /// The page starting at this row answers only once this many fetches began.
     hold: Option<(u64, u64)>,
     /// Fetches between their start and their answer now, and the most at once.
@@ -93,6 +95,7 @@ impl FakeList {
             first_running: AtomicBool::new(false),
             beside_first: AtomicU64::new(0),
             offsets: false,
+            pins: false,
             hold: None,
             live: AtomicU64::new(0),
             most_live: AtomicU64::new(0),
@@ -101,6 +104,11 @@ impl FakeList {
 
     fn by_offsets(mut self) -> Self {
         self.offsets = true;
+        self
+    }
+
+    fn pinning(mut self) -> Self {
+        self.pins = true;
         self
     }
 
@@ -135,6 +143,9 @@ impl InviteeSource for FakeList {
     }
     fn prefetches_before_total(&self) -> bool {
         self.prefetch
+    }
+    fn lists_newest_first(&self) -> bool {
+        self.pins
     }
     async fn plan(&self, _: &Scope) -> Result<Vec<Cursor>, SourceError> {
         let position = match self.strategy {
@@ -201,10 +212,13 @@ impl InviteeSource for FakeList {
             ));
         }
         let end = (start + size).min(rows.len());
-        let invitees = rows
-            .get(start..end)
-            .unwrap_or_default()
-            .iter()
+        let listed: Vec<&String> = if cursor.newest_first {
+            rows.iter().rev().skip(start).take(size).collect()
+        } else {
+            rows.get(start..end).unwrap_or_default().iter().collect()
+        };
+        let invitees = listed
+            .into_iter()
             .map(|id| Invitee::new(self.id.clone(), id.clone(), InviteeStatus::Joined))
             .collect();
         let total = self.report_total.then(|| rows.len() as u64);
@@ -834,4 +848,59 @@ async fn a_slow_answer_does_not_hold_the_requests_after_it() {
         2,
         "never more than two at once"
     );
+}
+
+/// An oldest-first list of 50 in numbered pages of ten (Census), from which a row on the
+/// first page is deleted once that page is read, while a row arrives at the end: the total
+/// stays at 50, and the second page starts one row further on. What the listing emitted,
+/// and the list at the end.
+async fn read_oldest_first_while_a_deletion_hides(
+    pinned: bool,
+    concurrency: usize,
+) -> (Vec<String>, Vec<String>) {
+    let tail = Strategy::Counted { growing_tail: true };
+    // The fetch that reads the first page: the pin comes before it.
+    let first_page = u64::from(pinned);
+    let mut list = FakeList::new(tail, 10, 50).mutate(move |n, rows| {
+        if n == first_page {
+            rows.remove(0);
+            rows.push("late".to_string());
+        }
+    });
+    list.rows.lock().unwrap().reverse();
+    if pinned {
+        list = list.pinning().prefetching();
+    }
+    let list = Arc::new(list);
+    let got = ids(list.clone(), concurrency).await;
+    let now = list.rows.lock().unwrap().clone();
+    assert_eq!(now.len(), 50, "the total did not change");
+    (got, now)
+}
+
+#[tokio::test]
+async fn a_deletion_hidden_by_an_arrival_is_caught_by_pinning_the_newest_page() {
+    for concurrency in [1, 4] {
+        let (got, now) = read_oldest_first_while_a_deletion_hides(true, concurrency).await;
+        assert_exactly_once(&got, now);
+    }
+    // Re-reading the last page alone finds the arrival but not the row the deletion slid
+    // onto the first page.
+    let (got, _) = read_oldest_first_while_a_deletion_hides(false, 1).await;
+    assert!(got.contains(&"late".to_string()));
+    assert!(!got.contains(&"r10".to_string()), "unpinned, r10 is lost");
+}
+
+#[tokio::test]
+async fn a_pinned_pass_over_a_steady_list_costs_two_newest_pages_and_no_more() {
+    for (n, fetches) in [(0, 1), (7, 1), (10, 1), (11, 3), (50, 6), (55, 7)] {
+        let tail = Strategy::Counted { growing_tail: true };
+        let list = FakeList::new(tail, 10, n).pinning();
+        list.rows.lock().unwrap().reverse();
+        let list = Arc::new(list);
+        let got = ids(list.clone(), 1).await;
+        assert_exactly_once(&got, list.rows.lock().unwrap().clone());
+        // The pin, the pages below the newest ten rows, the newest page again.
+        assert_eq!(list.fetches.load(Ordering::SeqCst), fetches, "n={n}");
+    }
 }
