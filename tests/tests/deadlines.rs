@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use affiliate_census::CensusBuilder;
+use affiliate_core::driver::DriverOptions;
 use affiliate_core::ErrorKind;
 use affiliate_http::SourceBuilder;
 use affiliate_sandbox::census::{CensusConfig, CensusEmulator};
@@ -23,7 +24,9 @@ async fn sync_through(
     deadline: Option<Duration>,
 ) -> affiliate_sync::SourceReport {
     let emu = CensusEmulator::start(CensusConfig::new(40)).await.unwrap();
-    let mut script = vec![Wire::Pass];
+    // The newest page (the pin) and the first page answer; the pages after them, one at a
+    // time, meet `wire`.
+    let mut script = vec![Wire::Pass, Wire::Pass];
     script.extend(std::iter::repeat_n(wire, times));
     let proxy = FaultProxy::start(&emu.base_url(), script).await.unwrap();
     let source = CensusBuilder::new()
@@ -36,7 +39,9 @@ async fn sync_through(
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let sink = Arc::new(SqliteSink::open(dir.path().join("d.db")).await.unwrap());
-    let options = SyncOptions::default().with_deadline(deadline);
+    let options = SyncOptions::default()
+        .with_deadline(deadline)
+        .with_driver(DriverOptions::default().with_concurrency(1));
     let engine = SyncEngine::new(sink)
         .with_sources(vec![source])
         .with_options(options);
