@@ -90,8 +90,13 @@ async fn run(s: &Scenario) {
     let pages = match s.provider {
         // 200 rows a page, overlapping by one row; then the head is read again.
         Provider::Triport => 1 + s.rows.saturating_sub(200).div_ceil(199) + 1,
-        // 100 rows a page; then the last page is read again (oldest first).
-        Provider::Census => s.rows.div_ceil(100) + 1,
+        // The newest page (the pin), the 100-row pages below it, then the newest page again
+        // with the pages of the first round (asked for before the pin's answer) read again.
+        Provider::Census => {
+            let ascending = s.rows.saturating_sub(100).div_ceil(100);
+            let first_round = ascending.min(s.concurrency as u64 - 1);
+            1 + ascending + 1 + first_round
+        }
     } as f64;
     let sent = emu.requests().len();
     let latency_bound = (pages / s.concurrency as f64).ceil() * s.latency.as_secs_f64();

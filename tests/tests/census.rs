@@ -130,10 +130,10 @@ async fn requests_carry_page_per_page_and_order_asc() {
     let emu = emulator(20).await;
     assert_eq!(list(Arc::new(client(&emu))).await.len(), 20);
     let requests = emu.requests();
-    // The newest page pins the list before the pass and is read again after it.
+    // The newest page pins the list as the pass begins and is read again after it.
     let pin = "GET /api/v1/invitations?page=1&per_page=7&order=desc";
-    assert_eq!(requests[0], pin);
-    assert_eq!(requests.last().map(String::as_str), Some(pin));
+    let pins = requests.iter().filter(|r| *r == pin).count();
+    assert_eq!(pins, 2, "{requests:?}");
     for page in [1, 2] {
         let wanted = format!("page={page}&per_page=7&order=asc");
         assert!(

@@ -7,7 +7,7 @@ use futures::stream::FuturesOrdered;
 use futures::StreamExt;
 use tracing::{debug, warn};
 
-use super::pin::Pin;
+use super::pin::{EarlyPage, Pin};
 use super::slots::Slots;
 use super::{Fetched, Halt, PaginationError, Walk};
 use crate::{Cursor, Invitee, Page, Position, SourceError};
@@ -53,17 +53,32 @@ impl Walk {
     /// [pinned](super::pin) when the source can list it newest first, and otherwise re-read
     /// from the last page.
     async fn counted_pass(&mut self, start: &Cursor, growing_tail: bool) -> Result<Drift, Halt> {
-        let mut pin = if growing_tail && self.source.lists_newest_first() {
-            Some(self.pin_newest(start).await?)
-        } else {
-            None
-        };
-        if let Some(pin) = pin.take_if(|pin| pin.holds_all()) {
-            return self.close_pin(pin, start).await;
-        }
+        let pinned = growing_tail && self.source.lists_newest_first();
         let slots = Slots::new(self.options.concurrency);
+        let mut pin_read =
+            pinned.then(|| self.spawned_holding(start.newest_page(), slots.try_take()));
+        let mut pin = None;
+        if self.options.concurrency < 2 {
+            // One request at a time: the pin goes first, alone.
+            if let Some(read) = pin_read.take() {
+                pin = Some(self.pin_from(read.await)?);
+            }
+        }
+        if pin.as_ref().is_some_and(Pin::holds_all) {
+            return self
+                .close_pin(pin.expect("pinned"), start, Vec::new())
+                .await;
+        }
         let first = self.spawned_holding(start.clone(), slots.try_take());
         let (in_flight, ahead) = self.ahead_of_the_total(start, &slots);
+        // The pages asked for so far may be served before the pin: they are read again.
+        let early_until = pin_read.is_some().then_some(ahead);
+        if let Some(read) = pin_read {
+            pin = Some(self.pin_from(read.await)?);
+        }
+        if let Some(pin) = pin.take_if(|pin| pin.holds_all()) {
+            return self.close_pin(pin, start, Vec::new()).await;
+        }
         let (_, first) = first.await;
         let first = self.accept(first)?;
         if let (Some(total), u64::MAX) = (first.total, self.extent) {
@@ -76,44 +91,61 @@ impl Walk {
             self.follow_next(start.clone(), next).await?;
             return Ok(Drift::Steady);
         };
+        let mut pass = self.open_pass(start, &first, total, ahead, pin.as_ref())?;
+        pass.early_until = early_until;
+        pass.keep_if_early(start, &first.invitees);
+        let resume = Some(start.with_position(start.position.following_with_overlap()));
+        self.emit(start.clone(), first.invitees, resume).await?;
+        self.take_planned(&mut pass, in_flight, start, &slots)
+            .await?;
+        self.confirm_short_page(&mut pass).await?;
+        match (pin, growing_tail) {
+            (Some(pin), _) => {
+                let early = std::mem::take(&mut pass.early);
+                pass.drift = pass.drift.max(self.close_pin(pin, start, early).await?);
+            }
+            (None, true) => self.reread_tail(pass.last).await?,
+            (None, false) => {}
+        }
+        Ok(pass.drift)
+    }
+
+    /// Checks the pass's `first` page against its total and plans the pages after `ahead`
+    /// (none for the rows a `pin` read).
+    fn open_pass(
+        &self,
+        start: &Cursor,
+        first: &Page,
+        total: u64,
+        ahead: Position,
+        pin: Option<&Pin>,
+    ) -> Result<Pass, Halt> {
         let mut short = ShortPages::new(total);
         if !first.invitees.is_empty() {
             short.check(self, start, first.invitees.len())?;
         }
-        // The pinned page read the newest rows: no page of the pass needs to.
-        let pinned_rows = pin.as_ref().map_or(0, Pin::rows);
         let planned_rows = if first.invitees.is_empty() {
             0
         } else {
-            total.saturating_sub(pinned_rows)
+            total.saturating_sub(pin.map_or(0, Pin::rows))
         };
         let plan = Remaining::after(ahead, planned_rows);
         if self.fetched + plan.pages() > self.options.max_pages {
             return Err(self.pagination(PaginationError::PageCeiling(self.options.max_pages)));
         }
-        let resume = Some(start.with_position(start.position.following_with_overlap()));
-        let last_row = first.invitees.last().map(|row| row.id.clone());
-        self.emit(start.clone(), first.invitees, resume).await?;
-
-        let mut pass = Pass {
+        let drift = pin.map_or(Drift::Steady, |pin| {
+            Drift::between(pin.total.unwrap_or(total), Some(total))
+        });
+        Ok(Pass {
             total,
             plan,
             short,
-            drift: pin.as_ref().map_or(Drift::Steady, |pin| {
-                Drift::between(pin.total.unwrap_or(total), Some(total))
-            }),
+            drift,
             last: start.clone(),
-            last_row,
-        };
-        self.take_planned(&mut pass, in_flight, start, &slots)
-            .await?;
-        self.confirm_short_page(&mut pass).await?;
-        match (pin, growing_tail) {
-            (Some(pin), _) => pass.drift = pass.drift.max(self.close_pin(pin, start).await?),
-            (None, true) => self.reread_tail(pass.last).await?,
-            (None, false) => {}
-        }
-        Ok(pass.drift)
+            last_row: first.invitees.last().map(|row| row.id.clone()),
+            early_until: None,
+            early: Vec::new(),
+        })
     }
 
     /// Takes the pass's pages in order, starting the plan's next ones as slots free up;
@@ -231,6 +263,7 @@ impl Walk {
             debug!(source = %self.source.id(), cursor = ?cursor.position, "page does not start with the row the page before it ended with; the slice will be re-read");
         }
         pass.last_row = page.invitees.last().map(|row| row.id.clone());
+        pass.keep_if_early(&cursor, &page.invitees);
         let resume = Some(cursor.with_position(cursor.position.following_with_overlap()));
         self.emit(cursor.clone(), page.invitees, resume).await?;
         pass.last = cursor;
@@ -329,9 +362,26 @@ struct Pass {
     /// The id of that page's last row, which the next page should start with when pages
     /// [overlap](Position::overlaps).
     last_row: Option<String>,
+    /// The last page asked for before the pin's answer was in, when the pass is pinned.
+    early_until: Option<Position>,
+    /// The planned pages up to it, as read: read again when the pin closes.
+    early: Vec<EarlyPage>,
 }
 
 impl Pass {
+    /// Keeps the rows of a planned page asked for before the pin's answer was in.
+    fn keep_if_early(&mut self, cursor: &Cursor, rows: &[Invitee]) {
+        let early = self
+            .early_until
+            .is_some_and(|until| cursor.position.first_row() <= until.first_row());
+        if early && self.plan.covers(cursor.position) {
+            self.early.push(EarlyPage {
+                cursor: cursor.clone(),
+                ids: rows.iter().map(|row| row.id.clone()).collect(),
+            });
+        }
+    }
+
     /// Whether a page at `position` (taken in order) fails to start with the last row of
     /// the page before it, which overlapping pages should: rows slid between the two reads,
     /// even when the total did not change (a deletion and an arrival), so the pass counts

@@ -8,9 +8,19 @@
 //! before it starts and again when it ends: rows newer than the pinned one arrived during
 //! the pass, and a total that did not grow by as many means rows the pass may have read
 //! around were deleted.
+//!
+//! The pin does not wait alone: the pass's first round asks for it and for the first
+//! ascending pages at once, and only the pages after them wait for its answer. Those early
+//! pages may have been served before the pin, so the pass reads them again alongside the
+//! closing newest page and compares: a change among them shows as a page that reads
+//! differently (a row that slid onto an early page changes it), and the slice is read again.
+//! A pass of P pages thus takes the ceil(P/C) rounds it would unpinned, for C - 1 more
+//! requests, instead of a round of its own for the pin.
+
+use futures::future::join_all;
 
 use super::counted::Drift;
-use super::{Halt, Walk};
+use super::{Fetched, Halt, Walk};
 use crate::{Cursor, Invitee};
 
 /// The list as the newest page showed it before a pass.
@@ -54,10 +64,18 @@ impl Pin {
     }
 }
 
+/// A page of the pass's first round, asked for before the pin's answer was in: read again
+/// when the pin closes, and compared.
+#[derive(Debug)]
+pub(super) struct EarlyPage {
+    pub(super) cursor: Cursor,
+    /// Its rows as first read, in order.
+    pub(super) ids: Vec<String>,
+}
+
 impl Walk {
-    /// Reads the newest page of the slice `start` before a pass over it begins.
-    pub(super) async fn pin_newest(&mut self, start: &Cursor) -> Result<Pin, Halt> {
-        let (_, result) = self.spawned_request(start.newest_page()).await;
+    /// The pin the newest page's answer makes.
+    pub(super) fn pin_from(&mut self, (_, result): Fetched) -> Result<Pin, Halt> {
         let page = self.accept(result)?;
         Ok(Pin {
             total: page.total,
@@ -65,32 +83,57 @@ impl Walk {
         })
     }
 
-    /// Emits the pinned rows once the pass's pages are in and, unless they were the whole
-    /// list, reads the newest page again and emits its new rows; returns how the list moved
-    /// since the pin.
-    pub(super) async fn close_pin(&mut self, pin: Pin, start: &Cursor) -> Result<Drift, Halt> {
+    /// Once the pass's pages are in: unless the pinned rows were the whole list, reads the
+    /// newest page and the `early` pages again (at once), emits the rows not emitted yet
+    /// (oldest first) and returns how the list moved since the pin, or [`Drift::Shrank`]
+    /// when an early page reads differently.
+    pub(super) async fn close_pin(
+        &mut self,
+        pin: Pin,
+        start: &Cursor,
+        early: Vec<EarlyPage>,
+    ) -> Result<Drift, Halt> {
         let head = start.newest_page();
         if pin.holds_all() {
             let rows = self.unseen_oldest_first(pin.page)?;
             self.emit(head, rows, None).await?;
             return Ok(Drift::Steady);
         }
-        let (_, result) = self.spawned_request(head.clone()).await;
-        let page = self.accept(result)?;
-        let drift = pin.drift(&page.invitees, page.total);
+        let newest = self.spawned_request(head.clone());
+        let again = join_all(
+            early
+                .iter()
+                .map(|page| self.spawned_request(page.cursor.clone())),
+        );
+        let ((_, newest), again) = futures::join!(newest, again);
+        let newest = self.accept(newest)?;
+        let mut drift = pin.drift(&newest.invitees, newest.total);
+        for (page, (cursor, result)) in early.into_iter().zip(again) {
+            let read = self.accept(result)?;
+            if !read.invitees.iter().map(|row| &row.id).eq(page.ids.iter()) {
+                drift = Drift::Shrank;
+            }
+            let rows = self.unseen(read.invitees)?;
+            self.emit(cursor, rows, Some(start.clone())).await?;
+        }
         let rows = self.unseen_oldest_first(pin.page)?;
         self.emit(head.clone(), rows, Some(start.clone())).await?;
-        let rows = self.unseen_oldest_first(page.invitees)?;
+        let rows = self.unseen_oldest_first(newest.invitees)?;
         self.emit(head, rows, None).await?;
         Ok(drift)
     }
 
-    /// The rows of a newest-first page not emitted yet, oldest first. Only those: a page
-    /// the pass already read may hold the same rows, which [`Walk::emit`] would take for a
-    /// server ignoring the position.
-    fn unseen_oldest_first(&self, rows: Vec<Invitee>) -> Result<Vec<Invitee>, Halt> {
-        let mut unseen = Vec::new();
-        for row in rows.into_iter().rev() {
+    /// The rows of a newest-first page not emitted yet, oldest first.
+    fn unseen_oldest_first(&self, mut rows: Vec<Invitee>) -> Result<Vec<Invitee>, Halt> {
+        rows.reverse();
+        self.unseen(rows)
+    }
+
+    /// The rows not emitted yet. Only those: a page the pass already read may hold the same
+    /// rows, which [`Walk::emit`] would take for a server ignoring the position.
+    fn unseen(&self, rows: Vec<Invitee>) -> Result<Vec<Invitee>, Halt> {
+        let mut unseen = Vec::with_capacity(rows.len());
+        for row in rows {
             if !self.seen_before(&row.id)? {
                 unseen.push(row);
             }

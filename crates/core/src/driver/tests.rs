@@ -45,6 +45,8 @@ struct FakeList {
     offsets: bool,
     /// Read cursors marked newest first from the other end ([`InviteeSource::lists_newest_first`]).
     pins: bool,
+    /// A newest-first read answers only once this many other fetches began.
+    pin_after: Option<u64>,
     /// The page starting at this row answers only once this many fetches began.
     hold: Option<(u64, u64)>,
     /// Fetches between their start and their answer now, and the most at once.
@@ -96,6 +98,7 @@ impl FakeList {
             beside_first: AtomicU64::new(0),
             offsets: false,
             pins: false,
+            pin_after: None,
             hold: None,
             live: AtomicU64::new(0),
             most_live: AtomicU64::new(0),
@@ -178,6 +181,11 @@ impl InviteeSource for FakeList {
                 self.first_running.store(false, Ordering::SeqCst);
             }
             self.running.fetch_sub(1, Ordering::SeqCst);
+        }
+        if let Some(after) = self.pin_after.filter(|_| cursor.newest_first) {
+            while self.fetches.load(Ordering::SeqCst) < after {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
         }
         let _live = Live::enter(&self.live, &self.most_live);
         let n = self.fetches.fetch_add(1, Ordering::SeqCst);
@@ -892,7 +900,7 @@ async fn a_deletion_hidden_by_an_arrival_is_caught_by_pinning_the_newest_page() 
 }
 
 #[tokio::test]
-async fn a_pinned_pass_over_a_steady_list_costs_two_newest_pages_and_no_more() {
+async fn a_pinned_pass_over_a_steady_list_costs_what_it_reads_again_and_no_more() {
     for (n, fetches) in [(0, 1), (7, 1), (10, 1), (11, 3), (50, 6), (55, 7)] {
         let tail = Strategy::Counted { growing_tail: true };
         let list = FakeList::new(tail, 10, n).pinning();
@@ -903,4 +911,45 @@ async fn a_pinned_pass_over_a_steady_list_costs_two_newest_pages_and_no_more() {
         // The pin, the pages below the newest ten rows, the newest page again.
         assert_eq!(list.fetches.load(Ordering::SeqCst), fetches, "n={n}");
     }
+    // Four at once: the first round (the pin and pages 1 to 3) takes no round of its own,
+    // and pages 1 to 3 are read again in the closing round.
+    for (n, fetches) in [(50, 9), (55, 10), (200, 24)] {
+        let tail = Strategy::Counted { growing_tail: true };
+        let list = FakeList::new(tail, 10, n).pinning().prefetching();
+        list.rows.lock().unwrap().reverse();
+        let list = Arc::new(list);
+        let got = ids(list.clone(), 4).await;
+        assert_exactly_once(&got, list.rows.lock().unwrap().clone());
+        assert_eq!(list.fetches.load(Ordering::SeqCst), fetches, "n={n}");
+    }
+}
+
+#[tokio::test]
+async fn pages_served_before_the_pin_are_read_again_and_compared() {
+    // Concurrency 4: the pin and pages 1 to 3 go out together, and the pin is served last.
+    // A row of page 1 is deleted once page 1 is read and a row arrives: page 2 starts one
+    // row further on, and the pin already shows the arrival, so only reading page 1 again
+    // (it now holds r10) shows the change.
+    let tail = Strategy::Counted { growing_tail: true };
+    let mut list = FakeList::new(tail, 10, 50)
+        .pinning()
+        .prefetching()
+        .mutate(|n, rows| {
+            if n == 0 {
+                rows.remove(0);
+                rows.push("late".to_string());
+            }
+        });
+    list.rows.lock().unwrap().reverse();
+    list.pin_after = Some(3);
+    let list = Arc::new(list);
+    let got = ids(list.clone(), 4).await;
+    let now = list.rows.lock().unwrap().clone();
+    assert_eq!(now.len(), 50, "the total did not change");
+    assert_exactly_once(&got, now);
+    // One pass is the pin, pages 1 to 4 and the closing round (the newest page, pages 1 to
+    // 3 again). Page 1 read differently, so the slice was read again: a row could have slid
+    // between two of the closing reads too.
+    let fetches = list.fetches.load(Ordering::SeqCst);
+    assert!(fetches > 9, "the slice was read again: {fetches} fetches");
 }
