@@ -57,17 +57,9 @@ impl Walk {
         let slots = Slots::new(self.options.concurrency);
         let mut pin_read =
             pinned.then(|| self.spawned_holding(start.newest_page(), slots.try_take()));
-        let mut pin = None;
-        if self.options.concurrency < 2 {
-            // One request at a time: the pin goes first, alone.
-            if let Some(read) = pin_read.take() {
-                pin = Some(self.pin_from(read.await)?);
-            }
-        }
-        if pin.as_ref().is_some_and(Pin::holds_all) {
-            return self
-                .close_pin(pin.expect("pinned"), start, Vec::new())
-                .await;
+        let mut pin = self.pin_alone(&mut pin_read).await?;
+        if let Some(pin) = pin.take_if(|pin| pin.holds_all()) {
+            return self.close_pin(pin, start, Vec::new()).await;
         }
         let first = self.spawned_holding(start.clone(), slots.try_take());
         let (in_flight, ahead) = self.ahead_of_the_total(start, &slots);
@@ -108,6 +100,18 @@ impl Walk {
             (None, false) => {}
         }
         Ok(pass.drift)
+    }
+
+    /// The pin, when the pass may send one request at a time: its newest page then goes
+    /// first, alone (`read` is taken); otherwise it goes with the first round (`None`).
+    async fn pin_alone(
+        &mut self,
+        read: &mut Option<BoxFuture<'static, Fetched>>,
+    ) -> Result<Option<Pin>, Halt> {
+        match read.take_if(|_| self.options.concurrency < 2) {
+            Some(read) => Ok(Some(self.pin_from(read.await)?)),
+            None => Ok(None),
+        }
     }
 
     /// Checks the pass's `first` page against its total and plans the pages after `ahead`
