@@ -65,7 +65,9 @@ pub enum Strategy {
     NewestFirstOffset,
     /// The first page reports the slice's total; the remaining pages are fetched
     /// concurrently. With `growing_tail` (oldest-first lists) the driver re-reads the last
-    /// page at the end and follows `next` until the list ends again.
+    /// page at the end and follows `next` until the list ends again, or, when the source
+    /// [lists newest first](InviteeSource::lists_newest_first) on demand, pins the pass by
+    /// its newest page instead.
     Counted {
         /// New records appear at the end of the list.
         growing_tail: bool,

@@ -128,10 +128,15 @@ impl Walk {
         if !first.invitees.is_empty() {
             short.check(self, start, first.invitees.len())?;
         }
+        // A pin's total is the list its rows and the pass's pages cover together (a first
+        // page that reports another is drift, read again).
+        let covered = pin
+            .and_then(|pin| pin.total)
+            .map_or(total, |t| t.max(total));
         let planned_rows = if first.invitees.is_empty() {
             0
         } else {
-            total.saturating_sub(pin.map_or(0, Pin::rows))
+            covered.saturating_sub(pin.map_or(0, Pin::rows))
         };
         let plan = Remaining::after(ahead, planned_rows);
         if self.fetched + plan.pages() > self.options.max_pages {

@@ -5,9 +5,9 @@
 //! the row at the boundary is read by neither page. An arrival lands at the end of an
 //! oldest-first list, though, where the newest page shows it. A pass over a source that
 //! [lists newest first](crate::InviteeSource::lists_newest_first) on demand reads that page
-//! before it starts and again when it ends: rows newer than the pinned one arrived during
-//! the pass, and a total that did not grow by as many means rows the pass may have read
-//! around were deleted.
+//! as it starts and again when it ends: rows newer than the pinned one arrived during the
+//! pass, and a total that did not grow by as many means rows the pass may have read around
+//! were deleted.
 //!
 //! The pin does not wait alone: the pass's first round asks for it and for the first
 //! ascending pages at once, and only the pages after them wait for its answer. Those early
@@ -162,43 +162,27 @@ mod tests {
     }
 
     #[test]
-    fn arrivals_the_total_counts_are_steady() {
-        assert_eq!(
-            pin(10, "c").drift(&rows(&["c", "b", "a"]), Some(10)),
-            Drift::Steady
-        );
-        assert_eq!(
-            pin(10, "c").drift(&rows(&["e", "d", "c"]), Some(12)),
-            Drift::Steady
-        );
-    }
-
-    #[test]
-    fn an_arrival_under_an_unchanged_total_shows_a_deletion() {
-        assert_eq!(
-            pin(10, "c").drift(&rows(&["d", "c", "b"]), Some(10)),
-            Drift::Shrank
-        );
-        assert_eq!(
-            pin(10, "c").drift(&rows(&["c", "b", "a"]), Some(9)),
-            Drift::Shrank
-        );
-        assert_eq!(
-            pin(10, "c").drift(&rows(&["c", "b", "a"]), Some(11)),
-            Drift::Grew
-        );
-    }
-
-    #[test]
-    fn a_pinned_row_off_the_page_is_drift() {
-        assert_eq!(
-            pin(10, "c").drift(&rows(&["f", "e", "d"]), Some(13)),
-            Drift::Shrank
-        );
-        assert_eq!(
-            pin(10, "c").drift(&rows(&["b", "a"]), Some(9)),
-            Drift::Shrank
-        );
+    fn the_newest_page_against_a_pin_of_ten_rows_under_c() {
+        // (the newest page again, its total, the drift it shows)
+        let cases: [(&[&str], u64, Drift); 7] = [
+            // Nothing moved, or arrivals the total counts.
+            (&["c", "b", "a"], 10, Drift::Steady),
+            (&["e", "d", "c"], 12, Drift::Steady),
+            // An arrival under an unchanged total: a deletion hid behind it.
+            (&["d", "c", "b"], 10, Drift::Shrank),
+            (&["c", "b", "a"], 9, Drift::Shrank),
+            (&["c", "b", "a"], 11, Drift::Grew),
+            // The pinned row off the page: pushed off by arrivals, or deleted.
+            (&["f", "e", "d"], 13, Drift::Shrank),
+            (&["b", "a"], 9, Drift::Shrank),
+        ];
+        for (page, total, drift) in cases {
+            assert_eq!(
+                pin(10, "c").drift(&rows(page), Some(total)),
+                drift,
+                "{page:?}"
+            );
+        }
     }
 
     #[test]
