@@ -66,7 +66,7 @@ impl Walk {
         // The pages asked for so far may be served before the pin: they are read again.
         let early_until = pin_read.is_some().then_some(ahead);
         if let Some(read) = pin_read {
-            pin = Some(self.pin_from(read.await)?);
+            pin = self.pin_from(read.await)?;
         }
         if let Some(pin) = pin.take_if(|pin| pin.holds_all()) {
             return self.close_pin(pin, start, Vec::new()).await;
@@ -104,12 +104,13 @@ impl Walk {
 
     /// The pin, when the pass may send one request at a time: its newest page then goes
     /// first, alone (`read` is taken); otherwise it goes with the first round (`None`).
+    /// `None` too when that page came back oldest first.
     async fn pin_alone(
         &mut self,
         read: &mut Option<BoxFuture<'static, Fetched>>,
     ) -> Result<Option<Pin>, Halt> {
         match read.take_if(|_| self.options.concurrency < 2) {
-            Some(read) => Ok(Some(self.pin_from(read.await)?)),
+            Some(read) => self.pin_from(read.await),
             None => Ok(None),
         }
     }

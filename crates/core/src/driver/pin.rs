@@ -18,6 +18,7 @@
 //! requests, instead of a round of its own for the pin.
 
 use futures::future::join_all;
+use tracing::warn;
 
 use super::counted::Drift;
 use super::{Fetched, Halt, Walk};
@@ -37,6 +38,18 @@ impl Pin {
     /// Rows the page held (the newest ones, which the pass's own pages need not read).
     pub(super) fn rows(&self) -> u64 {
         self.page.len() as u64
+    }
+
+    /// Whether the page came back newest first, as far as its rows' times tell (rows
+    /// without a time tell nothing). A server that ignored the order sent the oldest rows:
+    /// trusting them as the newest would leave the real newest page unread.
+    pub(super) fn reads_newest_first(&self) -> bool {
+        self.page
+            .windows(2)
+            .all(|pair| match (pair[0].invited_at, pair[1].invited_at) {
+                (Some(newer), Some(older)) => newer >= older,
+                _ => true,
+            })
     }
 
     /// Whether the pinned page held the whole list.
@@ -74,13 +87,19 @@ pub(super) struct EarlyPage {
 }
 
 impl Walk {
-    /// The pin the newest page's answer makes.
-    pub(super) fn pin_from(&mut self, (_, result): Fetched) -> Result<Pin, Halt> {
+    /// The pin the newest page's answer makes; `None` when the page came back oldest first
+    /// (the pass then goes unpinned, reading its tail again at the end).
+    pub(super) fn pin_from(&mut self, (_, result): Fetched) -> Result<Option<Pin>, Halt> {
         let page = self.accept(result)?;
-        Ok(Pin {
+        let pin = Pin {
             total: page.total,
             page: page.invitees,
-        })
+        };
+        if !pin.reads_newest_first() {
+            warn!(source = %self.source.id(), "the newest page came back oldest first; listing without the pin");
+            return Ok(None);
+        }
+        Ok(Some(pin))
     }
 
     /// Once the pass's pages are in: unless the pinned rows were the whole list, reads the
@@ -183,6 +202,25 @@ mod tests {
                 "{page:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_page_in_ascending_time_is_not_newest_first() {
+        let at = |secs| chrono::DateTime::from_timestamp(secs, 0);
+        let mut page = rows(&["a", "b", "c"]);
+        for (row, secs) in page.iter_mut().zip([30, 20, 20]) {
+            row.invited_at = at(secs);
+        }
+        let mut pin = Pin {
+            total: Some(10),
+            page,
+        };
+        assert!(pin.reads_newest_first());
+        pin.page.reverse();
+        assert!(!pin.reads_newest_first());
+        pin.page[0].invited_at = None;
+        pin.page[2].invited_at = None;
+        assert!(pin.reads_newest_first(), "no times, nothing to tell");
     }
 
     #[test]

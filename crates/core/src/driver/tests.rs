@@ -47,6 +47,9 @@ struct FakeList {
     pins: bool,
     /// A newest-first read answers only once this many other fetches began.
     pin_after: Option<u64>,
+    /// Serve newest-first reads oldest first (a server ignoring the order); rows carry
+    /// times (row `rN` invited at second N).
+    ignores_order: bool,
     /// The page starting at this row answers only once this many fetches began.
     hold: Option<(u64, u64)>,
     /// Fetches between their start and their answer now, and the most at once.
@@ -99,6 +102,7 @@ impl FakeList {
             offsets: false,
             pins: false,
             pin_after: None,
+            ignores_order: false,
             hold: None,
             live: AtomicU64::new(0),
             most_live: AtomicU64::new(0),
@@ -220,14 +224,21 @@ impl InviteeSource for FakeList {
             ));
         }
         let end = (start + size).min(rows.len());
-        let listed: Vec<&String> = if cursor.newest_first {
+        let listed: Vec<&String> = if cursor.newest_first && !self.ignores_order {
             rows.iter().rev().skip(start).take(size).collect()
         } else {
             rows.get(start..end).unwrap_or_default().iter().collect()
         };
         let invitees = listed
             .into_iter()
-            .map(|id| Invitee::new(self.id.clone(), id.clone(), InviteeStatus::Joined))
+            .map(|id| {
+                let mut row = Invitee::new(self.id.clone(), id.clone(), InviteeStatus::Joined);
+                if self.ignores_order {
+                    let second = id.trim_start_matches('r').parse().ok();
+                    row.invited_at = second.and_then(|s| chrono::DateTime::from_timestamp(s, 0));
+                }
+                row
+            })
             .collect();
         let total = self.report_total.then(|| rows.len() as u64);
         (self.on_fetch)(n, &mut rows);
@@ -952,4 +963,19 @@ async fn pages_served_before_the_pin_are_read_again_and_compared() {
     // between two of the closing reads too.
     let fetches = list.fetches.load(Ordering::SeqCst);
     assert!(fetches > 9, "the slice was read again: {fetches} fetches");
+}
+
+#[tokio::test]
+async fn a_server_ignoring_the_newest_first_order_is_listed_unpinned() {
+    // The newest page comes back as the oldest: trusted, the real newest ten rows would
+    // never be read. The pass goes unpinned and reads its tail again instead.
+    for concurrency in [1, 4] {
+        let tail = Strategy::Counted { growing_tail: true };
+        let mut list = FakeList::new(tail, 10, 50).pinning().prefetching();
+        list.rows.lock().unwrap().reverse();
+        list.ignores_order = true;
+        let list = Arc::new(list);
+        let got = ids(list.clone(), concurrency).await;
+        assert_exactly_once(&got, list.rows.lock().unwrap().clone());
+    }
 }
