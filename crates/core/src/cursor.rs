@@ -99,7 +99,7 @@ pub struct Cursor {
     pub position: Position,
     /// Whether the page is read newest first although the slice lists oldest first (a
     /// [`pinned`](crate::InviteeSource::lists_newest_first) counted pass reads the newest
-    /// page before and after it); such a position counts rows from the newest.
+    /// page as it starts and when it ends); such a position counts rows from the newest.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub newest_first: bool,
 }

@@ -185,12 +185,13 @@ pub trait InviteeSource: Debug + Send + Sync {
 
     /// True when `fetch` reads a cursor marked [`newest_first`](Cursor::newest_first) newest
     /// first, although the source lists oldest first (Census's `order=desc`). A
-    /// [counted](Strategy::Counted) pass over a growing tail then pins the list before it
-    /// starts (the newest page: its total and newest row) and reads the newest page again
-    /// when it ends. Rows newer than the pinned one arrived meanwhile; a total that did not
-    /// grow by as many shows deletions the arrivals hid, after which rows may have slid onto
-    /// pages already read, so the slice is read again. Page numbers cannot overlap to show
-    /// that, as offsets do. Default false.
+    /// [counted](Strategy::Counted) pass over a growing tail then pins the list as it starts
+    /// (the newest page, asked for with the first round: its total and newest row) and
+    /// reads the newest page again, with the first round's pages, when it ends. Rows newer
+    /// than the pinned one arrived meanwhile; a total that did not grow by as many shows
+    /// deletions the arrivals hid, after which rows may have slid onto pages already read,
+    /// so the slice is read again. Page numbers cannot overlap to show that, as offsets do.
+    /// Default false.
     fn lists_newest_first(&self) -> bool {
         false
     }

@@ -27,7 +27,7 @@ pub enum Fault {
     Malformed,
     /// Headers, part of the body, then the connection is cut.
     Reset,
-    /// Answers normally after this delay.
+    /// Answers normally after this delay (or the emulator's latency, if longer).
     Slow(Duration),
     /// A refusal in the provider's own error envelope at HTTP `status`: `code` is Triport's
     /// `error` tag (e.g. [`crate::triport::tier_insufficient`]), Prefactor's `code`, Census's

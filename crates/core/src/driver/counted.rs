@@ -83,8 +83,8 @@ impl Walk {
             self.follow_next(start.clone(), next).await?;
             return Ok(Drift::Steady);
         };
-        let mut pass = self.open_pass(start, &first, total, ahead, pin.as_ref())?;
-        pass.early_until = early_until;
+        let early_until = early_until.filter(|_| pin.is_some());
+        let mut pass = self.open_pass(start, &first, total, ahead, early_until, pin.as_ref())?;
         pass.keep_if_early(start, &first.invitees);
         let resume = Some(start.with_position(start.position.following_with_overlap()));
         self.emit(start.clone(), first.invitees, resume).await?;
@@ -116,13 +116,15 @@ impl Walk {
     }
 
     /// Checks the pass's `first` page against its total and plans the pages after `ahead`
-    /// (none for the rows a `pin` read).
+    /// (none for the rows a `pin` read); the pages up to `early_until` were asked for before
+    /// the pin's answer.
     fn open_pass(
         &self,
         start: &Cursor,
         first: &Page,
         total: u64,
         ahead: Position,
+        early_until: Option<Position>,
         pin: Option<&Pin>,
     ) -> Result<Pass, Halt> {
         let mut short = ShortPages::new(total);
@@ -153,7 +155,7 @@ impl Walk {
             drift,
             last: start.clone(),
             last_row: first.invitees.last().map(|row| row.id.clone()),
-            early_until: None,
+            early_until,
             early: Vec::new(),
         })
     }

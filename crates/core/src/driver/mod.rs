@@ -361,9 +361,11 @@ impl Walk {
 
     /// Fails a page holding the same rows, in the same order, as the page emitted before it
     /// from another position: the server ignores the position asked for (it repeats a
-    /// page), and walking on would either never end or end with rows never read.
+    /// page), and walking on would either never end or end with rows never read. A
+    /// newest-first page (a [pin](pin)) is not a step of the walk: it may hold what the
+    /// walk's last page held, reversed.
     fn check_moves(&mut self, fetched: &Cursor, rows: &[Invitee]) -> Result<(), Halt> {
-        if rows.is_empty() {
+        if rows.is_empty() || fetched.newest_first {
             return Ok(());
         }
         let mut hasher = xxhash_rust::xxh3::Xxh3::new();

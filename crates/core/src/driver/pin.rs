@@ -103,8 +103,8 @@ impl Walk {
     }
 
     /// Once the pass's pages are in: unless the pinned rows were the whole list, reads the
-    /// newest page and the `early` pages again (at once), emits the rows not emitted yet
-    /// (oldest first) and returns how the list moved since the pin, or [`Drift::Shrank`]
+    /// newest page and the `early` pages again (at once), emits what it read (oldest first;
+    /// the walk drops rows emitted before) and returns how the list moved since the pin, or [`Drift::Shrank`]
     /// when an early page reads differently.
     pub(super) async fn close_pin(
         &mut self,
@@ -114,8 +114,7 @@ impl Walk {
     ) -> Result<Drift, Halt> {
         let head = start.newest_page();
         if pin.holds_all() {
-            let rows = self.unseen_oldest_first(pin.page)?;
-            self.emit(head, rows, None).await?;
+            self.emit(head, oldest_first(pin.page), None).await?;
             return Ok(Drift::Steady);
         }
         let newest = self.spawned_request(head.clone());
@@ -132,33 +131,20 @@ impl Walk {
             if !read.invitees.iter().map(|row| &row.id).eq(page.ids.iter()) {
                 drift = Drift::Shrank;
             }
-            let rows = self.unseen(read.invitees)?;
-            self.emit(cursor, rows, Some(start.clone())).await?;
+            self.emit(cursor, read.invitees, Some(start.clone()))
+                .await?;
         }
-        let rows = self.unseen_oldest_first(pin.page)?;
-        self.emit(head.clone(), rows, Some(start.clone())).await?;
-        let rows = self.unseen_oldest_first(newest.invitees)?;
-        self.emit(head, rows, None).await?;
+        self.emit(head.clone(), oldest_first(pin.page), Some(start.clone()))
+            .await?;
+        self.emit(head, oldest_first(newest.invitees), None).await?;
         Ok(drift)
     }
+}
 
-    /// The rows of a newest-first page not emitted yet, oldest first.
-    fn unseen_oldest_first(&self, mut rows: Vec<Invitee>) -> Result<Vec<Invitee>, Halt> {
-        rows.reverse();
-        self.unseen(rows)
-    }
-
-    /// The rows not emitted yet. Only those: a page the pass already read may hold the same
-    /// rows, which [`Walk::emit`] would take for a server ignoring the position.
-    fn unseen(&self, rows: Vec<Invitee>) -> Result<Vec<Invitee>, Halt> {
-        let mut unseen = Vec::with_capacity(rows.len());
-        for row in rows {
-            if !self.seen_before(&row.id)? {
-                unseen.push(row);
-            }
-        }
-        Ok(unseen)
-    }
+/// A newest-first page's rows, oldest first (the listing's own order).
+fn oldest_first(mut rows: Vec<Invitee>) -> Vec<Invitee> {
+    rows.reverse();
+    rows
 }
 
 #[cfg(test)]

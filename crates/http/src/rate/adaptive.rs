@@ -141,8 +141,9 @@ const PAUSES_PER_RECOVERY: f64 = 8.0;
 /// server accepted before it. Reaching the limit again costs a whole pause (50 requests at
 /// 50/s behind a `Retry-After: 1`), staying a tenth under it costs a tenth, and CUBIC's
 /// convex part past the plateau still finds a raised limit. Measured against a 50/s server
-/// answering `Retry-After: 1` (three runs each): plateau at the accepted rate 0.82-0.85 R,
-/// at 0.95 of it 0.86, at 0.9 of it 0.88-0.91; against 400/s, 0.92 / 0.92 / 0.91.
+/// answering `Retry-After: 1`: plateau at the accepted rate 0.82-0.85 R (four runs), at
+/// 0.95 of it 0.86 (three), at 0.9 of it 0.88-0.91 (four); against 400/s, 0.93 / 0.92 /
+/// 0.91 (0.91 twice).
 const PAUSED_PLATEAU: f64 = 0.9;
 
 /// The send rate actually achieved: requests per bucket of `bucket` seconds, smoothed
