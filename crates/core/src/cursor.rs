@@ -79,6 +79,24 @@ impl Position {
         }
     }
 
+    /// The same first row, asked for alone (a page of one row).
+    ///
+    /// ```
+    /// use affiliate_core::Position;
+    /// let third_page = Position::Page { number: 3, size: 100 };
+    /// assert_eq!(third_page.single_row(), Position::Page { number: 201, size: 1 });
+    /// assert_eq!(third_page.single_row().first_row(), third_page.first_row());
+    /// ```
+    pub fn single_row(&self) -> Position {
+        match *self {
+            Position::Offset { offset, .. } => Position::Offset { offset, limit: 1 },
+            Position::Page { .. } => Position::Page {
+                number: self.first_row() + 1,
+                size: 1,
+            },
+        }
+    }
+
     /// Zero-based index of the first row this position asks for.
     pub fn first_row(&self) -> u64 {
         match *self {

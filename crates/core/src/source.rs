@@ -196,6 +196,18 @@ pub trait InviteeSource: Debug + Send + Sync {
         false
     }
 
+    /// True when records that arrive while a listing runs may land in `slice` (default
+    /// true). A [counted](Strategy::Counted) slice of a newest-first list (no growing tail)
+    /// takes arrivals at its head: rows below shift down, and a deletion can hide behind
+    /// each under an unchanged total. Read one page at a time that loses nothing, but pages
+    /// read at once may be served out of order, so such a pass reads its first row again
+    /// when it closes and reads the slice again when that row or the total moved. A slice
+    /// no arrival can reach (a window closed in the past) skips that request.
+    fn arrivals_land_in(&self, slice: &Cursor) -> bool {
+        let _ = slice;
+        true
+    }
+
     /// Every invitee the scope covers, each once, through the page [`driver`] with default
     /// [`DriverOptions`] (use [`driver::invitees`] to change them). Adapter clients are
     /// cheap to clone (their state is shared), so the source stays usable afterwards.
@@ -223,6 +235,9 @@ impl<T: InviteeSource + ?Sized> InviteeSource for Arc<T> {
     }
     fn lists_newest_first(&self) -> bool {
         (**self).lists_newest_first()
+    }
+    fn arrivals_land_in(&self, slice: &Cursor) -> bool {
+        (**self).arrivals_land_in(slice)
     }
     fn id(&self) -> &SourceId {
         (**self).id()
@@ -254,6 +269,9 @@ impl<T: InviteeSource + ?Sized> InviteeSource for Box<T> {
     }
     fn lists_newest_first(&self) -> bool {
         (**self).lists_newest_first()
+    }
+    fn arrivals_land_in(&self, slice: &Cursor) -> bool {
+        (**self).arrivals_land_in(slice)
     }
     fn id(&self) -> &SourceId {
         (**self).id()

@@ -8,6 +8,7 @@ use futures::StreamExt;
 use tracing::{debug, warn};
 
 use super::pin::{EarlyPage, Pin};
+use super::short_pages::ShortPages;
 use super::slots::Slots;
 use super::{Fetched, Halt, PaginationError, Walk};
 use crate::{Cursor, Invitee, Page, Position, SourceError};
@@ -97,6 +98,12 @@ impl Walk {
                 pass.drift = pass.drift.max(self.close_pin(pin, start, early).await?);
             }
             (None, true) => self.reread_tail(pass.last).await?,
+            (None, false) if self.checks_head(start, growing_tail, pass.pages_after_first) => {
+                let head = self
+                    .head_drift(start, pass.head.as_deref(), pass.total)
+                    .await?;
+                pass.drift = pass.drift.max(head);
+            }
             (None, false) => {}
         }
         Ok(pass.drift)
@@ -127,9 +134,17 @@ impl Walk {
         early_until: Option<Position>,
         pin: Option<&Pin>,
     ) -> Result<Pass, Halt> {
-        let mut short = ShortPages::new(total);
+        // A newest-first list's tail never grows: a page its own total contradicts is
+        // checked even when the total moved (arrivals at the head would hide a clamp).
+        let newest_first = matches!(
+            self.source.strategy_for(&self.scope),
+            crate::Strategy::Counted {
+                growing_tail: false
+            }
+        );
+        let mut short = ShortPages::new(total, newest_first);
         if !first.invitees.is_empty() {
-            short.check(self, start, first.invitees.len())?;
+            short.check(self, start, first.invitees.len(), first.total)?;
         }
         // A pin's total is the list its rows and the pass's pages cover together (a first
         // page that reports another is drift, read again).
@@ -154,6 +169,8 @@ impl Walk {
             short,
             drift,
             last: start.clone(),
+            head: first.invitees.first().map(|row| row.id.clone()),
+            pages_after_first: 0,
             last_row: first.invitees.last().map(|row| row.id.clone()),
             early_until,
             early: Vec::new(),
@@ -249,6 +266,7 @@ impl Walk {
         // needed, so neither its failure (a server may refuse a page past its end) nor its
         // emptiness ends the pass.
         let past_plan = !pass.plan.covers(cursor.position);
+        pass.pages_after_first += 1;
         let page = match self.accept(result) {
             Ok(page) => page,
             Err(Halt::Failed(err)) if past_plan => {
@@ -257,9 +275,12 @@ impl Walk {
             }
             Err(halt) => return Err(halt),
         };
-        if page.total == Some(pass.total) {
-            pass.short.check(self, &cursor, page.invitees.len())?;
-        } else {
+        let steady = page.total == Some(pass.total);
+        if steady || pass.short.checks_every_page() {
+            pass.short
+                .check(self, &cursor, page.invitees.len(), page.total)?;
+        }
+        if !steady {
             pass.drift = pass.drift.max(Drift::between(pass.total, page.total));
             // Rows added inside the slice push its tail past the planned pages: plan the
             // pages the new total needs, so the tail is not left behind.
@@ -294,9 +315,12 @@ impl Walk {
         };
         let (_, result) = self.spawned_request(probe.clone()).await;
         let page = self.accept(result)?;
-        if page.total == Some(pass.total) {
-            pass.short.check(self, &probe, page.invitees.len())?;
-        } else if !page.invitees.is_empty() {
+        let steady = page.total == Some(pass.total);
+        if steady || pass.short.checks_every_page() {
+            pass.short
+                .check(self, &probe, page.invitees.len(), page.total)?;
+        }
+        if !steady && !page.invitees.is_empty() {
             pass.drift = pass.drift.max(Drift::between(pass.total, page.total));
             self.emit(probe.clone(), page.invitees, None).await?;
         }
@@ -371,6 +395,10 @@ struct Pass {
     drift: Drift,
     /// The last page emitted (the growing tail is re-read from it).
     last: Cursor,
+    /// The id of the first page's first row ([the head check](super::head)).
+    head: Option<String>,
+    /// Pages taken after the first one.
+    pages_after_first: u64,
     /// The id of that page's last row, which the next page should start with when pages
     /// [overlap](Position::overlaps).
     last_row: Option<String>,
@@ -414,54 +442,6 @@ impl Pass {
         };
         self.drift = self.drift.max(shift);
         true
-    }
-}
-
-/// Watches a counted pass for a page shorter than asked, which is the end of the list when
-/// only empty pages follow (a total that over-counts, as Census's approximate one may), but
-/// a clamped page size or a wrong page when rows follow it under the same total: walking on
-/// by the planned pages would skip rows, so that is an error.
-struct ShortPages {
-    total: u64,
-    first_short: Option<(Cursor, usize)>,
-    /// Whether a page after the first short one was checked.
-    confirmed: bool,
-}
-
-impl ShortPages {
-    fn new(total: u64) -> Self {
-        Self {
-            total,
-            first_short: None,
-            confirmed: false,
-        }
-    }
-
-    /// Takes a page of `rows` rows fetched at `cursor` (in order) into account.
-    fn check(&mut self, walk: &Walk, cursor: &Cursor, rows: usize) -> Result<(), Halt> {
-        if let Some((short, short_rows)) = &self.first_short {
-            self.confirmed = true;
-            if rows > 0 {
-                return Err(walk.pagination(PaginationError::ShortPage {
-                    cursor: short.clone(),
-                    rows: *short_rows,
-                    asked: short.position.size(),
-                    total: self.total,
-                }));
-            }
-        }
-        if rows < cursor.position.size() as usize && self.first_short.is_none() {
-            self.first_short = Some((cursor.clone(), rows));
-        }
-        Ok(())
-    }
-
-    /// The page after a short one nothing was checked after, when the total says rows
-    /// lie past the short page.
-    fn unconfirmed(&self) -> Option<Cursor> {
-        let (short, rows) = self.first_short.as_ref()?;
-        let beyond = short.position.first_row() + (*rows as u64) < self.total;
-        (!self.confirmed && beyond).then(|| short.with_position(short.position.following()))
     }
 }
 

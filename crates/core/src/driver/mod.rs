@@ -65,10 +65,12 @@ mod counted;
 mod deadline;
 mod error;
 mod fingerprints;
+mod head;
 mod newest_first;
 mod newest_pages;
 mod pin;
 mod seen;
+mod short_pages;
 mod slots;
 mod task;
 

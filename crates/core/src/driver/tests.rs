@@ -55,6 +55,11 @@ struct FakeList {
     /// Fetches between their start and their answer now, and the most at once.
     live: AtomicU64,
     most_live: AtomicU64,
+    /// Changes the list once, right after the first page starting at this row is served.
+    after_row: Option<(u64, Mutation)>,
+    after_row_done: AtomicBool,
+    /// Tell the driver no arrival reaches the slice ([`InviteeSource::arrivals_land_in`]).
+    closed: bool,
 }
 
 /// Counts a fetch as live until dropped.
@@ -106,6 +111,9 @@ impl FakeList {
             hold: None,
             live: AtomicU64::new(0),
             most_live: AtomicU64::new(0),
+            after_row: None,
+            after_row_done: AtomicBool::new(false),
+            closed: false,
         }
     }
 
@@ -134,6 +142,13 @@ impl FakeList {
         self
     }
 
+    /// No arrival reaches the slice: a newest-first pass skips the head check, and asks
+    /// for one request per page.
+    fn closed(mut self) -> Self {
+        self.closed = true;
+        self
+    }
+
     fn mutate(mut self, f: impl Fn(u64, &mut Vec<String>) + Send + Sync + 'static) -> Self {
         self.on_fetch = Box::new(f);
         self
@@ -153,6 +168,9 @@ impl InviteeSource for FakeList {
     }
     fn lists_newest_first(&self) -> bool {
         self.pins
+    }
+    fn arrivals_land_in(&self, _: &Cursor) -> bool {
+        !self.closed
     }
     async fn plan(&self, _: &Scope) -> Result<Vec<Cursor>, SourceError> {
         let position = match self.strategy {
@@ -242,6 +260,13 @@ impl InviteeSource for FakeList {
             .collect();
         let total = self.report_total.then(|| rows.len() as u64);
         (self.on_fetch)(n, &mut rows);
+        if let Some((row, change)) = &self.after_row {
+            if cursor.position.first_row() == *row
+                && !self.after_row_done.swap(true, Ordering::SeqCst)
+            {
+                change(0, &mut rows);
+            }
+        }
         let page = Page {
             invitees,
             next: None,
@@ -361,13 +386,16 @@ async fn newest_first_speculative_prefetch_survives_deletions() {
 #[tokio::test]
 async fn counted_fetches_all_pages_concurrently_in_order() {
     for (n, size) in [(0, 10), (1, 10), (10, 10), (30, 10), (31, 10)] {
-        let list = Arc::new(FakeList::new(
-            Strategy::Counted {
-                growing_tail: false,
-            },
-            size,
-            n,
-        ));
+        let list = Arc::new(
+            FakeList::new(
+                Strategy::Counted {
+                    growing_tail: false,
+                },
+                size,
+                n,
+            )
+            .closed(),
+        );
         let got = ids(list.clone(), 4).await;
         let expected: Vec<String> = (0..n).rev().map(|i| format!("r{i}")).collect();
         assert_eq!(got, expected, "n={n}");
@@ -385,7 +413,7 @@ async fn a_prefetching_slice_asks_for_its_first_round_before_the_total() {
     let counted = Strategy::Counted {
         growing_tail: false,
     };
-    let list = Arc::new(FakeList::new(counted, 10, 75).prefetching());
+    let list = Arc::new(FakeList::new(counted, 10, 75).prefetching().closed());
     let got = ids(list.clone(), 4).await;
     let expected: Vec<String> = (0..75).rev().map(|i| format!("r{i}")).collect();
     assert_eq!(got, expected);
@@ -404,7 +432,9 @@ async fn a_prefetching_slice_asks_for_its_first_round_before_the_total() {
 #[tokio::test]
 async fn pages_prefetched_past_a_short_list_are_dropped_without_a_re_read() {
     for growing_tail in [false, true] {
-        let list = FakeList::new(Strategy::Counted { growing_tail }, 10, 15).prefetching();
+        let list = FakeList::new(Strategy::Counted { growing_tail }, 10, 15)
+            .prefetching()
+            .closed();
         let list = Arc::new(list);
         let got = ids(list.clone(), 4).await;
         let expected: Vec<String> = (0..15).rev().map(|i| format!("r{i}")).collect();
@@ -753,6 +783,51 @@ async fn a_silently_clamped_page_size_is_an_error_not_a_loss() {
 }
 
 #[tokio::test]
+async fn a_clamp_under_arrivals_at_the_head_is_an_error_not_a_loss() {
+    // Two rows arrive at the head of a newest-first list after every request, so no two
+    // pages report the same total, and the server serves 3 of the 7 rows asked for: every
+    // page but the first starts past rows never served. (Found by CoinW's fault schedules
+    // once its sign-ups landed inside the windows read: one row was lost.)
+    let counter = Arc::new(AtomicU64::new(0));
+    let arrivals = counter.clone();
+    let list = FakeList::new(
+        Strategy::Counted {
+            growing_tail: false,
+        },
+        7,
+        20,
+    )
+    .clamped(3)
+    .mutate(move |_, rows| {
+        for _ in 0..2 {
+            let k = arrivals.fetch_add(1, Ordering::SeqCst);
+            rows.insert(0, format!("new{k}"));
+        }
+    });
+    let (err, _) = first_error(list).await;
+    assert_eq!(err.kind(), crate::ErrorKind::Pagination);
+    assert!(err.to_string().contains("held 3 rows of the 7"), "{err}");
+    // Arrivals alone push rows past a list's end, onto a page after its short last one:
+    // that is no clamp.
+    let counter = Arc::new(AtomicU64::new(0));
+    let list = Arc::new(
+        FakeList::new(
+            Strategy::Counted {
+                growing_tail: false,
+            },
+            7,
+            20,
+        )
+        .mutate(move |_, rows| {
+            let k = counter.fetch_add(1, Ordering::SeqCst);
+            rows.insert(0, format!("new{k}"));
+        }),
+    );
+    let got = ids(list, 4).await;
+    assert_exactly_once(&got, (0..20).map(|i| format!("r{i}")));
+}
+
+#[tokio::test]
 async fn a_server_repeating_its_last_page_forever_is_stopped() {
     for strategy in [
         Strategy::NewestFirstOffset,
@@ -835,7 +910,8 @@ async fn overlapping_offsets_cost_one_row_a_page_and_lose_none() {
         let counted = Strategy::Counted {
             growing_tail: false,
         };
-        let list = Arc::new(FakeList::new(counted, limit, n).by_offsets());
+        // Closed: pages of one row cannot overlap, and would be checked at their head.
+        let list = Arc::new(FakeList::new(counted, limit, n).by_offsets().closed());
         let got = ids(list.clone(), 4).await;
         let expected: Vec<String> = (0..n).rev().map(|i| format!("r{i}")).collect();
         assert_eq!(got, expected, "n={n}");
@@ -852,7 +928,7 @@ async fn a_slow_answer_does_not_hold_the_requests_after_it() {
     let counted = Strategy::Counted {
         growing_tail: false,
     };
-    let mut list = FakeList::new(counted, 10, 100);
+    let mut list = FakeList::new(counted, 10, 100).closed();
     list.hold = Some((10, 5));
     let list = Arc::new(list);
     let listing = ids(list.clone(), 2);
@@ -977,5 +1053,86 @@ async fn a_server_ignoring_the_newest_first_order_is_listed_unpinned() {
         let list = Arc::new(list);
         let got = ids(list.clone(), concurrency).await;
         assert_exactly_once(&got, list.rows.lock().unwrap().clone());
+    }
+}
+
+/// A newest-first counted list of 50 in numbered pages of ten, read `concurrency` pages at
+/// a time (`closed`: the source says no arrival reaches it). Page 2 is served only once
+/// page 3 has been (when pages run at once); right after page 3 a row arrives at the head and the oldest row is
+/// deleted: the total stays at 50 and every row in between moves one down, so `r30` moves
+/// from page 2, not served yet, onto page 3, already served. What the listing emitted, the
+/// list at the end and the fetches.
+async fn read_newest_first_while_an_arrival_hides(
+    concurrency: usize,
+    closed: bool,
+) -> (Vec<String>, Vec<String>, u64) {
+    let counted = Strategy::Counted {
+        growing_tail: false,
+    };
+    let mut list = FakeList::new(counted, 10, 50);
+    if concurrency > 1 {
+        list.hold = Some((10, 3));
+    }
+    list.closed = closed;
+    list.after_row = Some((
+        20,
+        Box::new(|_, rows: &mut Vec<String>| {
+            rows.insert(0, "new0".to_string());
+            rows.pop();
+        }),
+    ));
+    let list = Arc::new(list);
+    let got = ids(list.clone(), concurrency).await;
+    let now = list.rows.lock().unwrap().clone();
+    assert_eq!(now.len(), 50, "the total did not change");
+    (got, now, list.fetches.load(Ordering::SeqCst))
+}
+
+#[tokio::test]
+async fn an_arrival_at_the_head_hiding_a_deletion_is_caught_by_reading_the_head_again() {
+    let (got, now, fetches) = read_newest_first_while_an_arrival_hides(4, false).await;
+    assert_exactly_once(&got, now);
+    // Five pages, the head's row, the slice again and its head's row.
+    assert_eq!(fetches, 12);
+    // Without the head check the row is read by neither page.
+    let (got, _, fetches) = read_newest_first_while_an_arrival_hides(4, true).await;
+    assert!(!got.contains(&"r30".to_string()), "unchecked, r30 is lost");
+    assert_eq!(fetches, 5);
+}
+
+#[tokio::test]
+async fn a_newest_first_list_read_one_page_at_a_time_loses_nothing_without_the_head_check() {
+    // In order, the arrival pushes r30 onto page 3 before page 3 is read.
+    let (got, now, fetches) = read_newest_first_while_an_arrival_hides(1, false).await;
+    let there_throughout = now.into_iter().filter(|id| id != "new0");
+    assert_exactly_once(&got, there_throughout);
+    assert_eq!(fetches, 5, "no head check, no re-read");
+}
+
+#[tokio::test]
+async fn the_head_check_costs_one_row_a_pass_and_only_where_pages_run_at_once() {
+    // (rows, concurrency, closed, fetches)
+    for (n, concurrency, closed, fetches) in [
+        (50, 4, false, 6),
+        (50, 1, false, 5),
+        (50, 4, true, 5),
+        (20, 4, false, 2),
+        (30, 4, false, 4),
+        (5, 4, false, 1),
+    ] {
+        let counted = Strategy::Counted {
+            growing_tail: false,
+        };
+        let mut list = FakeList::new(counted, 10, n);
+        list.closed = closed;
+        let list = Arc::new(list);
+        let got = ids(list.clone(), concurrency).await;
+        let expected: Vec<String> = (0..n).rev().map(|i| format!("r{i}")).collect();
+        assert_eq!(got, expected, "n={n}");
+        assert_eq!(
+            list.fetches.load(Ordering::SeqCst),
+            fetches,
+            "n={n} C={concurrency} closed={closed}"
+        );
     }
 }
