@@ -190,8 +190,8 @@ fn answer() -> impl Strategy<Value = Option<Fault>> {
 pub fn schedules(page: u32, mixed_drift: bool) -> impl Strategy<Value = Schedule> {
     let page = u64::from(page);
     // Otherwise inserts or deletes, not both at once: a listing that neither overlaps its
-    // pages nor pins its newest page cannot see rows slide under it while as many arrive
-    // as leave (its total stays put); RELIABILITY.md lists which.
+    // pages, pins its newest page nor checks its head cannot see rows slide under it while
+    // as many arrive as leave (its total stays put).
     let mixed = if mixed_drift { 1 } else { 0 };
     let drift = prop_oneof![
         4 => Just(Drift::default()),
@@ -258,9 +258,10 @@ pub fn check<H: Harness>(harness: &H, cases: u32) -> u32 {
 
 /// Whether `harness`'s full listing sees rows slide under it even when its total stays
 /// put, by the driver's own rules: its first planned page overlaps the next
-/// ([`Position::overlaps`](affiliate_core::Position::overlaps)), or the source pins the
-/// newest page of its list ([`InviteeSource::lists_newest_first`]). Then its schedules also
-/// drift both ways at once.
+/// ([`Position::overlaps`](affiliate_core::Position::overlaps)), the source pins the
+/// newest page of its list ([`InviteeSource::lists_newest_first`]), or it is a counted
+/// newest-first list whose first slice arrivals reach (its passes read their head again:
+/// [`InviteeSource::arrivals_land_in`]). Then its schedules also drift both ways at once.
 pub async fn sees_hidden_shifts<H: Harness>(harness: &H) -> bool {
     let emu = harness.start(1).await;
     let source = harness.source(&emu);
@@ -271,7 +272,17 @@ pub async fn sees_hidden_shifts<H: Harness>(harness: &H) -> bool {
     let overlaps = slices
         .first()
         .is_some_and(|slice| slice.position.overlaps());
-    overlaps || source.lists_newest_first()
+    let newest_first = matches!(
+        source.strategy_for(&Scope::full()),
+        Paging::Counted {
+            growing_tail: false
+        }
+    );
+    let checks_head = newest_first
+        && slices
+            .first()
+            .is_some_and(|slice| source.arrivals_land_in(slice));
+    overlaps || source.lists_newest_first() || checks_head
 }
 
 /// Runs one schedule (a shrunk failure kept as a regression test); panics when the listing

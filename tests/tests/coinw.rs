@@ -24,6 +24,11 @@ fn builder(emu: &CoinwEmulator) -> CoinwBuilder {
         .with_page_size(PAGE)
         .with_window_length(WindowLength::Days(3))
         .with_since(emu.oldest_at() - chrono::Duration::days(1))
+        // The emulator stamps sign-ups arriving during a run an hour apart after its newest
+        // row (an hour ago): a bound a month ahead lets them land inside the windows read,
+        // at a window's head, as sign-ups reach CoinW's newest window when its clock is
+        // behind ours. Schedules drifting both ways at once then test the head check.
+        .with_until(chrono::Utc::now() + chrono::Duration::days(30))
         .fast()
 }
 

@@ -28,6 +28,7 @@ use affiliate_core::{
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
 
+use crate::skew::MAX_CORRECTION_MS;
 use crate::window::halve;
 use crate::{CoinwClient, CoinwError};
 
@@ -198,6 +199,17 @@ impl InviteeSource for CoinwClient {
     /// listing therefore reads again at the end.
     fn rereads_first_slice(&self) -> bool {
         true
+    }
+
+    /// Sign-ups carry CoinW's time as they arrive, so they land only in a window that
+    /// reaches CoinW's now (the local clock corrected by the measured skew), give or take
+    /// the largest skew left uncorrected: older windows are closed, and their passes skip
+    /// [the driver's head check](affiliate_core::InviteeSource::arrivals_land_in).
+    fn arrivals_land_in(&self, slice: &Cursor) -> bool {
+        let now = self.shared.clock.0.now_millis() + self.shared.skew.get();
+        slice
+            .window
+            .is_none_or(|window| window.end.timestamp_millis() + MAX_CORRECTION_MS >= now)
     }
 
     fn id(&self) -> &SourceId {

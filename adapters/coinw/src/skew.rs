@@ -14,7 +14,7 @@ const TOLERANCE_MS: i64 = 2_000;
 
 /// Beyond this the local clock is broken, not drifting: it is not papered over (the
 /// windows' frozen bound comes from it too), and CoinW's `6001` reaches the caller.
-const MAX_CORRECTION_MS: i64 = 10 * 60_000;
+pub(crate) const MAX_CORRECTION_MS: i64 = 10 * 60_000;
 
 /// The server clock minus ours, in milliseconds (0 until an answer says otherwise).
 #[derive(Debug, Default)]

@@ -256,3 +256,85 @@ async fn sign_ups_arriving_during_the_run_before_the_bound_are_included() {
     );
     assert_exactly(&got, &truth);
 }
+
+/// One page of a window answered late, after the pages below it, while every request
+/// brings a sign-up at the window's head and deletes a row: the total never moves, and the
+/// rows the arrivals push off the late page land on pages already served. The walk of the
+/// window finds them because its pass reads its head again when it closes (the driver's
+/// head check); without it they are lost. (A whole listing reads CoinW's newest window a
+/// second time, which would find them too unless that read lost them as well: the walk of
+/// the one slice is what shows the check.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_answered_late_while_arrivals_hide_deletions_loses_nothing() {
+    let now = chrono::Utc::now();
+    let newest = chrono::DateTime::from_timestamp(now.timestamp(), 0).unwrap() - Duration::hours(2);
+    // The first request (page 1) is answered at once, the second (a page of the next
+    // round) after the rest of its round.
+    let late = FaultPlan::none()
+        .then(Fault::Slow(std::time::Duration::ZERO))
+        .then(Fault::Slow(std::time::Duration::from_millis(400)));
+    let config = CoinwConfig::new(60)
+        .spacing(Duration::minutes(1))
+        .newest_at(newest)
+        .faults(late);
+    let emu = Arc::new(emulator(config).await);
+    let before: HashSet<u64> = emu
+        .invitees_newest_first()
+        .iter()
+        .map(|(u, _)| *u)
+        .collect();
+    emu.set_drift(Drift {
+        inserts_per_request: 2,
+        deletes_per_request: 2,
+    });
+    // The list settles once the first pass is read (its six pages asked for): a list that
+    // never does ends with `KeepsShrinking` instead.
+    let settles = {
+        let emu = emu.clone();
+        tokio::spawn(async move {
+            while list_requests(&emu) < 7 {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            emu.set_drift(Drift::default());
+        })
+    };
+    // One window, unprobed, reaching past now: sign-ups land at its head.
+    let client = builder(&emu)
+        .with_window_length(affiliate_coinw::WindowLength::Months(12))
+        .with_until(now + Duration::days(1))
+        .without_split()
+        .with_page_size(10)
+        .build()
+        .unwrap();
+    let source: Arc<dyn InviteeSource> = Arc::new(client);
+    let window = source.plan(&Scope::full()).await.unwrap();
+    assert_eq!(window.len(), 1, "one window");
+    let seen = affiliate_core::driver::SeenSet::new();
+    let options = affiliate_core::driver::DriverOptions::default();
+    let pages = affiliate_core::driver::slice_pages(
+        source,
+        window[0].clone(),
+        Scope::full(),
+        seen,
+        options,
+    );
+    let pages: Vec<_> = futures::TryStreamExt::try_collect(pages).await.unwrap();
+    let got: Vec<_> = pages.into_iter().flat_map(|page| page.invitees).collect();
+    settles.abort();
+    let after: Vec<u64> = emu
+        .invitees_newest_first()
+        .iter()
+        .map(|(u, _)| *u)
+        .collect();
+    assert_eq!(after.len(), 60, "as many arrived as were deleted");
+    let mut seen = HashSet::new();
+    for invitee in &got {
+        let uid: u64 = invitee.id.parse().unwrap();
+        assert!(seen.insert(uid), "{uid} twice");
+    }
+    let lost: Vec<_> = after
+        .iter()
+        .filter(|u| before.contains(u) && !seen.contains(u))
+        .collect();
+    assert!(lost.is_empty(), "lost {lost:?}");
+}
