@@ -8,6 +8,10 @@
 //!
 //! The newest calendar window is always a slice of its own, even when it is empty: it is
 //! where sign-ups arriving during the run land, and the listing reads it again at the end.
+//! CoinW lists newest first, so sign-ups land at a window's head; a pass over a window that
+//! reaches CoinW's now reads its first row again when it closes (the driver's head check,
+//! [`InviteeSource::arrivals_land_in`]), so a deletion hidden by a sign-up is caught even
+//! when pages are served out of order.
 //!
 //! Reading a run of windows as one slice is what makes a sparse history cheap: 100,000 rows
 //! over 276 months were 276 pages of about 360 rows (and, probed one by one, 276 probes);

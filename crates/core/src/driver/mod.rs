@@ -12,7 +12,10 @@
 //!   then fails with [`PaginationError::KeepsShrinking`]. Offset pages overlap by one row
 //!   ([`Position::following_with_overlap`]), so a page that does not start with the row the
 //!   page before it ended with is drift too, even under an unchanged total.
-//!   Oldest-first lists end by re-reading their last page and following `next`.
+//!   Oldest-first lists end by re-reading their last page and following `next`, or are
+//!   pinned by their newest page ([`InviteeSource::lists_newest_first`]); a newest-first
+//!   pass that ran pages at once reads its first row again when it closes
+//!   ([`InviteeSource::arrivals_land_in`]).
 //! * **Newest-first offset** sources (no total) are prefetched speculatively; pages overlap
 //!   by one row, so a page whose first row was never seen reveals a shift caused by deletions
 //!   and is re-read one step back; the listing ends by re-reading the head until it meets a
