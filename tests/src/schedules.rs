@@ -269,19 +269,15 @@ pub async fn sees_hidden_shifts<H: Harness>(harness: &H) -> bool {
         .plan(&Scope::full())
         .await
         .expect("the harness's source plans a full listing");
-    let overlaps = slices
-        .first()
-        .is_some_and(|slice| slice.position.overlaps());
     let newest_first = matches!(
         source.strategy_for(&Scope::full()),
         Paging::Counted {
             growing_tail: false
         }
     );
-    let checks_head = newest_first
-        && slices
-            .first()
-            .is_some_and(|slice| source.arrivals_land_in(slice));
+    let first = slices.first();
+    let overlaps = first.is_some_and(|slice| slice.position.overlaps());
+    let checks_head = newest_first && first.is_some_and(|slice| source.arrivals_land_in(slice));
     overlaps || source.lists_newest_first() || checks_head
 }
 

@@ -85,7 +85,10 @@ impl Walk {
             return Ok(Drift::Steady);
         };
         let early_until = early_until.filter(|_| pin.is_some());
-        let mut pass = self.open_pass(start, &first, total, ahead, early_until, pin.as_ref())?;
+        // A newest-first list's tail never grows: a page its own total contradicts is
+        // checked even when the total moved (arrivals at the head would hide a clamp).
+        let short = ShortPages::new(total, !growing_tail);
+        let mut pass = self.open_pass(start, &first, short, ahead, early_until, pin.as_ref())?;
         pass.keep_if_early(start, &first.invitees);
         let resume = Some(start.with_position(start.position.following_with_overlap()));
         self.emit(start.clone(), first.invitees, resume).await?;
@@ -98,7 +101,7 @@ impl Walk {
                 pass.drift = pass.drift.max(self.close_pin(pin, start, early).await?);
             }
             (None, true) => self.reread_tail(pass.last).await?,
-            (None, false) if self.checks_head(start, growing_tail, pass.pages_after_first) => {
+            (None, false) if self.checks_head(start, pass.pages_after_first) => {
                 let head = self
                     .head_drift(start, pass.head.as_deref(), pass.total)
                     .await?;
@@ -122,27 +125,19 @@ impl Walk {
         }
     }
 
-    /// Checks the pass's `first` page against its total and plans the pages after `ahead`
-    /// (none for the rows a `pin` read); the pages up to `early_until` were asked for before
-    /// the pin's answer.
+    /// Checks the pass's `first` page with `short` (which holds the pass's total) and plans
+    /// the pages after `ahead` (none for the rows a `pin` read); the pages up to
+    /// `early_until` were asked for before the pin's answer.
     fn open_pass(
         &self,
         start: &Cursor,
         first: &Page,
-        total: u64,
+        mut short: ShortPages,
         ahead: Position,
         early_until: Option<Position>,
         pin: Option<&Pin>,
     ) -> Result<Pass, Halt> {
-        // A newest-first list's tail never grows: a page its own total contradicts is
-        // checked even when the total moved (arrivals at the head would hide a clamp).
-        let newest_first = matches!(
-            self.source.strategy_for(&self.scope),
-            crate::Strategy::Counted {
-                growing_tail: false
-            }
-        );
-        let mut short = ShortPages::new(total, newest_first);
+        let total = short.total();
         if !first.invitees.is_empty() {
             short.check(self, start, first.invitees.len(), first.total)?;
         }

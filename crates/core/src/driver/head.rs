@@ -15,20 +15,14 @@ use super::{Halt, Walk};
 use crate::Cursor;
 
 impl Walk {
-    /// Whether a pass over `start` that read `pages_after_first` pages after its first one
-    /// reads its first row again when it closes: only a newest-first list (no growing
-    /// tail) in pages that do not [overlap](crate::Position::overlaps) (overlapping pages
-    /// show a shift by themselves), read more than one page at a time, whose slice arrivals
-    /// can reach.
-    pub(super) fn checks_head(
-        &self,
-        start: &Cursor,
-        growing_tail: bool,
-        pages_after_first: u64,
-    ) -> bool {
+    /// Whether a pass over a newest-first list (no growing tail) from `start` that read
+    /// `pages_after_first` pages after its first one reads its first row again when it
+    /// closes: only in pages that do not [overlap](crate::Position::overlaps) (overlapping
+    /// pages show a shift by themselves), read more than one page at a time, over a slice
+    /// arrivals can reach.
+    pub(super) fn checks_head(&self, start: &Cursor, pages_after_first: u64) -> bool {
         // With a single page after the first, the pages were read one after the other.
-        !growing_tail
-            && !start.position.overlaps()
+        !start.position.overlaps()
             && self.options.concurrency > 1
             && pages_after_first >= 2
             && self.source.arrivals_land_in(start)

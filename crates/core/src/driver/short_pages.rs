@@ -35,6 +35,11 @@ impl ShortPages {
         }
     }
 
+    /// The total the pass's first page reported.
+    pub(super) fn total(&self) -> u64 {
+        self.total
+    }
+
     /// Whether pages that report another total are checked too.
     pub(super) fn checks_every_page(&self) -> bool {
         self.every_page
